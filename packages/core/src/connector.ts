@@ -1,0 +1,137 @@
+import type { z } from 'zod';
+import type { HttpClient } from './http/client';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type DataRecord = Record<string, unknown>;
+
+export const SYNC_MODES = ['incremental', 'full_refresh', 'append_only'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+export interface CursorSpec {
+  /** Fields the operator may choose as the cursor (`cursor:` in the table config). */
+  fields: readonly [string, ...string[]];
+  /** The field used when the config does not choose one. */
+  default: string;
+  /** Late-arriving data: the lower bound moves back this far from the saved cursor; merge removes the overlap. */
+  lookbackMs?: number;
+}
+
+/** What one sync of one table asks a connector for. */
+export interface ReadRequest {
+  mode: SyncMode;
+  /** The cursor field in use (undefined for tables without a cursor). */
+  cursorField: string | undefined;
+  /**
+   * Inclusive lower bound as a UTC ISO-8601 string, lookback already applied; undefined = read everything
+   * (first sync, full refresh, or a table without a cursor).
+   */
+  since: string | undefined;
+  /** The checkpoint of the last page a previous attempt staged; resume after it. */
+  checkpoint: Json | undefined;
+}
+
+export type ProgressEvent =
+  | { type: 'wait'; ms: number; reason: string }
+  | { type: 'retry'; attempt: number; reason: string }
+  | { type: 'note'; message: string };
+
+export interface Logger {
+  debug(msg: string, data?: Record<string, unknown>): void;
+  info(msg: string, data?: Record<string, unknown>): void;
+  warn(msg: string, data?: Record<string, unknown>): void;
+  error(msg: string, data?: Record<string, unknown>): void;
+}
+
+/** Everything a table's `read` may use. The client is shared by every table of the source in a worker. */
+export interface ReadContext<Config, Client> {
+  source: string;
+  table: string;
+  config: Config;
+  client: Client;
+  request: ReadRequest;
+  signal: AbortSignal;
+  report(event: ProgressEvent): void;
+  log: Logger;
+}
+
+/** One page of records, and where to resume if the process dies right after it was staged. */
+export interface Page {
+  records: DataRecord[];
+  /** Opaque, JSON-serialisable, secret-free: it is stored in Temporal heartbeats. */
+  checkpoint: Json;
+}
+
+export interface TableSpec<Config = any, Client = any> {
+  /** snake_case, as in the warehouse. */
+  name: string;
+  description: string;
+  primaryKey: readonly [string, ...string[]];
+  /** The creation timestamp the table is partitioned by (UTC month); absent → `month=unknown`. */
+  partitionBy?: string;
+  /** Absent for tables the vendor offers no change cursor for: they support full refresh only. */
+  cursor?: CursorSpec;
+  /** Defaults: all three modes with a cursor, full_refresh without. */
+  modes?: readonly SyncMode[];
+  defaultMode?: SyncMode;
+  /** Vendor permission needed (documentation and error messages), e.g. `view_orders`. */
+  requires?: string;
+  read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  message: string;
+  warnings?: string[];
+}
+
+export interface ConnectContext {
+  source: string;
+  log: Logger;
+  report(event: ProgressEvent): void;
+}
+
+export interface ConnectorSpec<Schema extends z.ZodType = z.ZodType, Client = unknown> {
+  /** The `type:` of a source in sluice.yaml. */
+  type: string;
+  description: string;
+  /** The connector's `config:` block. Secret fields are listed in `secrets` so they are redacted everywhere. */
+  config: Schema;
+  secrets: readonly string[];
+  /** Builds the per-source client (HTTP, auth, rate limiter). Called once per source per worker process. */
+  connect(config: z.output<Schema>, ctx: ConnectContext): Client;
+  /** "Save and test": verify the credentials by reading one record. Throws SluiceError with a specific message. */
+  check(ctx: { config: z.output<Schema>; client: Client; log: Logger; signal: AbortSignal }): Promise<CheckResult>;
+  tables: readonly TableSpec<z.output<Schema>, Client>[];
+  /** Extra DuckDB views over this source's tables (`CREATE OR REPLACE VIEW "<source>".x AS ...`). */
+  views?: (ctx: { source: string; tables: ReadonlySet<string> }) => { name: string; sql: string }[];
+}
+
+export type Connector = ConnectorSpec<z.ZodType, any> & {
+  tables: readonly ResolvedTable[];
+};
+
+export type ResolvedTable = TableSpec & { modes: readonly SyncMode[]; defaultMode: SyncMode };
+
+/** Declares a connector, filling table defaults and checking the declaration is coherent. */
+export function defineConnector<Schema extends z.ZodType, Client>(spec: ConnectorSpec<Schema, Client>): Connector {
+  const names = new Set<string>();
+  const tables = spec.tables.map((t): ResolvedTable => {
+    if (!/^[a-z][a-z0-9_]*$/.test(t.name)) throw new Error(`${spec.type}: table name "${t.name}" must be snake_case`);
+    if (names.has(t.name)) throw new Error(`${spec.type}: table "${t.name}" declared twice`);
+    names.add(t.name);
+    const modes = t.modes ?? (t.cursor ? SYNC_MODES : (['full_refresh'] as const));
+    const defaultMode = t.defaultMode ?? (t.cursor ? 'incremental' : 'full_refresh');
+    if (!modes.includes(defaultMode)) throw new Error(`${spec.type}.${t.name}: default mode ${defaultMode} not among its modes`);
+    if (modes.some((m) => m !== 'full_refresh') && !t.cursor) throw new Error(`${spec.type}.${t.name}: ${modes.join('/')} needs a cursor`);
+    if (t.cursor && !t.cursor.fields.includes(t.cursor.default)) throw new Error(`${spec.type}.${t.name}: default cursor not among its fields`);
+    return { ...(t as TableSpec), modes, defaultMode };
+  });
+  return { ...(spec as unknown as ConnectorSpec<z.ZodType, any>), tables };
+}
+
+export function defineTable<Config, Client>(spec: TableSpec<Config, Client>): TableSpec<Config, Client> {
+  return spec;
+}
+
+/** Generic helper for connectors whose client is just an HttpClient. */
+export type HttpConnectorClient = { http: HttpClient };

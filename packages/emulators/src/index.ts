@@ -1,0 +1,2 @@
+export * from './common/http';
+export * from './common/random';
