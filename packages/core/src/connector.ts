@@ -7,6 +7,8 @@ export type DataRecord = Record<string, unknown>;
 export const SYNC_MODES = ['incremental', 'full_refresh', 'append_only'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
 
+export type ColumnType = 'VARCHAR' | 'BIGINT' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMPTZ' | 'DATE' | 'JSON' | `DECIMAL(${number},${number})`;
+
 export interface CursorSpec {
   /** Fields the operator may choose as the cursor (`cursor:` in the table config). */
   fields: readonly [string, ...string[]];
@@ -73,6 +75,12 @@ export interface TableSpec<Config = any, Client = any> {
   /** Defaults: all three modes with a cursor, full_refresh without. */
   modes?: readonly SyncMode[];
   defaultMode?: SyncMode;
+  /**
+   * Column types that inference cannot know (money as decimal, numeric strings that are ids). Otherwise
+   * top-level scalars are inferred: ISO-8601 strings with an offset/Z → TIMESTAMPTZ, integers → BIGINT,
+   * other numbers → DOUBLE, objects and arrays → JSON.
+   */
+  columns?: Readonly<Record<string, ColumnType>>;
   /** Vendor permission needed (documentation and error messages), e.g. `view_orders`. */
   requires?: string;
   read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
