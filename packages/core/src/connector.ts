@@ -114,7 +114,7 @@ export interface ConnectorSpec<Schema extends z.ZodType = z.ZodType, Client = un
   views?: (ctx: { source: string; tables: ReadonlySet<string> }) => { name: string; sql: string }[];
 }
 
-export type Connector = ConnectorSpec<z.ZodType, any> & {
+export type Connector = Omit<ConnectorSpec<z.ZodType, any>, 'tables'> & {
   tables: readonly ResolvedTable[];
 };
 
