@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ColumnType, DataRecord, Json } from '@sluice/core';
+import { compareIso } from '@sluice/core';
+import { SchemaTracker } from './schema';
+
+/**
+ * Staging: pages go from HTTP straight to NDJSON files on disk (one file per page, written under a
+ * temporary name and renamed, so a page file either exists whole or not at all). Memory holds one page.
+ * The state that must survive a crash (pages staged, rows, max cursor, column types, vendor checkpoint)
+ * is small and travels in Temporal heartbeats; a retried attempt re-opens the directory and continues.
+ */
+export interface StagingState {
+  pages: number;
+  rows: number;
+  /** Maximum cursor value seen (UTC ISO); undefined when no record had one. */
+  maxCursor?: string;
+  /** Column types inferred so far. */
+  types: Record<string, ColumnType | null>;
+  /** The connector checkpoint after the last staged page. */
+  checkpoint?: Json;
+  /** Records whose cursor was below the lower bound the connector was asked for (a vendor ordering bug). */
+  belowBound: number;
+}
+
+export const SEQ_COLUMN = '_sluice_seq';
+
+export class StagingWriter {
+  readonly dir: string;
+  readonly state: StagingState;
+  private readonly schema: SchemaTracker;
+  private readonly cursorField: string | undefined;
+
+  private constructor(dir: string, state: StagingState, cursorField: string | undefined, declared: Readonly<Record<string, ColumnType>>) {
+    this.dir = dir;
+    this.state = state;
+    this.cursorField = cursorField;
+    this.schema = new SchemaTracker(declared, state.types);
+  }
+
+  /**
+   * Opens a staging directory. With `resume` (from a heartbeat), keeps the pages it covers and removes
+   * any page written after that heartbeat; if pages it claims are missing (another machine, a cleaned
+   * disk), starts over. Returns whether it resumed.
+   */
+  static open(opts: {
+    dir: string;
+    cursorField: string | undefined;
+    declared?: Readonly<Record<string, ColumnType>>;
+    resume?: StagingState;
+  }): { writer: StagingWriter; resumed: boolean } {
+    fs.mkdirSync(opts.dir, { recursive: true });
+    const files = fs.readdirSync(opts.dir);
+    const resume = opts.resume;
+    const complete = resume !== undefined && Array.from({ length: resume.pages }, (_, i) => pageName(i + 1)).every((f) => files.includes(f));
+    for (const f of files) {
+      const n = pageNumberOf(f);
+      if (!complete || n === undefined || n > resume!.pages) fs.rmSync(path.join(opts.dir, f), { force: true });
+    }
+    const state: StagingState = complete ? structuredClone(resume!) : { pages: 0, rows: 0, types: {}, belowBound: 0 };
+    return { writer: new StagingWriter(opts.dir, state, opts.cursorField, opts.declared ?? {}), resumed: complete && resume!.pages > 0 };
+  }
+
+  /** Writes one page; returns the number of rows written. */
+  writePage(records: DataRecord[], checkpoint: Json, since?: string): number {
+    const page = this.state.pages + 1;
+    let out = '';
+    let seq = this.state.rows;
+    const cf = this.cursorField;
+    for (const r of records) {
+      this.schema.observe(r);
+      if (cf) {
+        const c = r[cf];
+        if (typeof c === 'string') {
+          if (this.state.maxCursor === undefined || compareIso(c, this.state.maxCursor) > 0) this.state.maxCursor = c;
+          if (since !== undefined && compareIso(c, since) < 0) this.state.belowBound++;
+        }
+      }
+      const json = JSON.stringify(r);
+      // The sequence number orders versions of one key fetched in one sync (last fetched wins on a tie).
+      out += json.length > 2 ? `${json.slice(0, -1)},"${SEQ_COLUMN}":${seq++}}\n` : `{"${SEQ_COLUMN}":${seq++}}\n`;
+    }
+    const file = path.join(this.dir, pageName(page));
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, out);
+    fs.renameSync(tmp, file);
+    this.state.pages = page;
+    this.state.rows += records.length;
+    this.state.types = this.schema.toJSON();
+    this.state.checkpoint = checkpoint;
+    return records.length;
+  }
+
+  files(): string[] {
+    return Array.from({ length: this.state.pages }, (_, i) => path.join(this.dir, pageName(i + 1)));
+  }
+}
+
+const pageName = (n: number) => `page-${String(n).padStart(7, '0')}.ndjson`;
+const pageNumberOf = (f: string) => {
+  const m = /^page-(\d+)\.ndjson$/.exec(f);
+  return m ? Number(m[1]) : undefined;
+};
+
+export function stagedFiles(dir: string, pages: number): string[] {
+  return Array.from({ length: pages }, (_, i) => path.join(dir, pageName(i + 1)));
+}
