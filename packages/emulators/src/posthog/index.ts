@@ -1,0 +1,95 @@
+import { startServer, type EmulatorServer } from '../common/http';
+import { FIRST_NAMES, LAST_NAMES, Rng } from '../common/random';
+import { buildRouter, type PersonalKey, type PostHogKnobs, type QueryLogEntry } from './server';
+import { PostHogProject, type StorefrontCustomer } from './store';
+
+export { PostHogProject, uuidFrom, productHandle } from './store';
+export type { PhEvent, PhPerson, PhCohort, StorefrontCustomer } from './store';
+export type { PersonalKey, PostHogKnobs, QueryLogEntry } from './server';
+export { parseHogQL, execute, HogQLError } from './hogql';
+
+/** Demo credentials and fixtures. */
+export const DEMO_KEY = 'phx_demo0000000000000000000000000000000000000000';
+export const NO_QUERY_SCOPE_KEY = 'phx_noquery00000000000000000000000000000000000000';
+export const OTHER_PROJECT_KEY = 'phx_otherproject000000000000000000000000000000000';
+export const DEFAULT_PROJECT_ID = 4242;
+export const EMPTY_PROJECT_ID = 4343;
+
+export interface PostHogEmulatorOptions {
+  seed?: number;
+  port?: number;
+  /** Generated traffic ends here (ms since epoch); default: now. */
+  nowMs?: number;
+  /** Days of generated traffic (default 35, so a 30-day backfill leaves older events out). */
+  days?: number;
+  /** Commerce customers whose emails identified visitors use; a number = that many generated customers. */
+  customers?: number | StorefrontCustomer[];
+  anonymousVisitors?: number;
+  /** Fixed offset of the project timezone (HogQL renders DateTimes in it). */
+  timezoneOffsetMinutes?: number;
+  knobs?: Partial<PostHogKnobs>;
+  [knob: string]: unknown;
+}
+
+export interface PostHogEmulator extends EmulatorServer {
+  projects: Map<number, PostHogProject>;
+  /** The demo project. */
+  project: PostHogProject;
+  projectId: number;
+  keys: Map<string, PersonalKey>;
+  knobs: PostHogKnobs;
+  /** Every HogQL query with its key and outcome (budget tests). */
+  queryLog: QueryLogEntry[];
+  customers: StorefrontCustomer[];
+}
+
+/**
+ * Customers by the shared rule `<first>.<last><n>@example.com` (lower case) over the shared name lists: the
+ * Shopify emulator's customers follow the same rule, so identified PostHog persons match them by email.
+ */
+export function generatedCustomers(seed: number, count: number): StorefrontCustomer[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const firstName = rng.pick(FIRST_NAMES);
+    const lastName = rng.pick(LAST_NAMES);
+    return { firstName, lastName, email: `${firstName}.${lastName}${i + 1}@example.com`.toLowerCase() };
+  });
+}
+
+export async function start(options: PostHogEmulatorOptions = {}): Promise<PostHogEmulator> {
+  const seed = options.seed ?? 7;
+  const knobs: PostHogKnobs = {
+    queryLimit: 120,
+    queryWindowMs: 3600_000,
+    retryAfterHeader: true,
+    maxMatchedRows: Infinity,
+    timeoutStatus: 512,
+    maxLimit: 50_000,
+    defaultLimit: 100,
+    restPageSize: 100,
+    ...options.knobs,
+  };
+  const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(seed, options.customers ?? 40);
+  const project = new PostHogProject(DEFAULT_PROJECT_ID, 'Storefront', seed, options.timezoneOffsetMinutes ?? 0);
+  project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25 });
+  const empty = new PostHogProject(EMPTY_PROJECT_ID, 'Empty project', seed + 1);
+  const projects = new Map([
+    [project.id, project],
+    [empty.id, empty],
+  ]);
+  const keys = new Map<string, PersonalKey>([
+    [DEMO_KEY, { scopes: ['query:read', 'project:read', 'cohort:read'] }],
+    [NO_QUERY_SCOPE_KEY, { scopes: ['project:read', 'cohort:read'] }],
+    [OTHER_PROJECT_KEY, { scopes: ['*'], projects: [999_999] }],
+  ]);
+  const queryLog: QueryLogEntry[] = [];
+  const server = await startServer(buildRouter({ projects, keys, knobs, queryLog }), {
+    port: options.port,
+    notFound: () => ({ status: 404, body: { type: 'invalid_request', code: 'not_found', detail: 'Not found.', attr: null } }),
+  });
+  return Object.assign(server, { projects, project, projectId: project.id, keys, knobs, queryLog, customers });
+}
+
+export function sourceConfig(handle: PostHogEmulator): Record<string, unknown> {
+  return { host: handle.url, projectId: handle.projectId, personalApiKey: DEMO_KEY };
+}
