@@ -1,0 +1,58 @@
+import { ALL_VIEW_SCOPES, startCommercetools, type ApiClient, type CommercetoolsEmulator } from './server';
+import type { Endpoint } from './generator';
+
+export { ENDPOINTS, money, type Endpoint } from './generator';
+export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, errorBody, type ApiClient, type CommercetoolsEmulator, type ListEvent } from './server';
+export { parsePredicate, evaluate, PredicateError } from './predicate';
+export { Store, DEFAULT_COUNTS } from './store';
+
+export const DEMO_PROJECT_KEY = 'sluice-demo';
+export const DEMO_CLIENT: ApiClient = { clientId: 'sluice-demo-client', clientSecret: 'sluice-demo-secret-0123456789', scopes: [...ALL_VIEW_SCOPES] };
+
+export interface StartOptions {
+  seed?: number;
+  port?: number;
+  projectKey?: string;
+  /** Records generated per endpoint (defaults: DEFAULT_COUNTS). */
+  counts?: Partial<Record<Endpoint, number>>;
+  /** API clients; default: one demo client with every view_* scope. */
+  clients?: ApiClient[];
+  tokenTtlSeconds?: number;
+  latencyMs?: number;
+  historyStart?: string;
+  historyEnd?: string;
+  /** Clock used for inserts/updates without an explicit time. */
+  now?: () => number;
+  [knob: string]: unknown;
+}
+
+export type Handle = CommercetoolsEmulator;
+
+/** Starts the commercetools emulator on 127.0.0.1 (auth server and API on the same port). */
+export async function start(options: StartOptions = {}): Promise<Handle> {
+  return startCommercetools({
+    seed: options.seed ?? 42,
+    port: options.port,
+    projectKey: options.projectKey ?? DEMO_PROJECT_KEY,
+    counts: options.counts ?? {},
+    clients: options.clients ?? [DEMO_CLIENT],
+    tokenTtlSeconds: options.tokenTtlSeconds,
+    latencyMs: options.latencyMs,
+    historyStart: options.historyStart,
+    historyEnd: options.historyEnd,
+    now: options.now,
+  });
+}
+
+/** The connector `config:` block pointing at this emulator, with the first client's credentials. */
+export function sourceConfig(handle: Handle, client?: ApiClient): Record<string, unknown> {
+  const c = client ?? [...handle.clients.values()][0] ?? DEMO_CLIENT;
+  return {
+    region: 'europe-west1.gcp',
+    projectKey: handle.projectKey,
+    clientId: c.clientId,
+    clientSecret: c.clientSecret,
+    apiUrl: handle.url,
+    authUrl: handle.url,
+  };
+}
