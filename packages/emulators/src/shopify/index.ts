@@ -1,0 +1,236 @@
+import { GraphQLError, execute, parse, validate, type DocumentNode } from 'graphql';
+import { Router, startServer, type EmulatorRequest, type EmulatorResponse, type EmulatorServer } from '../common/http';
+import { accessDeniedError, deniedFields } from './access';
+import { BulkOperations, type BulkOp } from './bulk';
+import { LeakyBucket, actualQueryCost, requestedQueryCost } from './cost';
+import { shopifySchema, type ExecContext } from './schema';
+import { ShopifyStore, type StoreOptions } from './store';
+
+export { ShopifyStore } from './store';
+export { generateCustomers, customerEmail, DEFAULT_SEED, DEFAULT_COUNTS, orderTotals, money } from './generator';
+export type { CustomerRec, OrderRec, ProductRec, VariantRec, InventoryItemRec, LocationRec } from './generator';
+export { gid, parseGid } from './schema';
+
+/**
+ * Emulator of the Shopify GraphQL Admin API: `POST /admin/api/{version}/graphql.json` with the
+ * `X-Shopify-Access-Token` header (also under `/shops/{shop}/…` so tests can address an unknown shop).
+ * Queries are parsed, validated and executed by graphql-js against a schema subset of 2025-01; every
+ * response carries `extensions.cost` from a calculated query cost and a per-shop leaky bucket.
+ */
+
+export const DEMO_TOKEN = 'shpat_sluice_demo_token_0123456789abcdef';
+export const ALL_SCOPES = ['read_orders', 'read_all_orders', 'read_customers', 'read_products', 'read_inventory', 'read_locations'] as const;
+
+export interface ShopifyEmulatorOptions extends StoreOptions {
+  port?: number;
+  /** Shop subdomain: `<shop>.myshopify.com`. */
+  shop?: string;
+  /** Bucket size (maximumAvailable) and restore rate in points per second. */
+  bucketSize?: number;
+  restoreRate?: number;
+  /** Single-query cost limit (MAX_COST_EXCEEDED above it). */
+  maxQueryCost?: number;
+  /** Status of a missing-scope answer: Shopify's GraphQL answers 200 with ACCESS_DENIED; some edges 403. */
+  accessDeniedStatus?: 200 | 403;
+  bulkRowsPerSecond?: number;
+  bulkStartDelayMs?: number;
+  /** Access tokens and their scopes (default: DEMO_TOKEN with every scope). */
+  tokens?: Record<string, readonly string[]>;
+  [knob: string]: unknown;
+}
+
+export interface ShopifyKnobs {
+  /** Frozen store (unpaid bill): every API call answers 402. */
+  frozen: boolean;
+  accessDeniedStatus: 200 | 403;
+  maxQueryCost: number;
+  maxPageSize: number;
+  bulkRowsPerSecond: number;
+  bulkStartDelayMs: number;
+  /** The next bulk operation ends FAILED with this code. */
+  failNextBulk: BulkOp['failWith'] | undefined;
+  /** Clock for the 60-day order window of tokens without read_all_orders. */
+  now: () => number;
+}
+
+export interface ShopifyEmulator extends EmulatorServer {
+  shop: string;
+  shopDomain: string;
+  store: ShopifyStore;
+  bucket: LeakyBucket;
+  bulk: BulkOperations;
+  tokens: Map<string, Set<string>>;
+  knobs: ShopifyKnobs;
+  stats: { graphql: number; throttled: number; maxCostExceeded: number; requestedCost: number; actualCost: number; bulkRuns: number; bulkDownloads: number };
+  /** GraphQL endpoint for a version. */
+  endpoint(version?: string): string;
+}
+
+const VERSION_RE = /^(\d{4}-(01|04|07|10)|unstable)$/;
+
+export async function start(options: ShopifyEmulatorOptions = {}): Promise<ShopifyEmulator> {
+  const shop = options.shop ?? 'sluice-demo';
+  const shopDomain = `${shop}.myshopify.com`;
+  const store = new ShopifyStore(options);
+  const bucket = new LeakyBucket(options.bucketSize ?? 1000, options.restoreRate ?? 100);
+  const tokens = new Map<string, Set<string>>(Object.entries(options.tokens ?? { [DEMO_TOKEN]: ALL_SCOPES }).map(([t, s]) => [t, new Set(s)]));
+  const knobs: ShopifyKnobs = {
+    frozen: false,
+    accessDeniedStatus: options.accessDeniedStatus ?? 403,
+    maxQueryCost: options.maxQueryCost ?? 1000,
+    maxPageSize: 250,
+    bulkRowsPerSecond: options.bulkRowsPerSecond ?? 50_000,
+    bulkStartDelayMs: options.bulkStartDelayMs ?? 100,
+    failNextBulk: undefined,
+    now: () => Date.now(),
+  };
+  const stats = { graphql: 0, throttled: 0, maxCostExceeded: 0, requestedCost: 0, actualCost: 0, bulkRuns: 0, bulkDownloads: 0 };
+  const schema = shopifySchema();
+  let handle: ShopifyEmulator;
+  let currentScopes: ReadonlySet<string> = new Set();
+
+  const context = (scopes: ReadonlySet<string>): ExecContext => ({
+    store,
+    shopDomain,
+    bulk: false,
+    bulkApi: bulk,
+    allOrders: scopes.has('read_all_orders'),
+    now: knobs.now(),
+    maxPageSize: knobs.maxPageSize,
+    cache: new Map(),
+  });
+
+  const bulk: BulkOperations = new BulkOperations({
+    schema,
+    context: () => context(currentScopes),
+    scopes: () => currentScopes,
+    fileUrl: (op) => `${handle.url}/bulk-files/${op.id}.jsonl?X-Goog-Signature=${op.token}`,
+    rowsPerSecond: () => knobs.bulkRowsPerSecond,
+    startDelayMs: () => knobs.bulkStartDelayMs,
+    takeFailure: () => {
+      const f = knobs.failNextBulk;
+      knobs.failNextBulk = undefined;
+      return f;
+    },
+  });
+
+  const common = (version: string) => ({ 'x-shopify-api-version': version, 'x-request-id': Math.random().toString(16).slice(2) });
+
+  const graphql = (req: EmulatorRequest): EmulatorResponse => {
+    const version = req.params['version']!;
+    const reqShop = req.params['shop'] ?? hostShop(req) ?? shop;
+    if (reqShop !== shop) {
+      return { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<!DOCTYPE html><html><head><title>Create an Ecommerce Website and Online Store</title></head><body><h1>Sorry, this shop is currently unavailable.</h1></body></html>' };
+    }
+    if (!VERSION_RE.test(version)) return { status: 404, body: { errors: 'Not Found' } };
+    const headers = common(version);
+    const token = req.headers['x-shopify-access-token'];
+    const scopes = typeof token === 'string' ? tokens.get(token) : undefined;
+    if (!scopes) return { status: 401, headers, body: { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' } };
+    if (knobs.frozen) return { status: 402, headers, body: { errors: 'Unavailable Shop' } };
+
+    let body = req.json as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
+    if (String(req.headers['content-type'] ?? '').includes('application/graphql')) body = { query: req.rawBody };
+    if (!body || typeof body.query !== 'string') return { status: 400, headers, body: { errors: { query: 'Required parameter missing or invalid' } } };
+    const variables = (body.variables && typeof body.variables === 'object' ? body.variables : {}) as Record<string, unknown>;
+    const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
+    stats.graphql++;
+
+    let doc: DocumentNode;
+    try {
+      doc = parse(body.query);
+    } catch (e) {
+      const g = e as GraphQLError;
+      return { status: 200, headers, body: { errors: [{ message: g.message, locations: g.locations }] } };
+    }
+    const invalid = validate(schema, doc);
+    if (invalid.length) return { status: 200, headers, body: { errors: invalid.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) } };
+
+    const denied = deniedFields(schema, doc, scopes);
+    if (denied.length) {
+      return { status: knobs.accessDeniedStatus, headers, body: { errors: denied.map((d) => accessDeniedError(d, [d.field])), data: knobs.accessDeniedStatus === 200 ? null : undefined } };
+    }
+
+    const requested = requestedQueryCost(schema, doc, variables, operationName);
+    if (requested > knobs.maxQueryCost) {
+      stats.maxCostExceeded++;
+      return {
+        status: 200,
+        headers,
+        body: {
+          errors: [
+            {
+              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${knobs.maxQueryCost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
+              extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: knobs.maxQueryCost, documentation: 'https://shopify.dev/api/usage/rate-limits' },
+            },
+          ],
+          extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: bucket.status() } },
+        },
+      };
+    }
+    if (!bucket.take(requested)) {
+      stats.throttled++;
+      return {
+        status: 200,
+        headers,
+        body: {
+          errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }],
+          extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: bucket.status() } },
+        },
+      };
+    }
+    currentScopes = scopes;
+    const result = execute({ schema, document: doc, variableValues: variables, operationName, contextValue: context(scopes) }) as {
+      data?: Record<string, unknown> | null;
+      errors?: readonly GraphQLError[];
+    };
+    const actual = Math.min(requested, actualQueryCost(schema, doc, result.data, variables, operationName));
+    bucket.refund(requested - actual);
+    stats.requestedCost += requested;
+    stats.actualCost += actual;
+    if (doc.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation') && result.data?.['bulkOperationRunQuery']) stats.bulkRuns++;
+    const out: Record<string, unknown> = {};
+    if (result.errors?.length) out['errors'] = result.errors.map((e) => ({ message: e.message, locations: e.locations, path: e.path, extensions: e.extensions }));
+    out['data'] = result.data ?? null;
+    out['extensions'] = { cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: bucket.status() } };
+    return { status: 200, headers, body: out };
+  };
+
+  const router = new Router()
+    .post('/admin/api/:version/graphql.json', graphql)
+    .post('/shops/:shop/admin/api/:version/graphql.json', graphql)
+    .get('/bulk-files/:file', (req) => {
+      const id = Number(req.params['file']!.replace(/\.jsonl$/, ''));
+      const text = bulk.file(id, req.query.get('X-Goog-Signature') ?? '');
+      if (text === undefined)
+        return { status: 403, headers: { 'content-type': 'application/xml' }, body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access denied.</Message></Error>' };
+      stats.bulkDownloads++;
+      return { status: 200, headers: { 'content-type': 'application/jsonl' }, body: text };
+    });
+
+  const server = await startServer(router, { port: options.port });
+  handle = Object.assign(server, {
+    shop,
+    shopDomain,
+    store,
+    bucket,
+    bulk,
+    tokens,
+    knobs,
+    stats,
+    endpoint: (version = '2025-01') => `${server.url}/admin/api/${version}/graphql.json`,
+  });
+  return handle;
+}
+
+function hostShop(req: EmulatorRequest): string | undefined {
+  const host = String(req.headers['host'] ?? '');
+  const m = /^([a-z0-9][a-z0-9-]*)\.myshopify\.com(:\d+)?$/i.exec(host);
+  return m?.[1];
+}
+
+/** The connector `config:` block pointing at this emulator, with a token holding every scope. */
+export function sourceConfig(handle: ShopifyEmulator): Record<string, unknown> {
+  const token = [...handle.tokens.entries()].find(([, s]) => s.size >= ALL_SCOPES.length)?.[0] ?? DEMO_TOKEN;
+  return { shop: handle.shopDomain, accessToken: token, apiVersion: '2025-01', baseUrl: handle.url };
+}
