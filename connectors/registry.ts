@@ -6,4 +6,6 @@ import type { Connector } from '@sluice/core';
  */
 export const CONNECTORS: Record<string, () => Promise<Connector>> = {
   demo: async () => (await import('./demo/src/index')).default,
+  shipstation: async () => (await import('./shipstation/src/index')).default,
+  commercetools: async () => (await import('./commercetools/src/index')).default,
 };
