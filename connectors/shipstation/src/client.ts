@@ -1,0 +1,60 @@
+import { HttpClient, SluiceError, basicAuth, type ConnectContext, type HttpResponse } from '@sluice/core';
+import { windowBudget, type WindowBudgetGovernor } from '@sluice/core/http/window-budget';
+import type { ShipStationConfig } from './config';
+
+export const AUTH_FAILED = 'authentication failed: check the API key and secret in ShipStation → Settings → Account → API Settings';
+export const NO_API_ACCESS = 'ShipStation denied access: your plan may not include API access';
+
+export interface ShipStationClient {
+  http: HttpClient;
+  governor: WindowBudgetGovernor;
+}
+
+function bodyMessage(res: HttpResponse): string {
+  const b = res.body as { message?: unknown; Message?: unknown; ModelState?: Record<string, unknown> } | undefined;
+  const parts = [b?.message ?? b?.Message, b?.ModelState ? JSON.stringify(b.ModelState) : undefined].filter((p) => typeof p === 'string' && p);
+  return (parts.length ? parts.join(' ') : res.text.replace(/\s+/g, ' ')).slice(0, 300);
+}
+
+/** ShipStation's failures as operator-grade errors. */
+export function classify(res: HttpResponse): SluiceError | undefined {
+  const s = res.status;
+  if (s >= 200 && s < 300) return undefined;
+  if (s === 401) return new SluiceError('auth', `${AUTH_FAILED} (HTTP 401)`, { status: s });
+  if (s === 402 || s === 403) return new SluiceError('permission', `${NO_API_ACCESS} (HTTP ${s}: ${bodyMessage(res)})`, { status: s });
+  if (s === 429) {
+    const reset = Number(res.headers['x-rate-limit-reset']);
+    // Wait what the vendor says; a reset of 0 (rounded down) still means "not yet": one second.
+    const retryAfterMs = Number.isFinite(reset) ? Math.max(1, reset) * 1000 : 60_000;
+    return new SluiceError('rate_limited', `ShipStation rate limit reached (${res.headers['x-rate-limit-limit'] ?? '40'} requests per window)`, { status: s, retryAfterMs });
+  }
+  if (s === 400) return new SluiceError('bad_response', `ShipStation rejected the request ${new URL(res.url).pathname}: ${bodyMessage(res)}`, { status: s });
+  if (s === 404) return new SluiceError('not_found', `ShipStation has no ${new URL(res.url).pathname} (HTTP 404): check baseUrl`, { status: s });
+  return undefined; // 5xx and the rest: core's default mapping (transient, retried)
+}
+
+/**
+ * One client per source: Basic auth (API key as user, secret as password) and the key pair's rate
+ * budget (40 requests a minute, read from the X-Rate-Limit-* headers) shared by every table.
+ */
+export function connect(config: ShipStationConfig, _ctx?: ConnectContext): ShipStationClient {
+  const governor = windowBudget({
+    limit: 40,
+    windowMs: 60_000,
+    limitHeader: 'X-Rate-Limit-Limit',
+    remainingHeader: 'X-Rate-Limit-Remaining',
+    resetHeader: 'X-Rate-Limit-Reset',
+    maxConcurrent: 2,
+  });
+  const http = new HttpClient({
+    vendor: 'ShipStation',
+    baseUrl: config.baseUrl,
+    auth: basicAuth(config.apiKey, config.apiSecret),
+    governor,
+    classify,
+    timeoutMs: 120_000,
+    // A 429 storm (another application hammering the same key) ends in a clear failure after ~an hour.
+    maxRateLimitWaits: 60,
+  });
+  return { http, governor };
+}

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+
+export const DEFAULT_BASE_URL = 'https://ssapi.shipstation.com';
+
+/** The `config:` block of a ShipStation source. The orders cursor is chosen per table (`orders: { cursor: createDate }`). */
+export const configSchema = z.object({
+  apiKey: z.string().min(1, 'the API key from ShipStation → Settings → Account → API Settings'),
+  apiSecret: z.string().min(1, 'the API secret from ShipStation → Settings → Account → API Settings'),
+  baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_BASE_URL),
+});
+
+export type ShipStationConfig = z.output<typeof configSchema>;
+
+export const SECRETS = ['apiKey', 'apiSecret'] as const;

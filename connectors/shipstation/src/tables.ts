@@ -1,0 +1,190 @@
+import { SluiceError, defineTable, httpTable, pageNumber, type ColumnType, type ReadContext } from '@sluice/core';
+import type { ShipStationClient } from './client';
+import type { ShipStationConfig } from './config';
+import { normalizeRecord, pacificLowerBound } from './pacific';
+
+type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
+
+export const PAGE_SIZE = 500;
+
+/** `page`/`pageSize`, stopping at the `pages` the envelope reports; the checkpoint is the next page. */
+const paging = () => pageNumber({ size: PAGE_SIZE, totalPages: (body) => (typeof body?.pages === 'number' ? body.pages : undefined) });
+
+const money = 'DECIMAL(18,2)' as const;
+const ts = 'TIMESTAMPTZ' as const;
+
+/**
+ * Sort ascending by the cursor field and filter from the lower bound, in Pacific time.
+ * `sortBy` takes the field's PascalCase name (ModifyDate, CreateDate).
+ */
+function cursorParams(allowed: readonly string[]) {
+  return (ctx: Ctx) => {
+    const field = ctx.request.cursorField ?? allowed[0]!;
+    if (!allowed.includes(field)) throw new SluiceError('config', `ShipStation ${ctx.table}: cursor "${field}" is not supported; choose one of ${allowed.join(', ')}`);
+    return {
+      sortBy: field[0]!.toUpperCase() + field.slice(1),
+      sortDir: 'ASC',
+      ...(ctx.request.since ? { [`${field}Start`]: pacificLowerBound(ctx.request.since) } : {}),
+    };
+  };
+}
+
+const transform = (r: Record<string, unknown>) => normalizeRecord(r);
+
+const orderColumns: Record<string, ColumnType> = {
+  orderId: 'BIGINT',
+  orderNumber: 'VARCHAR',
+  orderKey: 'VARCHAR',
+  orderDate: ts,
+  createDate: ts,
+  modifyDate: ts,
+  paymentDate: ts,
+  shipByDate: ts,
+  shipDate: 'DATE',
+  holdUntilDate: 'DATE',
+  customerId: 'BIGINT',
+  orderTotal: money,
+  amountPaid: money,
+  taxAmount: money,
+  shippingAmount: money,
+  userId: 'VARCHAR',
+  tagIds: 'JSON',
+  labelMessages: 'VARCHAR',
+  externallyFulfilledBy: 'VARCHAR',
+};
+
+export const orders = httpTable<ShipStationConfig, ShipStationClient>({
+  name: 'orders',
+  description: 'Orders with items, addresses and amounts; incremental by modifyDate (captures updates) or createDate',
+  path: '/orders',
+  records: 'orders',
+  primaryKey: ['orderId'],
+  cursor: { fields: ['modifyDate', 'createDate'], default: 'modifyDate' },
+  partitionBy: 'createDate',
+  columns: orderColumns,
+  paging,
+  params: cursorParams(['modifyDate', 'createDate']),
+  transform,
+});
+
+export const shipments = httpTable<ShipStationConfig, ShipStationClient>({
+  name: 'shipments',
+  description: 'Labels created in ShipStation (one order may have several); incremental by createDate',
+  path: '/shipments',
+  records: 'shipments',
+  primaryKey: ['shipmentId'],
+  cursor: { fields: ['createDate'], default: 'createDate' },
+  partitionBy: 'createDate',
+  columns: {
+    shipmentId: 'BIGINT',
+    orderId: 'BIGINT',
+    orderNumber: 'VARCHAR',
+    createDate: ts,
+    shipDate: 'DATE',
+    voidDate: ts,
+    shipmentCost: money,
+    insuranceCost: money,
+    batchNumber: 'VARCHAR',
+    trackingNumber: 'VARCHAR',
+    warehouseId: 'BIGINT',
+    notifyErrorMessage: 'VARCHAR',
+    dimensions: 'JSON',
+    advancedOptions: 'JSON',
+    shipmentItems: 'JSON',
+    labelData: 'VARCHAR',
+    formData: 'VARCHAR',
+  },
+  paging,
+  params: cursorParams(['createDate']),
+  transform,
+});
+
+export const fulfillments = httpTable<ShipStationConfig, ShipStationClient>({
+  name: 'fulfillments',
+  description: 'Orders fulfilled outside ShipStation (marked shipped with tracking); incremental by createDate',
+  path: '/fulfillments',
+  records: 'fulfillments',
+  primaryKey: ['fulfillmentId'],
+  cursor: { fields: ['createDate'], default: 'createDate' },
+  partitionBy: 'createDate',
+  columns: {
+    fulfillmentId: 'BIGINT',
+    orderId: 'BIGINT',
+    orderNumber: 'VARCHAR',
+    createDate: ts,
+    shipDate: ts,
+    voidDate: ts,
+    deliveryDate: ts,
+    fulfillmentFee: money,
+    trackingNumber: 'VARCHAR',
+    fulfillmentProviderCode: 'VARCHAR',
+    fulfillmentServiceCode: 'VARCHAR',
+    notifyErrorMessage: 'VARCHAR',
+  },
+  paging,
+  params: cursorParams(['createDate']),
+  transform,
+});
+
+export const products = httpTable<ShipStationConfig, ShipStationClient>({
+  name: 'products',
+  description: 'Product catalogue (SKUs, dimensions, defaults); full refresh',
+  path: '/products',
+  records: 'products',
+  primaryKey: ['productId'],
+  partitionBy: 'createDate',
+  columns: { productId: 'BIGINT', sku: 'VARCHAR', price: money, defaultCost: money, customsValue: money, createDate: ts, modifyDate: ts, aliases: 'JSON', tags: 'JSON', productCategory: 'JSON', productType: 'JSON' },
+  paging,
+  // Creation order: records added during the sync land on the last page instead of shifting earlier ones.
+  params: () => ({ sortBy: 'CreateDate', sortDir: 'ASC' }),
+  transform,
+});
+
+export const customers = httpTable<ShipStationConfig, ShipStationClient>({
+  name: 'customers',
+  description: 'Customers with their marketplace usernames and tags; full refresh',
+  path: '/customers',
+  records: 'customers',
+  primaryKey: ['customerId'],
+  partitionBy: 'createDate',
+  columns: { customerId: 'BIGINT', createDate: ts, modifyDate: ts, postalCode: 'VARCHAR', phone: 'VARCHAR', marketplaceUsernames: 'JSON', tags: 'JSON' },
+  paging,
+  params: () => ({ sortBy: 'CreateDate', sortDir: 'ASC' }),
+  transform,
+});
+
+/** Bare JSON arrays: one request, no paging. */
+function bareArrayTable(spec: { name: 'stores' | 'warehouses'; description: string; primaryKey: string; path: string; query?: Record<string, string>; columns: Record<string, ColumnType> }) {
+  return defineTable<ShipStationConfig, ShipStationClient>({
+    name: spec.name,
+    description: spec.description,
+    primaryKey: [spec.primaryKey],
+    partitionBy: 'createDate',
+    columns: spec.columns,
+    async *read(ctx) {
+      if ((ctx.request.checkpoint as { done?: boolean } | undefined)?.done) return;
+      const res = await ctx.client.http.get<unknown>(spec.path, spec.query, { signal: ctx.signal, report: ctx.report });
+      if (!Array.isArray(res.body)) throw new SluiceError('bad_response', `ShipStation ${spec.path} answered something other than a list (${res.text.slice(0, 80)})`);
+      yield { records: (res.body as Record<string, unknown>[]).map(transform), checkpoint: { done: true } };
+    },
+  });
+}
+
+export const stores = bareArrayTable({
+  name: 'stores',
+  description: 'Selling channels connected to the account (active and inactive); full refresh',
+  primaryKey: 'storeId',
+  path: '/stores',
+  query: { showInactive: 'true' },
+  columns: { storeId: 'BIGINT', createDate: ts, modifyDate: ts, refreshDate: ts, lastRefreshAttempt: ts, statusMappings: 'JSON', accountName: 'VARCHAR', email: 'VARCHAR', integrationUrl: 'VARCHAR' },
+});
+
+export const warehouses = bareArrayTable({
+  name: 'warehouses',
+  description: 'Ship-from locations with origin and return addresses; full refresh',
+  primaryKey: 'warehouseId',
+  path: '/warehouses',
+  columns: { warehouseId: 'BIGINT', createDate: ts, originAddress: 'JSON', returnAddress: 'JSON' },
+});
+
+export const TABLES = [orders, shipments, fulfillments, products, customers, stores, warehouses];

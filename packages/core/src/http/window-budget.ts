@@ -1,0 +1,189 @@
+import type { ProgressEvent } from '../connector';
+import type { RateGovernor } from './governor';
+
+/**
+ * A fixed-window request budget driven by the vendor's rate-limit headers (ShipStation's
+ * `X-Rate-Limit-Limit/Remaining/Reset`: N requests per window, seconds until the window resets).
+ *
+ * It spends the whole budget, then waits exactly until the window resets, and never more:
+ * - Every response tells how much budget is left (minus our own requests still in flight) and when the
+ *   window ends. The end estimate is the earliest "receive time + reset seconds" seen in the window:
+ *   with a reset rounded up that is never early, and the first response of a window (reset = the full
+ *   window) pins it to within one round trip.
+ * - Windows are tracked as epochs: a response to a request sent in an earlier window is ignored, and
+ *   within a window only the newest request's answer counts (responses may arrive out of order).
+ * - A 429 right after a reset wait means the estimate was early (the vendor rounds the reset down, or
+ *   its clock runs differently): a safety margin grows by `marginStepMs` (up to `maxMarginMs`) and
+ *   stays for the life of the governor, so steady state has no 429s. A 429 elsewhere (another
+ *   application spending the same key) only blocks until the reset it announces.
+ * - Budget is shared by everything that uses the governor: one per vendor account per worker.
+ * Waits are reported as `{ type: 'wait', reason: 'rate limited, resuming in N s' }`.
+ */
+export interface WindowBudgetOptions {
+  /** Requests per window assumed before the first response. */
+  limit: number;
+  /** Window length assumed before the first response, in ms. */
+  windowMs: number;
+  limitHeader: string;
+  remainingHeader: string;
+  /** Header with the seconds until the window resets. */
+  resetHeader: string;
+  /** Requests in flight at once (default 2). */
+  maxConcurrent?: number;
+  /** Initial safety margin added to the estimated reset (default 0). */
+  marginMs?: number;
+  marginStepMs?: number;
+  maxMarginMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export interface WindowBudgetGovernor extends RateGovernor {
+  stats(): Record<string, number>;
+  /** Current view, for progress displays and tests. */
+  state(): { limit: number; remaining: number; resetInMs: number | undefined; marginMs: number; inflight: number };
+}
+
+interface Flight {
+  seq: number;
+  epoch: number;
+}
+
+export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
+  const now = opts.now ?? Date.now;
+  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
+  const stepMs = opts.marginStepMs ?? 250;
+  const maxMarginMs = opts.maxMarginMs ?? 2000;
+  let marginMs = opts.marginMs ?? 0;
+  let limit = opts.limit;
+  let remaining = opts.limit;
+  /** Estimated end of the current window (ms since epoch, margin included); undefined until a response says. */
+  let resetAt: number | undefined;
+  let epoch = 0;
+  let epochStartedAt = now();
+  /** The current epoch started because we waited for a reset (so a 429 in it means our estimate was early). */
+  let epochAfterWait = false;
+  let lastAppliedSeq = 0;
+  let seq = 0;
+  const inflight = new Map<number, Flight>();
+  const waiters = new Set<() => void>();
+  const counters = { requests: 0, waits: 0, waitedMs: 0, throttled: 0, earlyResets: 0 };
+
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+
+  /** Starts a new window when the estimated reset has passed. */
+  const roll = (t: number) => {
+    if (resetAt === undefined || t < resetAt) return;
+    epoch++;
+    epochStartedAt = t;
+    epochAfterWait = remaining <= 0;
+    resetAt = undefined;
+    lastAppliedSeq = seq;
+    // A request sent just before the reset may reach the vendor after it and count in the new window.
+    remaining = Math.max(0, limit - inflight.size);
+  };
+
+  const waitFor = (ms: number | undefined) =>
+    new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        waiters.delete(done);
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+      waiters.add(done);
+      if (ms !== undefined) timer = setTimeout(done, Math.max(0, ms));
+    });
+
+  async function acquire(report?: (e: ProgressEvent) => void): Promise<Flight> {
+    let reportedUntil: number | undefined;
+    for (;;) {
+      const t = now();
+      roll(t);
+      if (remaining > 0 && inflight.size < maxConcurrent) {
+        remaining--;
+        const flight = { seq: ++seq, epoch };
+        inflight.set(flight.seq, flight);
+        return flight;
+      }
+      if (remaining > 0) {
+        await waitFor(undefined); // a slot frees up
+        continue;
+      }
+      // Budget spent. Wait for the window to reset (or for a response that tells us more).
+      let until = resetAt;
+      if (until === undefined) {
+        if (inflight.size > 0) {
+          await waitFor(undefined);
+          continue;
+        }
+        until = resetAt = epochStartedAt + opts.windowMs + marginMs; // no header seen in this window
+      }
+      const ms = until - t;
+      if (ms > 0 && reportedUntil !== until) {
+        reportedUntil = until;
+        counters.waits++;
+        counters.waitedMs += ms;
+        report?.({ type: 'wait', ms, reason: `rate limited, resuming in ${Math.ceil(ms / 1000)} s` });
+      }
+      await waitFor(ms);
+    }
+  }
+
+  function header(headers: Record<string, string>, name: string): number | undefined {
+    const raw = headers[name.toLowerCase()];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    return Number.isFinite(n) ? n : undefined;
+  }
+
+  function learn(flight: Flight, res: { status: number; headers: Record<string, string> }) {
+    const t = now();
+    const l = header(res.headers, opts.limitHeader);
+    const r = header(res.headers, opts.remainingHeader);
+    const k = header(res.headers, opts.resetHeader);
+    if (l !== undefined && l > 0) limit = l;
+    if (res.status === 429) {
+      counters.throttled++;
+      if (flight.epoch === epoch && epochAfterWait) {
+        // We believed the window had reset and it had not: our estimate runs early.
+        counters.earlyResets++;
+        marginMs = Math.min(maxMarginMs, marginMs + stepMs);
+        epochAfterWait = false;
+      }
+      remaining = 0;
+      const until = t + (k !== undefined ? k * 1000 : opts.windowMs) + marginMs;
+      // A fresh epoch whose requests are refused is still the old window: keep waiting for its end.
+      resetAt = resetAt === undefined || flight.epoch === epoch ? until : Math.min(resetAt, until);
+      return;
+    }
+    if (r === undefined || k === undefined) return; // no rate-limit headers: rely on our own count
+    if (flight.epoch !== epoch || flight.seq < lastAppliedSeq) return; // stale or out-of-order answer
+    lastAppliedSeq = flight.seq;
+    let others = 0;
+    for (const f of inflight.values()) if (f.seq !== flight.seq) others++;
+    remaining = Math.max(0, r - others);
+    const estimate = t + k * 1000 + marginMs;
+    resetAt = resetAt === undefined ? estimate : Math.min(resetAt, estimate);
+  }
+
+  return {
+    async schedule(fn, { report }) {
+      const flight = await acquire(report);
+      counters.requests++;
+      try {
+        const result = await fn();
+        const res = result as unknown as { status?: unknown; headers?: unknown };
+        if (res && typeof res.status === 'number' && res.headers && typeof res.headers === 'object') learn(flight, res as { status: number; headers: Record<string, string> });
+        return result;
+      } finally {
+        inflight.delete(flight.seq);
+        wake();
+      }
+    },
+    stats: () => ({ ...counters, marginMs }),
+    state: () => ({ limit, remaining, resetInMs: resetAt === undefined ? undefined : resetAt - now(), marginMs, inflight: inflight.size }),
+  };
+}
