@@ -39,7 +39,7 @@ describe('posthog emulator: data', () => {
     const names = new Set(h.project.events.map((e) => e.event));
     expect([...names].sort()).toEqual(['$identify', '$pageview', 'checkout started', 'product added to cart']);
     expect(h.project.events.some((e) => String(e.properties.$current_url).includes('/products/'))).toBe(true);
-    const customerEmails = new Set(generatedCustomers(11, 40).map((c) => c.email));
+    const customerEmails = new Set(generatedCustomers(42, 200).map((c) => c.email));
     const personEmails = [...h.project.persons.values()].map((p) => p.properties.email as string);
     expect(personEmails.length).toBeGreaterThan(10);
     for (const e of personEmails) expect(customerEmails.has(e)).toBe(true);

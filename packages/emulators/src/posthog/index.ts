@@ -1,5 +1,5 @@
 import { startServer, type EmulatorServer } from '../common/http';
-import { FIRST_NAMES, LAST_NAMES, Rng } from '../common/random';
+import { DEFAULT_SEED as SHOPIFY_DEFAULT_SEED, generateCustomers as shopifyCustomers } from '../shopify/generator';
 import { buildRouter, type PersonalKey, type PostHogKnobs, type QueryLogEntry } from './server';
 import { PostHogProject, type StorefrontCustomer } from './store';
 
@@ -22,8 +22,10 @@ export interface PostHogEmulatorOptions {
   nowMs?: number;
   /** Days of generated traffic (default 35, so a 30-day backfill leaves older events out). */
   days?: number;
-  /** Commerce customers whose emails identified visitors use; a number = that many generated customers. */
+  /** Commerce customers whose emails identified visitors use; a number = the first n Shopify emulator customers. */
   customers?: number | StorefrontCustomer[];
+  /** Seed of the Shopify emulator whose customers the persons match (default: the Shopify emulator's default). */
+  shopifySeed?: number;
   anonymousVisitors?: number;
   /** Fixed offset of the project timezone (HogQL renders DateTimes in it). */
   timezoneOffsetMinutes?: number;
@@ -44,16 +46,11 @@ export interface PostHogEmulator extends EmulatorServer {
 }
 
 /**
- * Customers by the shared rule `<first>.<last><n>@example.com` (lower case) over the shared name lists: the
- * Shopify emulator's customers follow the same rule, so identified PostHog persons match them by email.
+ * The Shopify emulator's customers (same seed → same identities, `<first>.<last><n>@example.com`): identified
+ * PostHog persons carry these emails, so the funnel can join PostHog persons to Shopify orders.
  */
-export function generatedCustomers(seed: number, count: number): StorefrontCustomer[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: count }, (_, i) => {
-    const firstName = rng.pick(FIRST_NAMES);
-    const lastName = rng.pick(LAST_NAMES);
-    return { firstName, lastName, email: `${firstName}.${lastName}${i + 1}@example.com`.toLowerCase() };
-  });
+export function generatedCustomers(shopifySeed: number, count: number): StorefrontCustomer[] {
+  return shopifyCustomers({ seed: shopifySeed, count }).map((c) => ({ email: c.email, firstName: c.firstName, lastName: c.lastName }));
 }
 
 export async function start(options: PostHogEmulatorOptions = {}): Promise<PostHogEmulator> {
@@ -69,7 +66,7 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
     restPageSize: 100,
     ...options.knobs,
   };
-  const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(seed, options.customers ?? 40);
+  const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(options.shopifySeed ?? SHOPIFY_DEFAULT_SEED, options.customers ?? 200);
   const project = new PostHogProject(DEFAULT_PROJECT_ID, 'Storefront', seed, options.timezoneOffsetMinutes ?? 0);
   project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25 });
   const empty = new PostHogProject(EMPTY_PROJECT_ID, 'Empty project', seed + 1);

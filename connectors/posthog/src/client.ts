@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { HttpClient, SluiceError, bearerAuth, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent } from '@sluice/core';
+import { slidingWindowBudget, type SlidingWindowGovernor } from '@sluice/core/http/sliding-window';
+import { INVALID_KEY_HINT, PROJECT_NOT_FOUND_HINT, type PostHogConfig } from './config';
+
+/** PostHog answers a query that would run too long with 512 (estimated execution time) or 504 (gateway): split the window. */
+export class QueryTooLargeError extends SluiceError {
+  constructor(message: string, status: number) {
+    super('transient', message, { status });
+  }
+  /** Not retried as is by the HTTP client: the caller narrows the query instead. */
+  override get retryable(): boolean {
+    return false;
+  }
+}
+
+/** A 4xx the query API gives for a query it refuses: retrying the same text cannot help. */
+class RefusedQueryError extends SluiceError {
+  override get retryable(): boolean {
+    return false;
+  }
+}
+
+/** "Request was throttled. Expected available in 12 seconds." → 12 000 ms. */
+export function throttleWaitMs(res: { status: number; headers: Record<string, string>; body: unknown }): number | undefined {
+  if (res.status !== 429) return undefined;
+  const detail = (res.body as { detail?: unknown } | undefined)?.detail;
+  const m = typeof detail === 'string' ? /available in (\d+(?:\.\d+)?) seconds?/i.exec(detail) : null;
+  if (m) return Math.ceil(Number(m[1]) * 1000);
+  return parseRetryAfter(res.headers['retry-after']);
+}
+
+export function classify(config: Pick<PostHogConfig, 'projectId' | 'host'>) {
+  return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
+    const s = res.status;
+    if (s < 400) return undefined;
+    const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { type?: string; code?: string; detail?: unknown };
+    const detail = typeof body.detail === 'string' ? body.detail : res.text.slice(0, 160).replace(/\s+/g, ' ');
+    const said = detail ? ` PostHog said: ${detail}` : '';
+    if (s === 401) return new SluiceError('auth', `Invalid API key (${INVALID_KEY_HINT}).${said}`, { status: s });
+    if (s === 403) {
+      const scope = /scope '([^']+)'/.exec(detail)?.[1];
+      if (scope)
+        return new SluiceError('permission', `The personal API key lacks the ${scope} scope: edit the key in PostHog → Settings → Personal API keys and grant ${scope}.${said}`, { status: s });
+      if (/project|team|organization/i.test(detail))
+        return new SluiceError('permission', `The personal API key has no access to project ${config.projectId}: scope the key to this project (or to all projects) in PostHog → Settings → Personal API keys.${said}`, {
+          status: s,
+        });
+      return new SluiceError('permission', `PostHog refused access (HTTP 403); the key needs query:read and project:read for project ${config.projectId}.${said}`, { status: s });
+    }
+    if (s === 404) return new SluiceError('not_found', `Project not found (${PROJECT_NOT_FOUND_HINT}): no project ${config.projectId} at ${config.host} for this key.`, { status: s });
+    if (s === 429) return new SluiceError('rate_limited', `PostHog throttled the request.${said}`, { status: s, retryAfterMs: throttleWaitMs(res) });
+    const isQuery = req.path.includes('/query');
+    if (isQuery && (s === 504 || s === 512 || /execution time|timeout|too long|TOO_MANY_ROWS|memory limit/i.test(detail) && s >= 500))
+      return new QueryTooLargeError(`PostHog could not finish the query in time (HTTP ${s}); narrowing its time window.${said}`, s);
+    if (isQuery && s >= 400 && s < 500) return new RefusedQueryError('bad_response', `PostHog refused the HogQL query (HTTP ${s}).${said}`, { status: s });
+    return undefined; // default mapping: 5xx transient (retried), others bad_response
+  };
+}
+
+export interface HogQLResult {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  hasMore: boolean | undefined;
+  /** LIMIT PostHog applied, when it says so. */
+  limit: number | undefined;
+}
+
+export interface PostHogClient {
+  http: HttpClient;
+  projectId: number;
+  budget: SlidingWindowGovernor;
+  hogql(query: string, opts?: { signal?: AbortSignal; report?: (e: ProgressEvent) => void }): Promise<HogQLResult>;
+}
+
+/** One budget per PostHog key and host in a worker, shared by every source that uses the key. */
+const budgets = new Map<string, SlidingWindowGovernor>();
+
+export function budgetFor(config: Pick<PostHogConfig, 'host' | 'personalApiKey' | 'queriesPerHour'>): SlidingWindowGovernor {
+  const id = createHash('sha256').update(`${config.host}\n${config.personalApiKey}\n${config.queriesPerHour}`).digest('hex');
+  let b = budgets.get(id);
+  if (!b) {
+    b = slidingWindowBudget({ limit: config.queriesPerHour, windowMs: 3600_000, maxConcurrent: 2, blockFor: throttleWaitMs, label: `PostHog query budget (${config.queriesPerHour}/hour)` });
+    budgets.set(id, b);
+  }
+  return b;
+}
+
+export function createClient(config: PostHogConfig, opts: { budget?: SlidingWindowGovernor; retries?: number; minRetryDelayMs?: number } = {}): PostHogClient {
+  const budget = opts.budget ?? budgetFor(config);
+  const http = new HttpClient({
+    vendor: 'PostHog',
+    baseUrl: config.host,
+    auth: bearerAuth(config.personalApiKey),
+    governor: budget,
+    classify: classify(config),
+    timeoutMs: 180_000, // HogQL queries may run for a while before answering
+    retries: opts.retries,
+    minRetryDelayMs: opts.minRetryDelayMs,
+    maxRateLimitWaits: 20,
+  });
+  return {
+    http,
+    projectId: config.projectId,
+    budget,
+    async hogql(query, o = {}) {
+      const res = await http.request<{ columns?: string[]; results?: unknown[][]; hasMore?: boolean; limit?: number }>({
+        method: 'POST',
+        path: `/api/projects/${config.projectId}/query/`,
+        json: { query: { kind: 'HogQLQuery', query } },
+        cost: 1,
+        signal: o.signal,
+        report: o.report,
+      });
+      const b = res.body;
+      if (!b || !Array.isArray(b.results) || !Array.isArray(b.columns))
+        throw new SluiceError('bad_response', `PostHog's query API answered without results/columns (${res.text.slice(0, 120)})`);
+      const columns = b.columns;
+      const rows = b.results.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[i]])));
+      return { columns, rows, hasMore: typeof b.hasMore === 'boolean' ? b.hasMore : undefined, limit: typeof b.limit === 'number' ? b.limit : undefined };
+    },
+  };
+}
+
+// ---------- values ----------
+
+/**
+ * HogQL renders DateTimes in the project's timezone like Python's isoformat (`…T10:30:00.123456-07:00`, the
+ * fraction omitted when zero). Canonical form here: UTC with exactly six fractional digits and `Z`, which keeps
+ * ClickHouse's microseconds for the keyset and sorts as text.
+ */
+export function toUtcMicros(value: unknown): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  const text = String(value).trim();
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(text);
+  if (!m) {
+    const ms = Date.parse(text);
+    if (!Number.isFinite(ms)) throw new SluiceError('bad_response', `PostHog returned a timestamp that is not ISO 8601: ${text.slice(0, 40)}`);
+    return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  }
+  const [, y, mo, d, h, mi, s, frac = '', tz] = m;
+  let offsetMin = 0;
+  if (tz && tz.toUpperCase() !== 'Z') {
+    const digits = tz.slice(1).replace(':', '');
+    offsetMin = (tz[0] === '-' ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)));
+  }
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offsetMin * 60_000;
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac.padEnd(6, '0').slice(0, 6)}Z`;
+}
+
+/** HogQL returns JSON columns (properties) as strings. */
+export function parseJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value ?? null;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** A string literal for HogQL. */
+export const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
