@@ -7,3 +7,4 @@ export * from './http/auth';
 export * from './http/governor';
 export * from './http/paging';
 export * from './testing';
+export * from './logger';

@@ -10,6 +10,7 @@ export interface EmulatorModule<H extends EmulatorServer = EmulatorServer> {
 }
 
 export const EMULATORS: Record<string, () => Promise<EmulatorModule<any>>> = {
+  demo: () => import('./demo/index'),
   commercetools: () => import('./commercetools/index'),
   shipstation: () => import('./shipstation/index'),
   shopify: () => import('./shopify/index'),

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { HttpClient, bearerAuth, concurrencyLimiter, defineConnector, httpTable, pageNumber, SluiceError } from '@sluice/core';
+
+/** The smallest complete connector: one declarative table over a page-numbered REST endpoint. */
+const config = z.strictObject({
+  baseUrl: z.url().default('http://127.0.0.1:4010'),
+  token: z.string().min(1, 'required: the API token'),
+  pageSize: z.number().int().min(1).max(200).default(100),
+});
+type Config = z.output<typeof config>;
+type Client = { http: HttpClient };
+
+const orders = httpTable<Config, Client>({
+  name: 'orders',
+  description: 'Orders, updated in place as they are paid and shipped',
+  primaryKey: ['id'],
+  partitionBy: 'created_at',
+  cursor: { fields: ['updated_at', 'created_at'], default: 'updated_at' },
+  path: '/v1/orders',
+  records: 'data',
+  params: ({ request }) => ({ updated_since: request.cursorField === 'updated_at' ? request.since : undefined, created_since: request.cursorField === 'created_at' ? request.since : undefined }),
+  paging: ({ config }) => pageNumber({ pageParam: 'page', sizeParam: 'per_page', size: config.pageSize, totalPages: (b) => b?.total_pages }),
+});
+
+export default defineConnector({
+  type: 'demo',
+  description: 'Demo storefront (a local emulator ships with Sluice)',
+  config,
+  secrets: ['token'],
+  connect: (cfg): Client => ({
+    http: new HttpClient({ vendor: 'demo', baseUrl: cfg.baseUrl, auth: bearerAuth(cfg.token), governor: concurrencyLimiter({ maxConcurrent: 4 }), retries: 4, minRetryDelayMs: 200 }),
+  }),
+  async check({ client }) {
+    try {
+      const r = await client.http.get<{ data: unknown[] }>('/v1/orders', { per_page: 1 });
+      return { ok: true, message: `token accepted; ${r.body.data.length ? 'read one order' : 'no orders yet'}` };
+    } catch (err) {
+      if (err instanceof SluiceError && err.kind === 'auth') throw new SluiceError('auth', 'invalid API token: create a new one in the demo shop settings');
+      throw err;
+    }
+  },
+  tables: [orders],
+  views: ({ source, tables }) => (tables.has('orders') ? [{ name: 'revenue_daily', sql: `SELECT date_trunc('day', created_at) AS day, currency, count(*) AS orders, sum(total_cents) AS revenue_cents FROM "${source}".orders GROUP BY ALL` }] : []),
+});

@@ -1,0 +1,184 @@
+import path from 'node:path';
+import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
+import { listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
+import { CONNECTORS } from '../../../../connectors/registry';
+import { loadConfig } from '../config';
+import { openTemporal } from '../temporal';
+import { runtimeOf } from '../runtime';
+import { applySchedules, nextRuns } from '../schedules';
+import { findTemporalCli } from '../temporal-server';
+import { csv, duration, textTable, toJsonRows } from '../format';
+import { UsageError, type Io } from '../io';
+
+export async function validateCommand(opts: { config: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const tables = cfg.sources.reduce((n, s) => n + s.tables.length, 0);
+  io.out(`${path.relative(process.cwd(), cfg.file) || cfg.file} is valid: ${cfg.sources.length} source(s), ${tables} table(s); warehouse at ${cfg.warehouse.root}`);
+  return 0;
+}
+
+export async function checkCommand(opts: { config: string; source?: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const sources = opts.source ? cfg.sources.filter((s) => s.name === opts.source) : cfg.sources;
+  if (opts.source && !sources.length) throw new UsageError(`unknown source "${opts.source}"; sources: ${cfg.sources.map((s) => s.name).join(', ')}`);
+  const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
+  let failed = 0;
+  try {
+    for (const s of sources) {
+      let r: CheckOutput;
+      try {
+        r = await session.client.workflow.execute('checkSourceWorkflow', {
+          workflowId: checkWorkflowId(s.name),
+          taskQueue: session.taskQueue,
+          args: [{ source: s.name }],
+          workflowExecutionTimeout: '3 minutes',
+          staticSummary: `Check credentials of ${s.name}`,
+        });
+      } catch (err) {
+        let e: any = err;
+        while (e?.cause) e = e.cause;
+        r = { ok: false, message: e?.message ?? String(err), warnings: [] };
+      }
+      if (!r.ok) failed++;
+      io.out(`${r.ok ? '✓' : '✗'} ${s.name} (${s.type}): ${r.message}`);
+      for (const w of r.warnings) io.out(`  ⚠ ${w}`);
+    }
+  } finally {
+    await session.close();
+  }
+  return failed ? 1 : 0;
+}
+
+export async function queryCommand(opts: { config: string; sql: string; format: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  let r;
+  try {
+    r = await queryWarehouse(cfg.warehouse, opts.sql);
+  } catch (err) {
+    if (err instanceof QueryError) throw new UsageError(`query failed: ${err.message}`);
+    throw err;
+  }
+  if (opts.format === 'json') io.out(JSON.stringify(toJsonRows(r.columns, r.rows, r.types)));
+  else if (opts.format === 'csv') io.out(csv(r.columns, r.rows));
+  else io.out(`${textTable(r.columns, r.rows)}\n(${r.rows.length} row${r.rows.length === 1 ? '' : 's'})`);
+  return 0;
+}
+
+export async function statusCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const tables = listTables(cfg.warehouse);
+  let next = new Map<string, string | undefined>();
+  if (cfg.temporal) {
+    try {
+      const session = await openTemporal(cfg, { worker: false, say: () => undefined });
+      next = await nextRuns(session.client);
+      await session.close();
+    } catch {
+      // status works offline; next runs need the cluster
+    }
+  }
+  const rows = cfg.sources.flatMap((s) =>
+    s.tables.map((t) => {
+      const m = tables.find((x) => x.source === s.name && x.table === t.name)?.manifest;
+      const last = m?.syncs.at(-1);
+      return {
+        source: s.name,
+        table: t.name,
+        mode: t.mode,
+        cursorField: t.cursorField ?? null,
+        cursor: m?.cursor ?? null,
+        lastRun: last?.finishedAt ?? null,
+        outcome: last?.outcome ?? 'never synced',
+        rows: m?.rows ?? 0,
+        durationMs: last ? Date.parse(last.finishedAt) - Date.parse(last.startedAt) : null,
+        schemaChanges: (last?.schemaChanges ?? []).map((c) => `${c.kind} ${c.column}${c.from ? ` ${c.from}→${c.to}` : ` ${c.to}`}`),
+        error: last?.error ?? null,
+        nextRun: s.schedule ? (next.get(s.name) ?? (cfg.temporal ? null : 'when `sluice dev` runs')) : 'not scheduled',
+      };
+    }),
+  );
+  if (opts.json) {
+    io.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  for (const s of cfg.sources) {
+    io.out(`\n${s.name} (${s.type})`);
+    const mine = rows.filter((r) => r.source === s.name);
+    io.out(
+      textTable(
+        ['table', 'mode', 'cursor field', 'cursor', 'last run', 'outcome', 'rows', 'took', 'schema changes', 'next run'],
+        mine.map((r) => [r.table, r.mode, r.cursorField, r.cursor, r.lastRun, r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows, duration(r.durationMs ?? undefined), r.schemaChanges.join('; '), r.nextRun]),
+      ),
+    );
+  }
+  return 0;
+}
+
+export async function connectorsCommand(opts: { name?: string; json?: boolean }, io: Io): Promise<number> {
+  const names = opts.name ? [opts.name] : Object.keys(CONNECTORS).sort();
+  if (opts.name && !CONNECTORS[opts.name]) throw new UsageError(`unknown connector "${opts.name}"; connectors: ${Object.keys(CONNECTORS).sort().join(', ')}`);
+  const all = await Promise.all(names.map(async (n) => ({ name: n, c: await CONNECTORS[n]!() })));
+  if (opts.json) {
+    io.out(JSON.stringify(all.map(({ c }) => ({ type: c.type, description: c.description, tables: c.tables.map((t) => ({ name: t.name, primaryKey: t.primaryKey, partitionBy: t.partitionBy ?? null, cursor: t.cursor ?? null, modes: t.modes, defaultMode: t.defaultMode })) })), null, 2));
+    return 0;
+  }
+  for (const { c } of all) {
+    io.out(`\n${c.type}: ${c.description}`);
+    io.out(textTable(['table', 'primary key', 'partition by', 'cursor (default)', 'modes'], c.tables.map((t) => [t.name, t.primaryKey.join(', '), t.partitionBy ?? '', t.cursor ? t.cursor.fields.map((f) => (f === t.cursor!.default ? `${f}*` : f)).join(', ') : '', t.modes.map((m) => (m === t.defaultMode ? `${m}*` : m)).join(', ')])));
+  }
+  return 0;
+}
+
+const waitForSignal = () =>
+  new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+
+export async function workerCommand(opts: { config: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  if (!cfg.temporal) throw new UsageError(`sluice worker needs a temporal: block with the cluster's address in ${cfg.file}; for a local setup use \`sluice dev\``);
+  const w = await startWorker({ rt: runtimeOf(cfg), address: cfg.temporal.address, namespace: cfg.temporal.namespace, taskQueue: cfg.temporal.taskQueue });
+  io.info(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}); Ctrl-C to stop`);
+  await Promise.race([waitForSignal(), w.run]);
+  io.info('draining the worker…');
+  await w.shutdown();
+  return 0;
+}
+
+export async function devCommand(opts: { config: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const session = await openTemporal(cfg, { worker: true, say: io.info });
+  try {
+    const changes = await applySchedules(session.client, cfg, session.taskQueue);
+    for (const c of changes) io.info(`schedule ${c.source}: ${c.action}`);
+    io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"\nPress Ctrl-C to stop.`);
+    await Promise.race([waitForSignal(), session.worker!.run]);
+    io.info('stopping…');
+  } finally {
+    await session.close();
+  }
+  return 0;
+}
+
+export async function schedulesApplyCommand(opts: { config: string }, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const session = await openTemporal(cfg, { worker: false, say: io.info, keepServer: false });
+  try {
+    const changes = await applySchedules(session.client, cfg, session.taskQueue);
+    io.out(changes.length ? textTable(['source', 'schedule'], changes.map((c) => [c.source, c.action])) : 'no schedules in the config and none to delete');
+  } finally {
+    await session.close();
+  }
+  return 0;
+}
+
+export async function setupCommand(_opts: unknown, io: Io): Promise<number> {
+  const cli = await findTemporalCli(io.info);
+  io.info(`Temporal CLI: ${cli}`);
+  await workflowBundle();
+  io.info('workflow bundle: ready');
+  return 0;
+}
+
+export { sourceWorkflowId };

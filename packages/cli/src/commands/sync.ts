@@ -1,0 +1,102 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES as SA, sourceWorkflowId, type SourceResult, type SyncSourceInput } from '@sluice/workflows';
+import { loadConfig, type LoadedConfig } from '../config';
+import { openTemporal } from '../temporal';
+import { ProgressDisplay, snapshot } from '../progress';
+import { duration, textTable } from '../format';
+import { UsageError, type Io } from '../io';
+
+export interface SyncOptions {
+  config: string;
+  source?: string;
+  table: string[];
+  fullRefresh: boolean;
+  json?: boolean;
+}
+
+/** Which sources and tables a `sync` invocation means, refusing unknown names before anything runs. */
+export function selectTargets(cfg: LoadedConfig, source: string | undefined, tables: string[]): { source: string; tables?: string[] }[] {
+  const sources = source ? cfg.sources.filter((s) => s.name === source) : cfg.sources;
+  if (source && sources.length === 0) throw new UsageError(`unknown source "${source}" in ${cfg.file}; sources: ${cfg.sources.map((s) => s.name).join(', ') || 'none'}`);
+  if (sources.length === 0) throw new UsageError(`no sources in ${cfg.file}: add one under sources:`);
+  const out: { source: string; tables?: string[] }[] = [];
+  for (const t of tables) {
+    if (!sources.some((s) => s.connector.tables.some((x) => x.name === t))) {
+      const known = [...new Set(sources.flatMap((s) => s.connector.tables.map((x) => x.name)))];
+      throw new UsageError(`unknown table "${t}"${source ? ` for source ${source}` : ''}; tables: ${known.join(', ')}`);
+    }
+  }
+  for (const s of sources) {
+    if (tables.length === 0) out.push({ source: s.name });
+    else {
+      const mine = tables.filter((t) => s.connector.tables.some((x) => x.name === t));
+      if (mine.length) out.push({ source: s.name, tables: mine });
+    }
+  }
+  return out;
+}
+
+export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
+  const cfg = await loadConfig(opts.config);
+  const targets = selectTargets(cfg, opts.source, opts.table);
+  const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
+  try {
+    if (session.uiUrl) io.info(`Temporal UI: ${session.uiUrl}/namespaces/${session.namespace}/workflows`);
+    const handles = await Promise.all(
+      targets.map(async (t) => {
+        const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, trigger: 'cli' };
+        try {
+          return await session.client.workflow.start('syncSource', {
+            workflowId: sourceWorkflowId(t.source),
+            taskQueue: session.taskQueue,
+            args: [input],
+            searchAttributes: { [SA.source]: [t.source] },
+            memo: { trigger: 'cli', tables: t.tables ?? 'all', fullRefresh: opts.fullRefresh },
+            staticSummary: `Sync source ${t.source}${t.tables ? ` (${t.tables.join(', ')})` : ''}${opts.fullRefresh ? ', full refresh' : ''}`,
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            io.info(`a sync of ${t.source} is already running; following it instead of starting another`);
+            return session.client.workflow.getHandle(sourceWorkflowId(t.source));
+          }
+          throw err;
+        }
+      }),
+    );
+    const display = new ProgressDisplay(io.stderr);
+    let finished = false;
+    const poll = (async () => {
+      while (!finished) {
+        display.update(await snapshot(session.client, targets.map((t) => t.source)).catch(() => []));
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const results: SourceResult[] = [];
+    let failedSources = 0;
+    for (const h of handles) {
+      try {
+        results.push((await h.result()) as SourceResult);
+      } catch (err) {
+        failedSources++;
+        io.error(err instanceof WorkflowFailedError ? `${h.workflowId} failed: ${innermost(err)}` : String(err));
+      }
+    }
+    finished = true;
+    await poll;
+    display.update(await snapshot(session.client, targets.map((t) => t.source)).catch(() => []));
+    const rows = results.flatMap((r) => r.tables.map((t) => [t.source, t.table, t.mode, t.outcome, t.rowsRead, t.rowsWritten, t.tableRows ?? '', t.cursorAfter ?? '', duration(t.durationMs), t.error ?? (t.schemaChanges.length ? `schema: ${t.schemaChanges.join('; ')}` : '')]));
+    if (opts.json) io.out(JSON.stringify(results, null, 2));
+    else io.out(textTable(['source', 'table', 'mode', 'outcome', 'read', 'written', 'table rows', 'cursor', 'took', 'note'], rows));
+    const failedTables = results.flatMap((r) => r.tables).filter((t) => t.outcome === 'failed');
+    for (const t of failedTables) io.error(`✗ ${t.source}.${t.table}: ${t.error}`);
+    return failedTables.length || failedSources ? 1 : 0;
+  } finally {
+    await session.close();
+  }
+}
+
+function innermost(err: unknown): string {
+  let e: any = err;
+  while (e?.cause) e = e.cause;
+  return e?.message ?? String(err);
+}

@@ -1,0 +1,224 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
+import { z } from 'zod';
+import { SYNC_MODES, registerSecret, type Connector, type SyncMode } from '@sluice/core';
+import { CONNECTORS } from '../../../connectors/registry';
+import { NAME_PATTERN, WarehousePaths } from '@sluice/warehouse';
+import { temporalDefaults } from '../../../temporal.config';
+
+/**
+ * sluice.yaml: parsed with `yaml` (keeping positions), `${ENV}` references substituted, validated with
+ * zod, and each source's `config:` validated by its connector's own schema. Every problem is reported at
+ * once, each naming the file, line, YAML path, what was expected and the allowed values.
+ */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(`${file} is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(s|m|h|d)$/, 'expected a duration like 30m, 1h or 1d');
+
+const scheduleSchema = z.union([
+  z.strictObject({ every: duration, jitter: duration.optional(), paused: z.boolean().optional() }),
+  z.strictObject({ cron: z.string().min(9, 'expected a cron expression like "0 * * * *"'), jitter: duration.optional(), paused: z.boolean().optional() }),
+]);
+
+const tableSchema = z.strictObject({
+  mode: z.enum(SYNC_MODES).optional(),
+  cursor: z.string().optional(),
+  schedule: scheduleSchema.optional(),
+});
+
+const sourceSchema = z.strictObject({
+  name: z.string().regex(NAME_PATTERN, 'expected a name of lowercase letters, digits and _ starting with a letter (it becomes the DuckDB schema name)'),
+  type: z.string(),
+  schedule: scheduleSchema.optional(),
+  config: z.record(z.string(), z.unknown()).default({}),
+  tables: z.record(z.string(), tableSchema.nullable()).optional(),
+});
+
+const fileSchema = z.strictObject({
+  warehouse: z.strictObject({ path: z.string().default('./warehouse') }).default({ path: './warehouse' }),
+  temporal: z
+    .strictObject({
+      address: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. localhost:7233'),
+      namespace: z.string().default(temporalDefaults.namespace),
+      taskQueue: z.string().default(temporalDefaults.taskQueue),
+    })
+    .optional(),
+  sources: z.array(sourceSchema).default([]),
+  alerts: z.strictObject({ webhook: z.url(), afterFailedIntervals: z.number().int().positive().default(1) }).optional(),
+  metrics: z.strictObject({ port: z.number().int().min(0).max(65535) }).optional(),
+  redis: z.strictObject({ url: z.string() }).optional(),
+  funnel: z.record(z.string(), z.unknown()).optional(),
+});
+export type ConfigFile = z.output<typeof fileSchema>;
+
+export interface ResolvedTable {
+  name: string;
+  mode: SyncMode;
+  cursorField?: string;
+}
+export interface ResolvedSource {
+  name: string;
+  type: string;
+  connector: Connector;
+  config: unknown;
+  tables: ResolvedTable[];
+  schedule?: z.output<typeof scheduleSchema>;
+}
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  warehouse: WarehousePaths;
+  temporal?: { address: string; namespace: string; taskQueue: string };
+  sources: ResolvedSource[];
+  raw: ConfigFile;
+}
+
+/** Substitutes ${VAR} and ${VAR:-default} in every string; returns the variables that were missing. */
+function substituteEnv(node: unknown, env: NodeJS.ProcessEnv, at: (string | number)[], missing: { name: string; at: (string | number)[] }[]): unknown {
+  if (typeof node === 'string') {
+    return node.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      missing.push({ name, at });
+      return '';
+    });
+  }
+  if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, env, [...at, i], missing));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substituteEnv(v, env, [...at, k], missing)]));
+  return node;
+}
+
+export const formatPath = (p: readonly PropertyKey[]) =>
+  p.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
+
+function lineOf(doc: ReturnType<typeof parseDocument>, counter: LineCounter, p: readonly PropertyKey[]): number | undefined {
+  for (let n = p.length; n >= 0; n--) {
+    const node = doc.getIn(p.slice(0, n) as unknown[], true) as Node | undefined;
+    if (node && (isMap(node) || isSeq(node) || isScalar(node)) && node.range) return counter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  const got = value === undefined ? 'nothing' : JSON.stringify(value)?.slice(0, 60);
+  switch (issue.code) {
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}; got ${got}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_type':
+      return value === undefined ? `required (${issue.expected})` : `expected ${issue.expected}; got ${got}`;
+    case 'invalid_union':
+      return `${issue.message}; got ${got}`;
+    default:
+      return `${issue.message}${value !== undefined ? `; got ${got}` : ''}`;
+  }
+}
+
+function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
+  return p.reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as Record<PropertyKey, unknown>)[k] : undefined), root);
+}
+
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(abs, [code === 'ENOENT' ? `file not found: create sluice.yaml (see sluice.example.yaml) or pass --config PATH` : `cannot read the file: ${(err as Error).message}`]);
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(abs, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: malformed YAML: ${e.message.split('\n')[0]}`));
+  }
+  const problems: string[] = [];
+  const where = (p: readonly PropertyKey[]) => {
+    const line = lineOf(doc, counter, p);
+    return `${line ? `line ${line}, ` : ''}${formatPath(p) || '(top level)'}`;
+  };
+  const plain = doc.toJS() ?? {};
+  const missing: { name: string; at: (string | number)[] }[] = [];
+  const substituted = substituteEnv(plain, env, [], missing);
+  for (const m of missing) {
+    const srcName = m.at[0] === 'sources' ? valueAt(plain, ['sources', m.at[1]!, 'name']) : undefined;
+    problems.push(`${where(m.at)}: environment variable ${m.name} is not set${srcName ? ` (source "${String(srcName)}")` : ''}: export it, or write \${${m.name}:-default}`);
+  }
+  const parsed = fileSchema.safeParse(substituted);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${where(issue.path)}: ${describeIssue(issue, valueAt(substituted, issue.path))}`);
+    throw new ConfigError(abs, problems);
+  }
+  const cfg = parsed.data;
+  const sources: ResolvedSource[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, s] of cfg.sources.entries()) {
+    const at = ['sources', i];
+    if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name "${s.name}" (also sources[${seen.get(s.name)}]); names must be unique`);
+    seen.set(s.name, i);
+    if (s.name === 'sluice' || s.name === 'funnel' || s.name === 'main') problems.push(`${where([...at, 'name'])}: "${s.name}" is reserved; choose another source name`);
+    const load = CONNECTORS[s.type];
+    if (!load) {
+      problems.push(`${where([...at, 'type'])}: unknown source type "${s.type}"; known types: ${Object.keys(CONNECTORS).sort().join(', ')}`);
+      continue;
+    }
+    let connector: Connector;
+    try {
+      connector = await load();
+    } catch (err) {
+      problems.push(`${where([...at, 'type'])}: the ${s.type} connector failed to load: ${(err as Error).message}`);
+      continue;
+    }
+    const cp = connector.config.safeParse(s.config);
+    if (!cp.success) {
+      for (const issue of cp.error.issues) {
+        const p = [...at, 'config', ...issue.path];
+        problems.push(`${where(p)}: ${describeIssue(issue, valueAt(s.config, issue.path))}${connector.secrets.includes(String(issue.path[0])) ? '' : ''}`);
+      }
+    } else {
+      for (const key of connector.secrets) registerSecret((cp.data as Record<string, unknown>)[key]);
+    }
+    const tables: ResolvedTable[] = [];
+    const declared = new Map(connector.tables.map((t) => [t.name, t]));
+    const entries = s.tables ? Object.entries(s.tables) : connector.tables.map((t) => [t.name, null] as const);
+    for (const [name, tcfg] of entries) {
+      const spec = declared.get(name);
+      const tp = [...at, 'tables', name];
+      if (!spec) {
+        problems.push(`${where(tp)}: ${s.type} has no table "${name}"; tables: ${[...declared.keys()].join(', ')}`);
+        continue;
+      }
+      const mode = tcfg?.mode ?? spec.defaultMode;
+      if (!spec.modes.includes(mode)) problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${mode}; modes: ${spec.modes.join(', ')}`);
+      let cursorField = spec.cursor?.default;
+      if (tcfg?.cursor !== undefined) {
+        if (!spec.cursor) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
+        else if (!spec.cursor.fields.includes(tcfg.cursor)) problems.push(`${where([...tp, 'cursor'])}: expected one of ${spec.cursor.fields.map((f) => `"${f}"`).join(', ')}; got "${tcfg.cursor}"`);
+        else cursorField = tcfg.cursor;
+      }
+      tables.push({ name, mode, cursorField });
+    }
+    if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule });
+  }
+  if (problems.length) throw new ConfigError(abs, problems);
+  const dir = path.dirname(abs);
+  return {
+    file: abs,
+    dir,
+    warehouse: new WarehousePaths(path.resolve(dir, cfg.warehouse.path)),
+    temporal: cfg.temporal,
+    sources,
+    raw: cfg,
+  };
+}

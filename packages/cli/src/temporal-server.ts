@@ -1,0 +1,214 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { temporalDefaults } from '../../../temporal.config';
+
+/**
+ * Finds or builds the Temporal CLI, whose `server start-dev` is the embedded Temporal server. Order:
+ * TEMPORAL_CLI_PATH; `temporal` on PATH; a cached build under ~/.cache/sluice/; the SDK's download
+ * (laptops with internet); `go install` of a pinned CLI release with the Go toolchain.
+ */
+export const CACHE_DIR = path.join(os.homedir(), '.cache', 'sluice');
+const CACHED_BIN = path.join(CACHE_DIR, 'bin', process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+
+type Say = (msg: string) => void;
+
+function works(bin: string): boolean {
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0 && /temporal version/i.test(r.stdout);
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+async function sdkDownload(say: Say): Promise<string | undefined> {
+  if (process.env.SLUICE_NO_SDK_DOWNLOAD) return undefined;
+  let testing: typeof import('@temporalio/testing');
+  try {
+    testing = await import('@temporalio/testing');
+  } catch {
+    return undefined;
+  }
+  const dir = path.join(CACHE_DIR, 'sdk-download');
+  say('trying the Temporal SDK download of the CLI (needs internet access to temporal.download)…');
+  try {
+    const env = await Promise.race([
+      testing.TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir: dir }, ui: false } }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 60_000).unref()),
+    ]);
+    await env.teardown();
+  } catch (err) {
+    say(`  SDK download unavailable (${(err as Error).message.split('\n')[0]})`);
+  }
+  const found = fs.existsSync(dir) ? findFile(dir, 'temporal') : undefined;
+  return found && works(found) ? found : undefined;
+}
+
+function findFile(dir: string, prefix: string): string | undefined {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      const f = findFile(p, prefix);
+      if (f) return f;
+    } else if (e.name.startsWith(prefix) && !e.name.endsWith('.tar.gz') && !e.name.endsWith('.zip')) return p;
+  }
+  return undefined;
+}
+
+function goInstall(say: Say): string | undefined {
+  const go = onPath('go');
+  if (!go) return undefined;
+  const version = temporalDefaults.devServer.cliVersion;
+  say(`building the Temporal CLI ${version} from Go modules (go install; takes a few minutes the first time)…`);
+  fs.mkdirSync(path.dirname(CACHED_BIN), { recursive: true });
+  const r = spawnSync(go, ['install', `github.com/temporalio/cli/cmd/temporal@${version}`], {
+    env: { ...process.env, GOBIN: path.dirname(CACHED_BIN), GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) {
+    say(`  go install failed (exit ${r.status})`);
+    return undefined;
+  }
+  return works(CACHED_BIN) ? CACHED_BIN : undefined;
+}
+
+export async function findTemporalCli(say: Say = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
+  const explicit = process.env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (works(explicit)) return explicit;
+    throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not a working Temporal CLI (\`${explicit} --version\` failed)`);
+  }
+  const fromPath = onPath('temporal');
+  if (fromPath && works(fromPath)) return fromPath;
+  if (fs.existsSync(CACHED_BIN) && works(CACHED_BIN)) return CACHED_BIN;
+  const downloaded = await sdkDownload(say);
+  if (downloaded) {
+    fs.mkdirSync(path.dirname(CACHED_BIN), { recursive: true });
+    fs.copyFileSync(downloaded, CACHED_BIN);
+    fs.chmodSync(CACHED_BIN, 0o755);
+    return CACHED_BIN;
+  }
+  const built = goInstall(say);
+  if (built) return built;
+  throw new Error(
+    'no Temporal CLI found: install it (https://docs.temporal.io/cli), set TEMPORAL_CLI_PATH, or install Go so Sluice can build it, then run `npm run setup`',
+  );
+}
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  namespace: string;
+  /** Stops the server if this process started it. */
+  stop(): Promise<void>;
+  startedHere: boolean;
+}
+
+interface ServerFile {
+  pid: number;
+  address: string;
+  uiUrl?: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `temporal server start-dev` with SQLite state in `stateDir`, the Web UI on, and the Sluice
+ * search attributes registered. If a server for the same state directory is already running (another
+ * `sluice dev`), it is reused.
+ */
+export async function startDevServer(opts: { stateDir: string; say?: Say; ui?: boolean; port?: number; uiPort?: number }): Promise<DevServer> {
+  const say = opts.say ?? ((m) => process.stderr.write(`${m}\n`));
+  const d = temporalDefaults.devServer;
+  fs.mkdirSync(opts.stateDir, { recursive: true });
+  const infoFile = path.join(opts.stateDir, 'server.json');
+  if (fs.existsSync(infoFile)) {
+    try {
+      const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as ServerFile;
+      const [host, port] = info.address.split(':');
+      if (alive(info.pid) && (await portOpen(host!, Number(port)))) {
+        return { address: info.address, uiUrl: info.uiUrl, namespace: temporalDefaults.namespace, startedHere: false, stop: async () => undefined };
+      }
+    } catch {
+      // stale file
+    }
+  }
+  const cli = await findTemporalCli(say);
+  const port = opts.port ?? (await freePort(d.ip));
+  const ui = opts.ui ?? d.ui;
+  const uiPort = ui ? (opts.uiPort ?? (await freePort(d.ip))) : undefined;
+  const args = ['server', 'start-dev', '--ip', d.ip, '--port', String(port), '--db-filename', path.join(opts.stateDir, 'temporal.db'), '--log-level', d.logLevel, '--namespace', temporalDefaults.namespace];
+  if (uiPort) args.push('--ui-port', String(uiPort));
+  else args.push('--headless');
+  for (const [k, v] of Object.entries(d.searchAttributes)) args.push('--search-attribute', `${k}=${v}`);
+  const logFile = path.join(opts.stateDir, 'server.log');
+  const out = fs.openSync(logFile, 'a');
+  const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', out, out], detached: false });
+  fs.closeSync(out);
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? -1));
+  const address = `${d.ip}:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen(d.ip, port))) {
+    if (exited !== null) throw new Error(`the Temporal dev server exited with code ${exited}; see ${logFile}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the Temporal dev server did not start within 60 s; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const uiUrl = uiPort ? `http://${d.ip}:${uiPort}` : undefined;
+  fs.writeFileSync(infoFile, JSON.stringify({ pid: child.pid ?? -1, address, uiUrl } satisfies ServerFile));
+  const stop = async () => {
+    if (exited !== null) return;
+    const done = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(t);
+    fs.rmSync(infoFile, { force: true });
+  };
+  return { address, uiUrl, namespace: temporalDefaults.namespace, startedHere: true, stop };
+}

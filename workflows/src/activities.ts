@@ -1,0 +1,234 @@
+import fs from 'node:fs';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { SluiceError, errorMessage, failureType, redact, redactDeep, subtractMs, type ProgressEvent, type ResolvedTable } from '@sluice/core';
+import { StagingWriter, collectGarbage, commitStaged, readManifest, recordFailure, refreshCatalog, type StagingState } from '@sluice/warehouse';
+import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
+import type { CheckInput, CheckOutput, CommitInput, ExtractHeartbeat, ExtractInput, ExtractSummary, SyncSourceInput, TablePlan, TableResult } from './shared';
+
+/**
+ * Activities, built by a factory that receives their dependencies (config, warehouse, logger). All I/O
+ * lives here; workflows only sequence these calls.
+ */
+export function createActivities(rt: Runtime) {
+  const clients = new ClientCache();
+
+  const sourceOf = (name: string): RuntimeSource => {
+    const s = rt.sources.get(name);
+    if (!s) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `source "${name}" is not in this worker's config (known: ${[...rt.sources.keys()].join(', ') || 'none'})` });
+    return s;
+  };
+  const tableOf = (src: RuntimeSource, name: string): ResolvedTable => {
+    const t = src.connector.tables.find((x) => x.name === name);
+    if (!t) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `${src.type} has no table "${name}" (tables: ${src.connector.tables.map((x) => x.name).join(', ')})` });
+    return t;
+  };
+
+  return {
+    async planSource(input: SyncSourceInput): Promise<TablePlan[]> {
+      const src = sourceOf(input.source);
+      const wanted = input.tables?.length ? input.tables : src.tables.map((t) => t.name);
+      return wanted.map((name) => {
+        const spec = tableOf(src, name);
+        const configured = src.tables.find((t) => t.name === name);
+        const mode = configured?.mode ?? spec.defaultMode;
+        return { source: src.name, table: name, mode, cursorField: spec.cursor ? (configured?.cursorField ?? spec.cursor.default) : undefined, fullRefresh: Boolean(input.fullRefresh) };
+      });
+    },
+
+    async extractTable(input: ExtractInput): Promise<ExtractSummary> {
+      const ctx = Context.current();
+      const started = Date.now();
+      const src = sourceOf(input.source);
+      const spec = tableOf(src, input.table);
+      const paths = rt.warehouse;
+      const log = ctx.log;
+
+      // The saved cursor applies only if it was kept for the same cursor field.
+      const manifest = readManifest(paths.manifest(input.source, input.table));
+      let since: string | undefined;
+      if (!input.fullRefresh && input.mode !== 'full_refresh' && manifest?.cursor && manifest.cursorField === input.cursorField && manifest.files.length > 0) {
+        since = spec.cursor?.lookbackMs ? subtractMs(manifest.cursor, spec.cursor.lookbackMs) : manifest.cursor;
+      }
+
+      // Staging dirs of other (abandoned) syncs of this table are garbage: one sync per table at a time.
+      const root = paths.stagingRoot(input.source, input.table);
+      if (fs.existsSync(root)) for (const d of fs.readdirSync(root)) if (d !== input.syncId) fs.rmSync(`${root}/${d}`, { recursive: true, force: true });
+
+      const previous = ctx.info.heartbeatDetails as ExtractHeartbeat | undefined;
+      const { writer, resumed } = StagingWriter.open({
+        dir: paths.staging(input.source, input.table, input.syncId),
+        cursorField: input.cursorField,
+        declared: spec.columns,
+        resume: previous?.staging as StagingState | undefined,
+      });
+      const resumedPages = resumed ? writer.state.pages : 0;
+      if (resumed) log.info('resuming extract from checkpoint', { pages: resumedPages, rows: writer.state.rows });
+
+      const { client } = clients.get(src, log);
+      let waiting: ExtractHeartbeat['waiting'];
+      let retries = 0;
+      let waitedMs = 0;
+      const details = (): ExtractHeartbeat =>
+        redactDeep({ phase: 'extracting', pages: writer.state.pages, rows: writer.state.rows, cursor: writer.state.maxCursor, waiting, retries, staging: writer.state });
+      const report = (e: ProgressEvent) => {
+        if (e.type === 'wait') {
+          waitedMs += e.ms;
+          waiting = { reason: e.reason, until: new Date(Date.now() + e.ms).toISOString() };
+          log.info(e.reason, { table: input.table, waitMs: e.ms });
+        } else if (e.type === 'retry') {
+          retries++;
+          log.warn(`retrying: ${redact(e.reason)}`, { table: input.table, attempt: e.attempt });
+        } else log.info(redact(e.message), { table: input.table });
+        ctx.heartbeat(details());
+      };
+      // Heartbeat on a timer too: a long rate-limit wait must not look like a dead worker.
+      const timer = setInterval(() => ctx.heartbeat(details()), 5000);
+      try {
+        const pages = spec.read({
+          source: input.source,
+          table: input.table,
+          config: src.config,
+          client,
+          request: { mode: input.fullRefresh ? 'full_refresh' : input.mode, cursorField: input.cursorField, since, checkpoint: resumed ? writer.state.checkpoint : undefined },
+          signal: ctx.cancellationSignal,
+          report,
+          log,
+        });
+        for await (const page of pages) {
+          writer.writePage(page.records, page.checkpoint, since);
+          waiting = undefined;
+          ctx.heartbeat(details());
+        }
+      } catch (err) {
+        throw toFailure(err, `${input.source}.${input.table}`);
+      } finally {
+        clearInterval(timer);
+      }
+      const stats = (client as { http?: { stats(): Record<string, number> } })?.http?.stats?.() ?? {};
+      return {
+        syncId: input.syncId,
+        pages: writer.state.pages,
+        rows: writer.state.rows,
+        since,
+        maxCursor: writer.state.maxCursor,
+        resumedPages,
+        belowBound: writer.state.belowBound,
+        durationMs: Date.now() - started,
+        waitedMs,
+        requests: stats.requests ?? 0,
+        staging: writer.state,
+      };
+    },
+
+    async commitTable(input: CommitInput): Promise<TableResult> {
+      const ctx = Context.current();
+      const t0 = Date.now();
+      const src = sourceOf(input.source);
+      const spec = tableOf(src, input.table);
+      const paths = rt.warehouse;
+      // Idempotent: a retried commit whose first attempt already swapped the manifest does nothing again.
+      const current = readManifest(paths.manifest(input.source, input.table));
+      const done = current?.syncs.find((s) => s.syncId === input.syncId && s.outcome === 'succeeded');
+      const timer = setInterval(() => ctx.heartbeat({ phase: 'committing' }), 5000);
+      try {
+        const staging = input.extract.staging as StagingState;
+        const result = done
+          ? { rowsRead: done.rowsRead, rowsWritten: done.rowsWritten, tableRows: current!.rows, cursorBefore: done.cursorBefore, cursorAfter: done.cursorAfter, schemaChanges: done.schemaChanges }
+          : await commitStaged({
+              paths,
+              source: input.source,
+              table: input.table,
+              shape: { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy, declared: spec.columns },
+              mode: input.mode,
+              fullRefresh: input.fullRefresh,
+              cursorField: input.cursorField,
+              syncId: input.syncId,
+              startedAt: input.startedAt,
+              stagingDir: paths.staging(input.source, input.table, input.syncId),
+              staging,
+              crashPoint: crashHook(),
+            });
+        if (await refreshCatalog(paths, rt.views())) collectGarbage(paths, input.source, input.table);
+        else ctx.log.warn('warehouse.duckdb is locked by another program; views will be refreshed by the next sync or query');
+        fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
+        return {
+          source: input.source,
+          table: input.table,
+          mode: input.mode,
+          outcome: 'succeeded',
+          rowsRead: result.rowsRead,
+          rowsWritten: result.rowsWritten,
+          tableRows: result.tableRows,
+          pages: input.extract.pages,
+          cursorField: input.cursorField,
+          cursorBefore: result.cursorBefore,
+          cursorAfter: result.cursorAfter,
+          schemaChanges: result.schemaChanges.map((c) => (c.kind === 'added' ? `added ${c.column} ${c.to}` : `${c.kind} ${c.column} ${c.from} → ${c.to}`)),
+          durationMs: input.extract.durationMs + (Date.now() - t0),
+        };
+      } catch (err) {
+        throw toFailure(err, `${input.source}.${input.table} commit`);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    async recordTableFailure(input: TablePlan & { syncId: string; startedAt: string; error: string }): Promise<void> {
+      const src = sourceOf(input.source);
+      const spec = tableOf(src, input.table);
+      const paths = rt.warehouse;
+      recordFailure(paths, input.source, input.table, { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy }, {
+        syncId: input.syncId,
+        mode: input.mode,
+        fullRefresh: input.fullRefresh,
+        startedAt: input.startedAt,
+        finishedAt: new Date().toISOString(),
+        rowsRead: 0,
+        rowsWritten: 0,
+        pages: 0,
+        cursorField: input.cursorField,
+        cursorBefore: readManifest(paths.manifest(input.source, input.table))?.cursor,
+        error: redact(input.error),
+      });
+      fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
+      await refreshCatalog(paths, rt.views()).catch(() => false);
+    },
+
+    async checkSource(input: CheckInput): Promise<CheckOutput> {
+      const src = sourceOf(input.source);
+      const { client } = clients.get(src, Context.current().log);
+      try {
+        const r = await src.connector.check({ config: src.config, client, log: Context.current().log, signal: Context.current().cancellationSignal });
+        return { ok: r.ok, message: redact(r.message), warnings: (r.warnings ?? []).map(redact) };
+      } catch (err) {
+        if (err instanceof SluiceError && !err.retryable) return { ok: false, message: redact(err.message), warnings: [] };
+        throw toFailure(err, input.source);
+      }
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Maps any error to a Temporal failure: SluiceError kinds decide retryability; messages are redacted. */
+function toFailure(err: unknown, where: string): Error {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof SluiceError) {
+    return ApplicationFailure.create({ type: failureType(err.kind), message: redact(err.message), nonRetryable: !err.retryable });
+  }
+  if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'CancelledFailure') return err as Error;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES') {
+    return ApplicationFailure.create({ type: 'Sluice.storage', message: redact(`${where}: the warehouse cannot be written (${code}: ${errorMessage(err)}); the previous data is intact`), nonRetryable: false });
+  }
+  return ApplicationFailure.create({ type: 'Sluice.internal', message: redact(`${where}: ${errorMessage(err)}`), nonRetryable: false });
+}
+
+/** Crash tests set SLUICE_CRASH_AT=<point> to kill the worker process at a commit point. */
+function crashHook(): ((point: string) => void) | undefined {
+  const at = process.env.SLUICE_CRASH_AT;
+  if (!at) return undefined;
+  return (point) => {
+    if (point === at) process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -1,0 +1,4 @@
+export * from './shared';
+export * from './runtime';
+export { createActivities, type Activities } from './activities';
+export { startWorker, workflowBundle, type WorkerHandle } from './worker';

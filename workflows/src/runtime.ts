@@ -1,0 +1,54 @@
+import type { Connector, Logger, ProgressEvent, SyncMode } from '@sluice/core';
+import type { WarehousePaths } from '@sluice/warehouse';
+
+/**
+ * What a worker knows: the resolved config (connectors looked up, secrets already substituted and
+ * registered for redaction) and the warehouse. Built by the CLI's config loader.
+ */
+export interface RuntimeTable {
+  name: string;
+  mode: SyncMode;
+  cursorField?: string;
+}
+
+export interface RuntimeSource {
+  name: string;
+  type: string;
+  connector: Connector;
+  /** Parsed connector config (holds secrets: never sent to Temporal). */
+  config: unknown;
+  tables: RuntimeTable[];
+}
+
+export interface Runtime {
+  warehouse: WarehousePaths;
+  sources: Map<string, RuntimeSource>;
+  log: Logger;
+  /** Extra views (connector views, cross-source views) to maintain in the catalog. */
+  views(): { schema: string; name: string; sql: string }[];
+}
+
+/**
+ * One client per source per worker process: every table of a source shares its HTTP connections,
+ * token cache and rate limiter (limits are per vendor account).
+ */
+export class ClientCache {
+  private clients = new Map<string, { client: unknown; listeners: Set<(e: ProgressEvent) => void> }>();
+  get(source: RuntimeSource, log: Logger): { client: unknown; listen(fn: (e: ProgressEvent) => void): () => void } {
+    let entry = this.clients.get(source.name);
+    if (!entry) {
+      const listeners = new Set<(e: ProgressEvent) => void>();
+      const client = source.connector.connect(source.config as never, { source: source.name, log, report: (e) => listeners.forEach((l) => l(e)) });
+      entry = { client, listeners };
+      this.clients.set(source.name, entry);
+    }
+    const e = entry;
+    return {
+      client: e.client,
+      listen(fn) {
+        e.listeners.add(fn);
+        return () => e.listeners.delete(fn);
+      },
+    };
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Names and types shared by workflows, activities, the worker and clients. Workflow code imports only
+ * this file (and @temporalio/workflow): no Node built-ins, no I/O, no vendor logic.
+ */
+import type { SyncMode } from '@sluice/core/connector';
+
+export const DEFAULT_TASK_QUEUE = 'sluice';
+export const SEARCH_ATTRIBUTES = { source: 'SluiceSource', table: 'SluiceTable', mode: 'SluiceMode', outcome: 'SluiceOutcome' } as const;
+
+export const sourceWorkflowId = (source: string) => `sluice:${source}`;
+export const tableWorkflowId = (source: string, table: string) => `sluice:${source}:${table}`;
+export const checkWorkflowId = (source: string) => `sluice:${source}:check`;
+
+export interface SyncSourceInput {
+  source: string;
+  /** Subset of tables; undefined = every table configured for the source. */
+  tables?: string[];
+  fullRefresh?: boolean;
+  trigger: 'cli' | 'schedule' | 'api';
+}
+
+export interface TablePlan {
+  source: string;
+  table: string;
+  mode: SyncMode;
+  cursorField?: string;
+  fullRefresh: boolean;
+}
+
+export interface ExtractInput extends TablePlan {
+  syncId: string;
+}
+
+export interface ExtractSummary {
+  syncId: string;
+  pages: number;
+  rows: number;
+  since?: string;
+  maxCursor?: string;
+  /** Pages a retried attempt found already staged (resumed, not re-read). */
+  resumedPages: number;
+  /** Records whose cursor was below the requested lower bound (vendor ordering problems). */
+  belowBound: number;
+  /** The staging state (pages, column types, max cursor) the commit reads the staged files with. */
+  staging: unknown;
+  durationMs: number;
+  waitedMs: number;
+  requests: number;
+}
+
+export interface CommitInput extends TablePlan {
+  syncId: string;
+  startedAt: string;
+  extract: ExtractSummary;
+}
+
+export interface TableResult {
+  source: string;
+  table: string;
+  mode: SyncMode;
+  outcome: 'succeeded' | 'failed' | 'skipped';
+  rowsRead: number;
+  rowsWritten: number;
+  tableRows?: number;
+  pages: number;
+  cursorField?: string;
+  cursorBefore?: string;
+  cursorAfter?: string;
+  schemaChanges: string[];
+  durationMs: number;
+  error?: string;
+}
+
+export interface SourceResult {
+  source: string;
+  outcome: 'succeeded' | 'failed' | 'partial';
+  tables: TableResult[];
+  durationMs: number;
+}
+
+/** What an extract activity heartbeats: the resumable staging state plus what an operator wants to see. */
+export interface ExtractHeartbeat {
+  phase: 'extracting';
+  pages: number;
+  rows: number;
+  cursor?: string;
+  /** Set while the vendor's rate limit makes us wait. */
+  waiting?: { reason: string; until: string };
+  retries: number;
+  staging: unknown;
+}
+
+export interface TableProgress {
+  table: string;
+  phase: 'pending' | 'extracting' | 'committing' | 'succeeded' | 'failed' | 'skipped';
+  result?: TableResult;
+}
+
+export interface SourceProgress {
+  source: string;
+  phase: 'planning' | 'syncing' | 'done';
+  tables: TableProgress[];
+}
+
+export interface CheckInput {
+  source: string;
+}
+export interface CheckOutput {
+  ok: boolean;
+  message: string;
+  warnings: string[];
+}

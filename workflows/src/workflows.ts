@@ -1,0 +1,154 @@
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  defineQuery,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from './activities';
+import {
+  SEARCH_ATTRIBUTES as SA,
+  tableWorkflowId,
+  type CheckInput,
+  type CheckOutput,
+  type SourceProgress,
+  type SourceResult,
+  type SyncSourceInput,
+  type TablePlan,
+  type TableProgress,
+  type TableResult,
+} from './shared';
+
+export const progressQuery = defineQuery<SourceProgress | TableProgress>('progress');
+
+// Errors the operator must fix (credentials, scopes, config) are not retried: retrying cannot help.
+const NON_RETRYABLE = ['Sluice.auth', 'Sluice.permission', 'Sluice.not_found', 'Sluice.config'];
+
+const { planSource, checkSource } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const { extractTable } = proxyActivities<Activities>({
+  // An extract may legitimately run for hours (rate-limited vendors); liveness is the heartbeat.
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const { commitTable, recordTableFailure } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Syncs one table: extract (stage pages on disk, heartbeating its checkpoint) then commit. */
+export async function syncTable(plan: TablePlan): Promise<TableResult> {
+  const progress: TableProgress = { table: plan.table, phase: 'extracting' };
+  setHandler(progressQuery, () => progress);
+  const info = workflowInfo();
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const syncId = info.runId;
+  try {
+    const extract = await extractTable({ ...plan, syncId });
+    progress.phase = 'committing';
+    const result = await commitTable({ ...plan, syncId, startedAt, extract });
+    progress.phase = 'succeeded';
+    progress.result = result;
+    upsertMemo({ rowsRead: result.rowsRead, rowsWritten: result.rowsWritten, pages: result.pages, durationMs: result.durationMs, cursor: result.cursorAfter ?? null });
+    upsertSearchAttributes({ [SA.outcome]: ['succeeded'] });
+    return result;
+  } catch (err) {
+    const message = failureMessage(err);
+    progress.phase = 'failed';
+    upsertSearchAttributes({ [SA.outcome]: ['failed'] });
+    upsertMemo({ error: message });
+    await recordTableFailure({ ...plan, syncId, startedAt, error: message }).catch(() => undefined);
+    throw ApplicationFailure.create({ message: `${plan.source}.${plan.table}: ${message}`, type: failureType(err), nonRetryable: true });
+  }
+}
+
+/** Syncs the tables of one source, each as a child workflow, a few at a time within the source's shared rate limit. */
+export async function syncSource(input: SyncSourceInput): Promise<SourceResult> {
+  const started = Date.now();
+  const progress: SourceProgress = { source: input.source, phase: 'planning', tables: [] };
+  setHandler(progressQuery, () => progress);
+  const plans = await planSource(input);
+  progress.tables = plans.map((p) => ({ table: p.table, phase: 'pending' }));
+  progress.phase = 'syncing';
+  const results: TableResult[] = [];
+  const queue = [...plans];
+  const concurrency = 4;
+
+  const runOne = async (plan: TablePlan) => {
+    const tp = progress.tables.find((t) => t.table === plan.table)!;
+    tp.phase = 'extracting';
+    const t0 = Date.now();
+    try {
+      const result = await executeChild(syncTable, {
+        workflowId: tableWorkflowId(plan.source, plan.table),
+        args: [plan],
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        searchAttributes: { [SA.source]: [plan.source], [SA.table]: [plan.table], [SA.mode]: [plan.fullRefresh ? 'full_refresh' : plan.mode] },
+        memo: { source: plan.source, table: plan.table, mode: plan.mode, fullRefresh: plan.fullRefresh },
+        staticSummary: `Sync ${plan.source}.${plan.table} (${plan.fullRefresh ? 'forced full refresh' : plan.mode})`,
+        staticDetails: `Extracts ${plan.source}.${plan.table} from the vendor API into staging, then commits it to the warehouse${plan.cursorField ? ` (cursor: ${plan.cursorField})` : ''}.`,
+      });
+      tp.phase = 'succeeded';
+      tp.result = result;
+      results.push(result);
+    } catch (err) {
+      const already = err instanceof WorkflowExecutionAlreadyStartedError;
+      const result: TableResult = {
+        source: plan.source,
+        table: plan.table,
+        mode: plan.mode,
+        outcome: already ? 'skipped' : 'failed',
+        rowsRead: 0,
+        rowsWritten: 0,
+        pages: 0,
+        schemaChanges: [],
+        durationMs: Date.now() - t0,
+        error: already ? `a sync of ${plan.source}.${plan.table} is already running; skipped` : failureMessage(err),
+      };
+      tp.phase = result.outcome;
+      tp.result = result;
+      results.push(result);
+    }
+  };
+  const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+    for (let plan = queue.shift(); plan; plan = queue.shift()) await runOne(plan);
+  });
+  await Promise.all(workers);
+  progress.phase = 'done';
+  const failed = results.filter((r) => r.outcome === 'failed').length;
+  const outcome = failed === 0 ? 'succeeded' : failed === results.length ? 'failed' : 'partial';
+  const durationMs = Date.now() - started;
+  upsertSearchAttributes({ [SA.outcome]: [outcome] });
+  upsertMemo({ tables: results.length, failed, rowsWritten: results.reduce((s, r) => s + r.rowsWritten, 0), durationMs });
+  return { source: input.source, outcome, tables: plans.map((p) => results.find((r) => r.table === p.table)!), durationMs };
+}
+
+/** "Save and test" for one source, run by a worker (which holds the credentials). */
+export async function checkSourceWorkflow(input: CheckInput): Promise<CheckOutput> {
+  return checkSource(input);
+}
+
+function failureMessage(err: unknown): string {
+  let e: any = err;
+  // ChildWorkflowFailure → ApplicationFailure / ActivityFailure → ApplicationFailure: the innermost message is the useful one.
+  while (e?.cause) e = e.cause;
+  return String(e?.message ?? err);
+}
+
+function failureType(err: unknown): string {
+  let e: any = err;
+  while (e?.cause) e = e.cause;
+  return typeof e?.type === 'string' ? e.type : 'Sluice.failed';
+}
