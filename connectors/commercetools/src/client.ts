@@ -1,4 +1,4 @@
-import { concurrencyLimiter, HttpClient, oauth2ClientCredentials, SluiceError, type Auth, type HttpRequest, type HttpResponse } from '@sluice/core';
+import { concurrencyLimiter, HttpClient, oauth2ClientCredentials, SluiceError, type Auth, type HttpClientOptions, type HttpRequest, type HttpResponse } from '@sluice/core';
 import { apiUrlOf, authUrlOf, scopeParam, type CommercetoolsConfig } from './config';
 
 /** Per-source client: one token and one concurrency budget shared by every table of the source. */
@@ -111,7 +111,10 @@ export function describeTokenFailure(config: CommercetoolsConfig) {
   };
 }
 
-export function connect(config: CommercetoolsConfig): CommercetoolsClient {
+/** Retry tuning (tests shorten the backoff; production uses the core defaults). */
+export type Tuning = Partial<Pick<HttpClientOptions, 'retries' | 'minRetryDelayMs' | 'maxRetryDelayMs' | 'timeoutMs'>> & { maxConcurrent?: number };
+
+export function connect(config: CommercetoolsConfig, tuning: Tuning = {}): CommercetoolsClient {
   const auth = oauth2ClientCredentials({
     tokenUrl: `${authUrlOf(config)}/oauth/token`,
     clientId: config.clientId,
@@ -125,9 +128,12 @@ export function connect(config: CommercetoolsConfig): CommercetoolsClient {
     baseUrl: apiUrlOf(config),
     auth,
     // No published rate limit: stay polite with bounded concurrency per source.
-    governor: concurrencyLimiter({ maxConcurrent: 4 }),
+    governor: concurrencyLimiter({ maxConcurrent: tuning.maxConcurrent ?? 4 }),
     classify: classify(config),
-    timeoutMs: 120_000,
+    timeoutMs: tuning.timeoutMs ?? 120_000,
+    retries: tuning.retries,
+    minRetryDelayMs: tuning.minRetryDelayMs,
+    maxRetryDelayMs: tuning.maxRetryDelayMs,
   });
   return { http, auth };
 }
