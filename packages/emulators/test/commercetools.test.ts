@@ -112,7 +112,7 @@ describe('commercetools emulator', () => {
       expect(r.body.message).toContain('no-such-project');
     });
     it('400 InvalidInput for limits, sorts and predicates', async () => {
-      for (const params of [
+      const bad: Record<string, string>[] = [
         { limit: '501' },
         { offset: '10001' },
         { limit: '-1' },
@@ -124,7 +124,8 @@ describe('commercetools emulator', () => {
         { where: 'id > "a" and' },
         { where: 'id "a"' },
         { withTotal: 'maybe' },
-      ]) {
+      ];
+      for (const params of bad) {
         const r = await list(h, tok, 'orders', params);
         expect(r.status, JSON.stringify(params)).toBe(400);
         expect(r.body).toMatchObject({ statusCode: 400, errors: [{ code: 'InvalidInput' }] });
@@ -249,7 +250,7 @@ describe('commercetools emulator', () => {
       expect(sorted.id).toBe(before.id);
       const after = h.store.update('orders', before.id as string, { orderState: 'Cancelled' });
       expect(after.version).toBe((before.version as number) + 1);
-      expect(after.lastModifiedAt > (before.lastModifiedAt as string)).toBe(true);
+      expect((after.lastModifiedAt as string) > (before.lastModifiedAt as string)).toBe(true);
       expect(after.orderState).toBe('Cancelled');
       const last = await list(h, tok, 'orders', { sort: ['lastModifiedAt desc', 'id desc'], limit: '1' });
       expect(last.body.results[0].id).toBe(before.id);
