@@ -23,7 +23,7 @@ export interface PostHogKnobs {
   /** LIMIT cap (MAX_SELECT_RETURNED_ROWS) and the LIMIT when none is given. */
   maxLimit: number;
   defaultLimit: number;
-  /** Page size of REST list endpoints (cohorts). */
+  /** Default and maximum page size of REST list endpoints (cohorts). */
   restPageSize: number;
   /** Overrides "now" for now() in HogQL (ms since epoch); undefined = the real clock. */
   nowMs?: number;
@@ -209,7 +209,7 @@ export function buildRouter(state: {
   router.get('/api/projects/:id/cohorts', (req) => {
     const g = guard(req, 'cohort:read');
     if ('status' in g) return g;
-    const limit = Math.min(Number(req.query.get('limit') ?? state.knobs.restPageSize) || state.knobs.restPageSize, 1000);
+    const limit = Math.min(Number(req.query.get('limit') ?? state.knobs.restPageSize) || state.knobs.restPageSize, state.knobs.restPageSize);
     const offset = Number(req.query.get('offset') ?? 0) || 0;
     const all = g.project.cohorts.filter((c) => !c.deleted).sort((a, b) => b.id - a.id);
     const page = all.slice(offset, offset + limit);
