@@ -121,3 +121,48 @@ export function funnelStagesSql(input: FunnelInput): string {
   );
   return parts.join('\nUNION ALL\n');
 }
+
+export interface FunnelSourceInfo {
+  name: string;
+  type: string;
+  /** The source's parsed or raw `config:` block (a PostHog source may carry `funnel`). */
+  config: unknown;
+}
+
+/**
+ * Engine helper: the `funnel.stages` view for a loaded config, or undefined when no funnel is configured or
+ * its tables are not synced yet. The funnel is configured either in the PostHog source (`config.funnel`,
+ * `commerceSource` naming the commerce source) or at the top level of sluice.yaml:
+ *   funnel: { posthog: ph, commerce: shop, stages: { … }, orders: { … } }   (posthog optional with one PostHog source)
+ */
+export function funnelView(opts: {
+  sources: readonly FunnelSourceInfo[];
+  /** Top-level `funnel:` block of sluice.yaml, if any. */
+  funnel?: unknown;
+  /** Tables present in the warehouse per source. */
+  present: ReadonlyMap<string, ReadonlySet<string>>;
+}): { schema: 'funnel'; name: 'stages'; sql: string } | undefined {
+  const top = (opts.funnel ?? undefined) as { posthog?: string; commerce?: string; stages?: FunnelInput['stages']; orders?: FunnelInput['orders'] } | undefined;
+  const posthogs = opts.sources.filter((s) => s.type === 'posthog');
+  let ph: FunnelSourceInfo | undefined;
+  let block: { commerceSource?: string; stages?: FunnelInput['stages']; orders?: FunnelInput['orders'] } | undefined;
+  if (top) {
+    ph = top.posthog ? posthogs.find((s) => s.name === top.posthog) : posthogs.length === 1 ? posthogs[0] : undefined;
+    if (!ph) throw new Error(top.posthog ? `funnel.posthog: no PostHog source named "${top.posthog}"` : 'funnel.posthog: name the PostHog source (there is not exactly one)');
+    block = { commerceSource: top.commerce, stages: top.stages, orders: top.orders };
+  } else {
+    ph = posthogs.find((s) => (s.config as { funnel?: unknown } | undefined)?.funnel);
+    block = (ph?.config as { funnel?: typeof block } | undefined)?.funnel;
+  }
+  if (!ph || !block) return undefined;
+  const commerce = opts.sources.find((s) => s.name === block!.commerceSource);
+  if (!commerce) throw new Error(`funnel: no commerce source named "${block.commerceSource ?? ''}" (a Shopify or commercetools source)`);
+  const orders = { ...DEFAULT_ORDERS[commerce.type as 'shopify' | 'commercetools'], ...block.orders };
+  const phTables = opts.present.get(ph.name);
+  if (!phTables?.has('events') || !opts.present.get(commerce.name)?.has(orders.table ?? 'orders')) return undefined;
+  return {
+    schema: 'funnel',
+    name: 'stages',
+    sql: funnelStagesSql({ posthogSource: ph.name, commerceSource: commerce.name, commerceType: commerce.type, stages: block.stages, orders: block.orders, posthogTables: phTables }),
+  };
+}
