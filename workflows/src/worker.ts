@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { NativeConnection, Worker, bundleWorkflowCode, Runtime as TemporalRuntime, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { Runtime } from './runtime';
@@ -51,7 +52,7 @@ export async function workflowBundle(): Promise<{ code: string }> {
 }
 
 function require_resolve(spec: string): string {
-  return fileURLToPath(import.meta.resolve(spec));
+  return createRequire(import.meta.url).resolve(spec);
 }
 
 function silentLogger() {

@@ -52,13 +52,15 @@ const fileSchema = z.strictObject({
       taskQueue: z.string().default(temporalDefaults.taskQueue),
     })
     .optional(),
-  sources: z.array(sourceSchema).default([]),
+  // Sources are validated one by one below, so one bad source does not hide the problems of another.
+  sources: z.array(z.unknown()).default([]),
   alerts: z.strictObject({ webhook: z.url(), afterFailedIntervals: z.number().int().positive().default(1) }).optional(),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65535) }).optional(),
   redis: z.strictObject({ url: z.string() }).optional(),
   funnel: z.record(z.string(), z.unknown()).optional(),
 });
-export type ConfigFile = z.output<typeof fileSchema>;
+export type ConfigFile = Omit<z.output<typeof fileSchema>, 'sources'> & { sources: z.output<typeof sourceSchema>[] };
+type SourceEntry = z.output<typeof sourceSchema>;
 
 export interface ResolvedTable {
   name: string;
@@ -160,11 +162,24 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     for (const issue of parsed.error.issues) problems.push(`${where(issue.path)}: ${describeIssue(issue, valueAt(substituted, issue.path))}`);
     throw new ConfigError(abs, problems);
   }
-  const cfg = parsed.data;
+  const entries: SourceEntry[] = [];
+  for (const [i, raw] of parsed.data.sources.entries()) {
+    const sp = sourceSchema.safeParse(raw);
+    if (sp.success) {
+      entries.push(sp.data);
+      continue;
+    }
+    for (const issue of sp.error.issues) problems.push(`${where(['sources', i, ...issue.path])}: ${describeIssue(issue, valueAt(raw, issue.path))}`);
+    // Still check what can be checked (type, connector config, tables) of a source with a bad name.
+    const r = raw as Partial<SourceEntry> | undefined;
+    entries.push({ name: String(r?.name ?? `sources[${i}]`), type: typeof r?.type === 'string' ? r.type : '', config: (r?.config as Record<string, unknown>) ?? {}, tables: (r?.tables as SourceEntry['tables']) ?? undefined, schedule: undefined });
+  }
+  const cfg: ConfigFile = { ...parsed.data, sources: entries };
   const sources: ResolvedSource[] = [];
   const seen = new Map<string, number>();
   for (const [i, s] of cfg.sources.entries()) {
     const at = ['sources', i];
+    if (s.type === '') continue;
     if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name "${s.name}" (also sources[${seen.get(s.name)}]); names must be unique`);
     seen.set(s.name, i);
     if (s.name === 'sluice' || s.name === 'funnel' || s.name === 'main') problems.push(`${where([...at, 'name'])}: "${s.name}" is reserved; choose another source name`);
