@@ -43,7 +43,12 @@ const keyset = () =>
   keysetPaging({
     fields: ['lastModifiedAt', 'id'],
     size: PAGE_SIZE,
-    apply: (after, req) => (after ? addWhere(req, afterPredicate(after[0], after[1])) : req),
+    apply: (after, req) => {
+      if (!after) return req;
+      if (typeof after[0] !== 'string' || typeof after[1] !== 'string')
+        throw new SluiceError('bad_response', `commercetools returned a record without lastModifiedAt/id on ${req.path}; cannot page by key`);
+      return addWhere(req, afterPredicate(after[0], after[1]));
+    },
   });
 
 const TIMESTAMPS: Record<string, ColumnType> = { createdAt: 'TIMESTAMPTZ', lastModifiedAt: 'TIMESTAMPTZ' };

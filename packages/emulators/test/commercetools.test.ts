@@ -308,6 +308,13 @@ describe('commercetools emulator', () => {
     it('sourceConfig points at the emulator', () => {
       expect(sourceConfig(h)).toMatchObject({ region: 'europe-west1.gcp', projectKey: h.projectKey, apiUrl: h.url, authUrl: h.url, clientId: DEMO_CLIENT.clientId });
     });
+    it('documents change only through their own updates (inserts elsewhere leave them alone)', async () => {
+      const orders = h.store.all('orders');
+      const added = Array.from({ length: 5 }, () => h.store.insert('customers').id as string);
+      h.store.insertMany('payments', 7);
+      expect(h.store.all('orders').filter((d) => !added.includes(d.id as string))).toEqual(orders);
+      for (const id of added) h.store.remove('customers', id);
+    });
     it('is deterministic for a seed', async () => {
       const a = await start({ seed: 99, counts: { orders: 50 } });
       const b = await start({ seed: 99, counts: { orders: 50 } });

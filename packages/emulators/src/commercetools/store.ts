@@ -134,10 +134,11 @@ export class Store {
       seed: options.seed,
       projectKey: options.projectKey,
       clientId: options.clientId,
+      // References point into the initially generated records only, so a document never changes
+      // because another collection grew (its version and lastModifiedAt would not say so).
       ref: (endpoint, n) => {
-        const c = this.collections.get(endpoint);
-        if (!c || c.nextN === 0) return undefined;
-        return this.idAt(endpoint, n % c.nextN);
+        const count = this.initialCounts.get(endpoint) ?? 0;
+        return count === 0 ? undefined : this.idAt(endpoint, n % count);
       },
     };
     const start = Date.parse(options.historyStart ?? '2024-01-01T00:00:00.000Z');
@@ -147,6 +148,7 @@ export class Store {
       this.collections.set(endpoint, c);
       const count = options.counts[endpoint] ?? DEFAULT_COUNTS[endpoint];
       this.ids.set(endpoint, []);
+      this.initialCounts.set(endpoint, count);
       for (let i = 0; i < count; i++) {
         const createdAt = start + Math.floor(this.rng.next() * (end - start));
         // Most records were modified some time after creation; a fifth were never modified; some were
@@ -159,6 +161,7 @@ export class Store {
   }
 
   private readonly ids = new Map<Endpoint, string[]>();
+  private readonly initialCounts = new Map<Endpoint, number>();
   private idAt(endpoint: Endpoint, n: number): string | undefined {
     return this.ids.get(endpoint)![n];
   }
