@@ -59,9 +59,8 @@ describe('spine: a real sync through Temporal into Parquet + DuckDB', () => {
         { id: 3, status: updated.status, created_at: emu.orders.get(3)!.created_at },
         { id: inserted.id, status: inserted.status, created_at: '2025-06-02T08:30:00.123Z' },
       ]);
-      const [{ n, ids }] = await env.query<{ n: number; ids: number }>('SELECT count(*) n, count(DISTINCT id) ids FROM shop.orders');
-      expect(n).toBe(emu.orders.size);
-      expect(ids).toBe(emu.orders.size);
+      const counts = await env.query<{ n: number; ids: number }>('SELECT count(*) n, count(DISTINCT id) ids FROM shop.orders');
+      expect(counts).toEqual([{ n: emu.orders.size, ids: emu.orders.size }]);
       const syncs = await env.query<{ outcome: string; rows_written: number }>(`SELECT outcome, rows_written FROM sluice.syncs WHERE source = 'shop' ORDER BY finished`);
       expect(syncs.map((s) => s.rows_written)).toEqual([730, 3]);
     });
@@ -89,10 +88,8 @@ describe('spine: a real sync through Temporal into Parquet + DuckDB', () => {
       emu.remove(5);
       const r = await env.run('sync', 'shop', '--full-refresh');
       expect(r.code, r.stderr).toBe(0);
-      const [{ n }] = await env.query<{ n: number }>('SELECT count(*) n FROM shop.orders WHERE id = 5');
-      expect(n).toBe(0);
-      const [{ total }] = await env.query<{ total: number }>('SELECT count(*) total FROM shop.orders');
-      expect(total).toBe(emu.orders.size);
+      expect(await env.query('SELECT count(*) n FROM shop.orders WHERE id = 5')).toEqual([{ n: 0 }]);
+      expect(await env.query('SELECT count(*) total FROM shop.orders')).toEqual([{ total: emu.orders.size }]);
     });
 
     it('transient vendor errors are retried; a bad token fails the table clearly and leaves the data intact', async () => {
