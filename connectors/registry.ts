@@ -8,5 +8,6 @@ export const CONNECTORS: Record<string, () => Promise<Connector>> = {
   demo: async () => (await import('./demo/src/index')).default,
   shipstation: async () => (await import('./shipstation/src/index')).default,
   commercetools: async () => (await import('./commercetools/src/index')).default,
+  shopify: async () => (await import('./shopify/src/index')).default,
   posthog: async () => (await import('./posthog/src/index')).default,
 };

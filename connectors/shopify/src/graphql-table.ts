@@ -1,0 +1,235 @@
+import { SluiceError, type ColumnType, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
+import { graphql, MaxCostExceeded, type ShopifyClient } from './client';
+import { BulkUnavailable, readBulkFile, runBulk, waitBulk } from './bulk';
+import { PageCostModel } from './query-cost';
+import type { ShopifyConfig } from './config';
+
+/**
+ * A Shopify table is declared as data (root connection, node fields, nested connections, transform);
+ * this file turns the declaration into a `read` that pages through the connection (cost-sized pages,
+ * nested connections completed with follow-up queries) or backfills through a bulk operation.
+ */
+export interface NestedConnection {
+  /** Field on the node (`lineItems`). */
+  field: string;
+  /** GID type of its nodes (`LineItem`): how bulk lines find their field. */
+  type: string;
+  /** Selection of each child node; must include `id`. */
+  fields: string;
+  /** Children fetched with the parent page; the rest come from follow-up queries. */
+  pageSize: number;
+}
+
+export interface ShopifyTableDef {
+  name: string;
+  description: string;
+  /** Root connection field (`orders`). */
+  root: string;
+  /** GraphQL type of its nodes (`Order`). */
+  type: string;
+  /** Access scopes needed. */
+  requires: string;
+  /** Whether the connection takes `sortKey` (UPDATED_AT / CREATED_AT / ID). */
+  sortable: boolean;
+  /** Count field used to decide on a bulk backfill (`ordersCount`). */
+  count?: string;
+  fields: string;
+  nested?: NestedConnection[];
+  columns?: Record<string, ColumnType>;
+  transform(node: Record<string, any>): DataRecord;
+}
+
+type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
+
+type Checkpoint = { done?: true; page?: { after: string | null }; bulk?: { id: string; skip: number } } | undefined;
+
+/** Shopify timestamps are whole seconds: a lower bound floored to the second stays inclusive. */
+export const searchTime = (iso: string) => new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+function searchFor(ctx: Ctx): string | undefined {
+  if (!ctx.request.since) return undefined;
+  const field = ctx.request.cursorField === 'createdAt' ? 'created_at' : 'updated_at';
+  return `${field}:>='${searchTime(ctx.request.since)}'`;
+}
+
+function sortKeyFor(def: ShopifyTableDef, ctx: Ctx): string | undefined {
+  if (!def.sortable) return undefined;
+  if (ctx.request.mode === 'full_refresh' && !ctx.request.since) return 'ID';
+  return ctx.request.cursorField === 'createdAt' ? 'CREATED_AT' : 'UPDATED_AT';
+}
+
+export function pagedQuery(def: ShopifyTableDef, sortKey: string | undefined): string {
+  const nested = (def.nested ?? []).map((n) => `${n.field}(first: ${n.pageSize}) { pageInfo { hasNextPage endCursor } nodes { ${n.fields} } }`).join(' ');
+  const sort = sortKey ? `, sortKey: ${sortKey}` : '';
+  return `query SluicePage($first: Int!, $after: String, $query: String) {
+  ${def.root}(first: $first, after: $after, query: $query${sort}) {
+    pageInfo { hasNextPage endCursor }
+    nodes { ${def.fields} ${nested} }
+  }
+}`;
+}
+
+export function bulkQuery(def: ShopifyTableDef, search: string | undefined, sortKey: string | undefined): string {
+  const args = [search ? `query: ${JSON.stringify(search)}` : '', sortKey ? `sortKey: ${sortKey}` : ''].filter(Boolean).join(', ');
+  const nested = (def.nested ?? []).map((n) => `${n.field} { edges { node { ${n.fields} } } }`).join(' ');
+  return `{ ${def.root}${args ? `(${args})` : ''} { edges { node { ${def.fields} ${nested} } } } }`;
+}
+
+async function wantsBulk(def: ShopifyTableDef, ctx: Ctx, search: string | undefined): Promise<boolean> {
+  const b = ctx.config.bulk;
+  if (b.mode === 'never' || ctx.request.since !== undefined) return false;
+  if (b.mode === 'always') return true;
+  if (!def.count) return false;
+  try {
+    const { data } = await graphql<Record<string, { count: number } | null>>(
+      ctx.client,
+      `query SluiceCount($query: String, $limit: Int) { c: ${def.count}(query: $query, limit: $limit) { count precision } }`,
+      { query: search ?? null, limit: Math.max(1, b.threshold) },
+      { cost: 1, signal: ctx.signal, report: ctx.report },
+    );
+    const n = data['c']?.count ?? 0;
+    ctx.log.info(`shopify ${def.name}: ${n} records to backfill (bulk threshold ${b.threshold})`);
+    return n >= b.threshold;
+  } catch (e) {
+    if (e instanceof SluiceError && e.kind === 'config') return false; // no count field in this API version
+    throw e;
+  }
+}
+
+async function* bulkPhase(def: ShopifyTableDef, ctx: Ctx, resume: { id: string; skip: number } | undefined): AsyncGenerator<Page> {
+  const c = { client: ctx.client, signal: ctx.signal, report: ctx.report };
+  const op = resume ? await waitBulk(c, resume.id) : await runBulk(c, bulkQuery(def, searchFor(ctx), sortKeyFor(def, ctx)), `${ctx.source}.${def.name}`);
+  if (op.status !== 'COMPLETED') {
+    if (op.errorCode === 'ACCESS_DENIED') throw new SluiceError('permission', `Shopify: access denied to the bulk query of ${def.name}; the token needs ${def.requires}`);
+    throw new BulkUnavailable(`bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}`);
+  }
+  if (!resume) yield { records: [], checkpoint: { bulk: { id: op.id, skip: 0 } } };
+  if (!op.url) {
+    yield { records: [], checkpoint: { done: true } };
+    return;
+  }
+  const children = Object.fromEntries((def.nested ?? []).map((n) => [n.type, n.field]));
+  yield* readBulkFile(c, op.url, { operationId: op.id, skip: resume?.skip ?? 0, children, pageSize: 1000, transform: def.transform });
+}
+
+/** Before the first page of a source: one cheap query so pages are sized against the real bucket. */
+async function learnBucket(ctx: Ctx): Promise<void> {
+  if (ctx.client.bucket.observed()) return;
+  await graphql(ctx.client, `query SluiceBucket { shop { id } }`, {}, { cost: 1, signal: ctx.signal, report: ctx.report });
+}
+
+/** Fetches the rest of nested connections that did not fit the parent page. */
+async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<string, any>[]): Promise<void> {
+  for (const n of def.nested ?? []) {
+    const query = `query SluiceMore($id: ID!, $first: Int!, $after: String) {
+  node(id: $id) { ... on ${def.type} { ${n.field}(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${n.fields} } } } }
+}`;
+    const model = new PageCostModel(query, 'first');
+    for (const node of nodes) {
+      const conn = node[n.field] as { pageInfo?: { hasNextPage?: boolean; endCursor?: string | null }; nodes?: unknown[] } | undefined;
+      const all = [...(conn?.nodes ?? [])];
+      let info = conn?.pageInfo;
+      let maxCost = 1000;
+      while (info?.hasNextPage && info.endCursor) {
+        const size = ctx.client.bucket.fit(model.page(250, maxCost));
+        let res;
+        try {
+          res = await graphql<{ node: Record<string, any> | null }>(
+            ctx.client,
+            query,
+            { id: node['id'], first: size, after: info.endCursor },
+            { cost: model.estimate(size), signal: ctx.signal, report: ctx.report },
+          );
+        } catch (e) {
+          if (e instanceof MaxCostExceeded && size > 1) {
+            model.calibrate(size, e.cost);
+            maxCost = e.maxCost;
+            continue;
+          }
+          throw e;
+        }
+        const { data, requestedCost } = res;
+        model.calibrate(size, requestedCost);
+        const more = data.node?.[n.field];
+        if (!more) break;
+        all.push(...(more.nodes ?? []));
+        if (more.pageInfo?.endCursor === info.endCursor) throw new SluiceError('bad_response', `Shopify repeated a ${n.field} cursor for ${node['id']}`);
+        info = more.pageInfo;
+      }
+      node[n.field] = all;
+    }
+  }
+}
+
+async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null): AsyncGenerator<Page> {
+  const query = pagedQuery(def, sortKeyFor(def, ctx));
+  const search = searchFor(ctx);
+  const model = new PageCostModel(query, 'first');
+  let maxCost = 1000;
+  const seen = new Set<string>();
+  await learnBucket(ctx);
+  for (;;) {
+    const size = ctx.client.bucket.fit(model.page(ctx.config.pageSize, maxCost));
+    let result;
+    try {
+      result = await graphql<Record<string, { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Record<string, any>[] }>>(
+        ctx.client,
+        query,
+        { first: size, after, query: search ?? null },
+        { cost: model.estimate(size), signal: ctx.signal, report: ctx.report },
+      );
+    } catch (e) {
+      if (e instanceof MaxCostExceeded && size > 1) {
+        model.calibrate(size, e.cost);
+        maxCost = e.maxCost;
+        continue;
+      }
+      throw e;
+    }
+    model.calibrate(size, result.requestedCost);
+    const conn = result.data[def.root];
+    if (!conn) throw new SluiceError('bad_response', `Shopify answered without ${def.root}`);
+    await completeNested(def, ctx, conn.nodes);
+    const records = conn.nodes.map((n) => def.transform(n));
+    const next = conn.pageInfo.hasNextPage ? conn.pageInfo.endCursor : null;
+    if (!next) {
+      yield { records, checkpoint: { done: true } };
+      return;
+    }
+    if (seen.has(next)) throw new SluiceError('bad_response', `Shopify returned the ${def.root} cursor ${next} twice; stopping to avoid an endless loop`);
+    seen.add(next);
+    yield { records, checkpoint: { page: { after: next } } };
+    after = next;
+  }
+}
+
+export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, ShopifyClient> {
+  return {
+    name: def.name,
+    description: def.description,
+    primaryKey: ['id'],
+    partitionBy: 'createdAt',
+    cursor: { fields: ['updatedAt', 'createdAt'], default: 'updatedAt' },
+    columns: { legacyResourceId: 'BIGINT', ...def.columns },
+    requires: def.requires,
+    async *read(ctx) {
+      const cp = ctx.request.checkpoint as Checkpoint;
+      if (cp?.done) return;
+      if (cp?.page) {
+        yield* pagePhase(def, ctx, cp.page.after);
+        return;
+      }
+      if (cp?.bulk || (await wantsBulk(def, ctx, searchFor(ctx)))) {
+        try {
+          yield* bulkPhase(def, ctx, cp?.bulk);
+          return;
+        } catch (e) {
+          if (!(e instanceof BulkUnavailable)) throw e;
+          ctx.log.warn(`shopify ${def.name}: ${e.message}; paging instead`);
+          ctx.report({ type: 'note', message: `${e.message}; paging instead` });
+        }
+      }
+      yield* pagePhase(def, ctx, null);
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import type { ProgressEvent } from '../connector';
+import type { RateGovernor } from './governor';
+import { sleep } from './client';
+
+/**
+ * A governor for cost-based rate limits (Shopify's GraphQL Admin API, and any API that reports a leaky
+ * bucket of points with every response). It keeps a model of the vendor's bucket:
+ * - every response's throttle status (maximum, currently available, restore rate) resets the model;
+ *   between responses the model refills at the restore rate;
+ * - each request reserves its planned cost; a request whose cost exceeds what is available waits
+ *   exactly `(cost − available) / restoreRate` first (one computed sleep, never a polling loop);
+ * - `fit` sizes a page so its cost fits what is available now (or the whole bucket, when waiting is
+ *   unavoidable anyway);
+ * - `waitMs` tells a throttled caller how long until its cost is available again.
+ * One instance per vendor account per worker, shared by every table of the source.
+ */
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export interface CostReport {
+  requested?: number;
+  actual?: number;
+  throttle?: ThrottleStatus;
+  throttled?: boolean;
+}
+
+export interface CostBucketOptions {
+  /** Assumed before the first response tells the truth. */
+  maximumAvailable?: number;
+  restoreRate?: number;
+  /** Reads the vendor's cost report from a response body (default: Shopify's `extensions.cost`). */
+  read?: (body: unknown) => CostReport | undefined;
+  /** Cost of a request that does not say (`HttpRequest.cost`). */
+  defaultCost?: number;
+  /** Keep this many points in hand (other clients of the same account, clock skew). */
+  reserve?: number;
+  clock?: () => number;
+}
+
+export interface PageCost {
+  /** Cost of the request without items (connection overhead, other fields). */
+  fixed: number;
+  /** Cost of each item requested. */
+  perItem: number;
+  /** Vendor's page size limit. */
+  maxItems: number;
+  /** Vendor's single-request cost limit. */
+  maxCost?: number;
+  /** Smallest page worth sending now rather than waiting for a full one (default half the best page). */
+  minItems?: number;
+}
+
+export interface CostBucket extends RateGovernor {
+  /** Whether a vendor report has been seen (before that, the model runs on the assumed defaults). */
+  observed(): boolean;
+  /** Points the model says are available now. */
+  available(): number;
+  readonly maximumAvailable: number;
+  readonly restoreRate: number;
+  /** Milliseconds until `cost` points are available (0 when they are). */
+  waitMs(cost: number): number;
+  /** Items per page: as many as fit what is available now, or the largest page when none fit. */
+  fit(page: PageCost): number;
+  /** The cost of `n` items of a page (for `HttpRequest.cost`). */
+  costOf(page: PageCost, n: number): number;
+  stats(): Record<string, number>;
+}
+
+/** Shopify's `extensions.cost` (and `errors[].extensions.code == "THROTTLED"`). */
+export function shopifyCostReport(body: unknown): CostReport | undefined {
+  const b = body as { extensions?: { cost?: { requestedQueryCost?: number; actualQueryCost?: number | null; throttleStatus?: ThrottleStatus } }; errors?: unknown } | undefined;
+  const cost = b?.extensions?.cost;
+  const throttled = Array.isArray(b?.errors) && b.errors.some((e) => (e as { extensions?: { code?: string } })?.extensions?.code === 'THROTTLED');
+  if (!cost && !throttled) return undefined;
+  const t = cost?.throttleStatus;
+  return {
+    requested: typeof cost?.requestedQueryCost === 'number' ? cost.requestedQueryCost : undefined,
+    actual: typeof cost?.actualQueryCost === 'number' ? cost.actualQueryCost : undefined,
+    throttle:
+      t && Number.isFinite(Number(t.maximumAvailable)) && Number.isFinite(Number(t.currentlyAvailable)) && Number(t.restoreRate) > 0
+        ? { maximumAvailable: Number(t.maximumAvailable), currentlyAvailable: Number(t.currentlyAvailable), restoreRate: Number(t.restoreRate) }
+        : undefined,
+    throttled,
+  };
+}
+
+export function costBucket(opts: CostBucketOptions = {}): CostBucket {
+  const clock = opts.clock ?? (() => Date.now());
+  const read = opts.read ?? shopifyCostReport;
+  const keep = opts.reserve ?? 0;
+  let max = opts.maximumAvailable ?? 1000;
+  let rate = opts.restoreRate ?? 50;
+  let avail = max;
+  let at = clock();
+  let inflight = 0;
+  let admission: Promise<unknown> = Promise.resolve();
+  let seen = false;
+  const s = { requests: 0, waits: 0, waitedMs: 0, throttled: 0, requestedCost: 0, actualCost: 0, firstAt: 0, lastAt: 0, startAvailable: 0 };
+
+  const estimate = () => Math.min(max, avail + ((clock() - at) / 1000) * rate);
+  const usable = () => estimate() - keep;
+  const waitMs = (cost: number) => {
+    const need = Math.min(cost, max - keep) - usable();
+    return need <= 0 ? 0 : Math.ceil((need / rate) * 1000);
+  };
+  const costOf = (p: PageCost, n: number) => Math.ceil(p.fixed + p.perItem * n);
+
+  const bucket: CostBucket = {
+    get maximumAvailable() {
+      return max;
+    },
+    get restoreRate() {
+      return rate;
+    },
+    observed: () => seen,
+    available: () => Math.max(0, usable()),
+    waitMs,
+    costOf,
+    fit(p) {
+      const ceiling = Math.min(max - keep, p.maxCost ?? Infinity);
+      const best = Math.max(1, Math.min(p.maxItems, Math.floor((ceiling - p.fixed) / Math.max(p.perItem, 1e-9))));
+      const now = Math.min(best, Math.floor((usable() - p.fixed) / Math.max(p.perItem, 1e-9)));
+      const min = Math.max(1, p.minItems ?? Math.ceil(best / 2));
+      return now >= min ? now : best;
+    },
+    async schedule(fn, { report, cost }) {
+      const c = Math.max(0, Math.min(cost ?? opts.defaultCost ?? 1, max - keep));
+      // Admission is serial (FIFO): the wait is computed from the model, slept once, then re-checked in
+      // case another table of the source reserved points meanwhile.
+      const turn = admission.then(async () => {
+        for (let ms = waitMs(c); ms > 0; ms = waitMs(c)) {
+          s.waits++;
+          s.waitedMs += ms;
+          report?.({ type: 'wait', ms, reason: `cost budget: need ${c} points, ${Math.floor(Math.max(0, usable()))} available, refilling at ${rate}/s` } satisfies ProgressEvent);
+          await sleep(Math.max(ms, 10));
+        }
+        avail = estimate() - c;
+        at = clock();
+        inflight += c;
+      });
+      admission = turn.catch(() => undefined);
+      await turn;
+      s.requests++;
+      if (!s.firstAt) {
+        s.firstAt = clock();
+        s.startAvailable = avail + c;
+      }
+      try {
+        return await fn();
+      } finally {
+        inflight -= c;
+      }
+    },
+    observe(res) {
+      const r = read(res.body);
+      if (!r) return;
+      s.lastAt = clock();
+      if (r.throttled) s.throttled++;
+      if (r.requested !== undefined && !r.throttled) s.requestedCost += r.requested;
+      if (r.actual !== undefined) s.actualCost += r.actual;
+      if (r.throttle) {
+        seen = true;
+        max = r.throttle.maximumAvailable;
+        rate = r.throttle.restoreRate;
+        // The vendor's figure already counts this request; requests still in flight are not in it yet.
+        const others = Math.max(0, inflight - (r.requested ?? 0));
+        avail = Math.min(max, r.throttle.currentlyAvailable) - others;
+        at = clock();
+      }
+    },
+    stats() {
+      const seconds = s.lastAt > s.firstAt ? (s.lastAt - s.firstAt) / 1000 : 0;
+      const budget = s.startAvailable + seconds * rate;
+      return {
+        costRequests: s.requests,
+        costWaits: s.waits,
+        costWaitedMs: s.waitedMs,
+        throttled: s.throttled,
+        requestedCost: s.requestedCost,
+        actualCost: s.actualCost,
+        maximumAvailable: max,
+        restoreRate: rate,
+        budgetUsed: budget > 0 ? s.actualCost / budget : 0,
+      };
+    },
+  };
+  return bucket;
+}
