@@ -13,7 +13,8 @@ import type { RateGovernor } from './governor';
  * - Windows are tracked as epochs: a response to a request sent in an earlier window is ignored, and
  *   within a window only the newest request's answer counts (responses may arrive out of order).
  * - A 429 right after a reset wait means the estimate was early (the vendor rounds the reset down, or
- *   its clock runs differently): a safety margin grows by `marginStepMs` (up to `maxMarginMs`) and
+ *   its clock runs differently): a safety margin grows by `marginStepMs` (1 s, the header's resolution;
+ *   up to `maxMarginMs`) and
  *   stays for the life of the governor, so steady state has no 429s. A 429 elsewhere (another
  *   application spending the same key) only blocks until the reset it announces.
  * - Budget is shared by everything that uses the governor: one per vendor account per worker.
@@ -32,6 +33,7 @@ export interface WindowBudgetOptions {
   maxConcurrent?: number;
   /** Initial safety margin added to the estimated reset (default 0). */
   marginMs?: number;
+  /** Growth of the margin when an estimate proved early (default 1000: the reset header's resolution). */
   marginStepMs?: number;
   maxMarginMs?: number;
   /** Clock (tests). */
@@ -52,7 +54,7 @@ interface Flight {
 export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
   const now = opts.now ?? Date.now;
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
-  const stepMs = opts.marginStepMs ?? 250;
+  const stepMs = opts.marginStepMs ?? 1000;
   const maxMarginMs = opts.maxMarginMs ?? 2000;
   let marginMs = opts.marginMs ?? 0;
   let limit = opts.limit;

@@ -44,6 +44,8 @@ export interface ShipStationEmulator extends EmulatorServer {
   throttled(): number;
   /** Requests served with 2xx. */
   served(): number;
+  /** Rate-limit windows of the demo key pair so far: when each started and how many requests it admitted. */
+  windows(): { start: number; end: number; count: number }[];
   /** Spends budget of the demo key pair as another application sharing it would. */
   consume(n: number): void;
   /** Forgets the rate-limit windows (tests that change the knobs). */
@@ -82,6 +84,14 @@ const LISTS: Record<string, ListSpec> = {
   '/fulfillments': { kind: 'fulfillments', sorts: SHIPMENT_SORTS, dateFilters: ['createDate', 'shipDate'], equals: { orderId: (r) => r.orderId, trackingNumber: (r) => r.trackingNumber } },
   '/products': { kind: 'products', sorts: CATALOG_SORTS, dateFilters: [], equals: { sku: (r) => r.sku, name: (r) => r.name } },
   '/customers': { kind: 'customers', sorts: CATALOG_SORTS, dateFilters: [], equals: { stateCode: (r) => r.state, countryCode: (r) => r.countryCode } },
+};
+
+/** Rendered records, cached by identity (updates replace the stored object, so a cached rendering is never stale). */
+const renderedCache = new WeakMap<object, unknown>();
+const render = (r: StoredRecord): unknown => {
+  let out = renderedCache.get(r);
+  if (out === undefined) renderedCache.set(r, (out = renderDeep(r)));
+  return out;
 };
 
 const sortValue = (v: unknown): string | number => (v instanceof Stamp ? v.wallKey() : typeof v === 'number' ? v : v == null ? '' : String(v).toLowerCase());
@@ -143,7 +153,7 @@ function listHandler(spec: ListSpec, store: ShipStationStore) {
     const total = records.length;
     const pages = Math.ceil(total / pageSize);
     const slice = records.slice((page - 1) * pageSize, page * pageSize);
-    return { status: 200, body: { [spec.kind]: slice.map(renderDeep), total, page, pages } };
+    return { status: 200, body: { [spec.kind]: slice.map(render), total, page, pages } };
   };
 }
 
@@ -151,18 +161,25 @@ export async function start(options: ShipStationOptions = {}): Promise<ShipStati
   const store = new ShipStationStore();
   const generator = new ShipStationGenerator(store, options.seed ?? 1);
   const dst = generator.generate(options);
+  // Warm the rendering cache (and the Stamps' wall-clock keys) so that page latency stays low.
+  for (const kind of ['orders', 'shipments', 'fulfillments', 'products', 'customers'] as const) for (const r of store.list(kind)) {
+    render(r);
+    for (const f of ['createDate', 'modifyDate']) if (r[f] instanceof Stamp) (r[f] as Stamp).wallKey();
+  }
   const credentials = { apiKey: options.apiKey ?? DEMO_API_KEY, apiSecret: options.apiSecret ?? DEMO_API_SECRET };
   const noApiCredentials = { apiKey: NO_API_KEY, apiSecret: NO_API_SECRET };
   const rateLimit: RateLimitKnobs = { limit: 40, windowMs: 60_000, resetRounding: 'ceil', ...options.rateLimit };
-  const windows = new Map<string, { end: number; count: number }>();
+  const windows = new Map<string, { start: number; end: number; count: number }>();
+  const history: { start: number; end: number; count: number }[] = [];
   let throttled = 0;
   let served = 0;
 
   const windowFor = (key: string, now: number) => {
     let w = windows.get(key);
     if (!w || now >= w.end) {
-      w = { end: now + rateLimit.windowMs, count: 0 };
+      w = { start: now, end: now + rateLimit.windowMs, count: 0 };
       windows.set(key, w);
+      if (key === credentials.apiKey) history.push(w);
     }
     return w;
   };
@@ -229,6 +246,7 @@ export async function start(options: ShipStationOptions = {}): Promise<ShipStati
     noApiStatus: options.noApiStatus ?? 402,
     rateLimit,
     throttled: () => throttled,
+    windows: () => history.map((w) => ({ ...w })),
     served: () => served,
     consume(n: number) {
       windowFor(credentials.apiKey, Date.now()).count += n;
