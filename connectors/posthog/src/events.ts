@@ -41,7 +41,11 @@ export function lowerBound(config: Pick<PostHogConfig, 'backfillDays' | 'lookbac
 
 export function eventsQuery(s: Pick<EventsState, 'from' | 'to' | 'after'>, limit: number): string {
   const where = [`timestamp >= toDateTime(${lit(s.from)})`, `timestamp < toDateTime(${lit(s.to)})`];
-  if (s.after) where.push(`(timestamp, uuid) > (toDateTime(${lit(s.after[0])}), toUUID(${lit(s.after[1])}))`);
+  // Key-set position, spelled out rather than as a tuple comparison so that `timestamp >= …` prunes partitions.
+  if (s.after) {
+    const ts = `toDateTime(${lit(s.after[0])})`;
+    where.push(`timestamp >= ${ts}`, `(timestamp > ${ts} OR uuid > toUUID(${lit(s.after[1])}))`);
+  }
   return `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE ${where.join(' AND ')} ORDER BY timestamp ASC, uuid ASC LIMIT ${limit}`;
 }
 

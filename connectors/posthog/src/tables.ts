@@ -23,12 +23,12 @@ export const events = defineTable<PostHogConfig, PostHogClient>({
  * Key-set pages over a HogQL table ordered by one unique string key. Full refresh: HogQL's persons and
  * person_distinct_ids have no modification time to filter on.
  */
-async function* keysetRows(ctx: Ctx, o: { select: string; from: string; key: string; map: (row: Record<string, unknown>) => DataRecord; enrich?: (records: DataRecord[]) => Promise<DataRecord[]> }): AsyncGenerator<Page> {
+async function* keysetRows(ctx: Ctx, o: { select: string; from: string; key: string; uuidKey?: boolean; map: (row: Record<string, unknown>) => DataRecord; enrich?: (records: DataRecord[]) => Promise<DataRecord[]> }): AsyncGenerator<Page> {
   const cp = ctx.request.checkpoint as { after?: string | null; done?: boolean } | undefined;
   if (cp?.done) return;
   let after = cp?.after ?? null;
   for (;;) {
-    const where = after === null ? '' : ` WHERE ${o.key} > ${lit(after)}`;
+    const where = after === null ? '' : ` WHERE ${o.key} > ${o.uuidKey ? `toUUID(${lit(after)})` : lit(after)}`;
     const res = await ctx.client.hogql(`SELECT ${o.select} FROM ${o.from}${where} ORDER BY ${o.key} ASC LIMIT ${ctx.config.pageSize}`, { signal: ctx.signal, report: ctx.report });
     let records = res.rows.map(o.map);
     if (o.enrich && records.length > 0) records = await o.enrich(records);
@@ -83,6 +83,7 @@ export const persons = defineTable<PostHogConfig, PostHogClient>({
       select: 'id, created_at, properties, is_identified',
       from: 'persons',
       key: 'id',
+      uuidKey: true,
       map: (r) => ({ id: r.id, created_at: toUtcMicros(r.created_at), properties: parseJson(r.properties) ?? {}, is_identified: r.is_identified === null ? null : Boolean(r.is_identified) }),
       enrich: (records) => distinctIdsFor(ctx, records),
     }),

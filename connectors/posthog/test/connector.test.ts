@@ -97,6 +97,21 @@ describe('posthog connector: events', () => {
     }
   });
 
+  it('pages through many events sharing one microsecond (uuid breaks the tie)', async () => {
+    const ts = Date.now() - 2 * HOUR;
+    const same = Array.from({ length: 25 }, (_, i) => h.project.addEvent({ event: 'burst', distinct_id: `burst-${i}`, timestamp: ts }));
+    for (const e of same) e.timestampUs = ts * 1000 + 123; // identical DateTime64(6) values
+    try {
+      const r = await read('events', { pageSize: 10, lookbackHours: 0 }, { since: new Date(ts - HOUR - DEFAULT_LOOKBACK_MS).toISOString() });
+      const burst = r.records.filter((x) => x.event === 'burst');
+      expect(burst.map((x) => x.uuid).sort()).toEqual(same.map((e) => e.uuid).sort());
+      expect(new Set(uuids(r.records)).size).toBe(r.records.length);
+      expect(burst[0]!.timestamp).toBe(isoUs(ts * 1000 + 123));
+    } finally {
+      for (const e of same) h.project.events.splice(h.project.events.indexOf(e), 1);
+    }
+  });
+
   it('resumes after a checkpoint without gaps or duplicates', async () => {
     const full = await read('events', { pageSize: 100, windowHours: 24 * 40 });
     const part = await read('events', { pageSize: 100, windowHours: 24 * 40 }, {}, { maxPages: 3 });
