@@ -19,6 +19,9 @@ export interface BulkOp {
   canceledAt?: number;
   failWith?: 'INTERNAL_SERVER_ERROR' | 'TIMEOUT' | 'ACCESS_DENIED';
   token: string;
+  /** Speed knobs as they were when the operation started. */
+  rowsPerSecond: number;
+  startDelayMs: number;
 }
 
 export interface BulkOptions {
@@ -48,12 +51,13 @@ export class BulkOperations implements BulkApi {
 
   state(op: BulkOp) {
     const now = this.now();
-    const start = op.createdAt + this.o.startDelayMs();
+    const start = op.createdAt + op.startDelayMs;
     const total = op.lines.length;
-    const doneAt = start + (total / Math.max(1, this.o.rowsPerSecond())) * 1000;
-    if (op.canceledAt !== undefined && op.canceledAt < doneAt) return { status: 'CANCELED', objectCount: Math.min(total, Math.max(0, Math.floor(((op.canceledAt - start) / 1000) * this.o.rowsPerSecond()))), completedAt: op.canceledAt };
+    const rate = Math.max(1e-3, op.rowsPerSecond);
+    const doneAt = start + (total / rate) * 1000;
+    if (op.canceledAt !== undefined && op.canceledAt < doneAt) return { status: 'CANCELED', objectCount: Math.min(total, Math.max(0, Math.floor(((op.canceledAt - start) / 1000) * rate))), completedAt: op.canceledAt };
     if (now < start) return { status: 'CREATED', objectCount: 0, completedAt: null };
-    if (now < doneAt) return { status: 'RUNNING', objectCount: Math.floor(((now - start) / 1000) * this.o.rowsPerSecond()), completedAt: null };
+    if (now < doneAt) return { status: 'RUNNING', objectCount: Math.floor(((now - start) / 1000) * rate), completedAt: null };
     if (op.failWith) return { status: 'FAILED', objectCount: Math.floor(total / 2), completedAt: doneAt, errorCode: op.failWith };
     return { status: 'COMPLETED', objectCount: total, completedAt: doneAt };
   }
@@ -148,7 +152,7 @@ export class BulkOperations implements BulkApi {
       if (!named || !isConnection(named) || !isObjectType(named) || !value) continue;
       roots += emitConnection(w, f, named, value, undefined, lines);
     }
-    const bulk: BulkOp = { id: this.nextId++, query, createdAt: this.now(), lines, rootObjectCount: roots, failWith: this.o.takeFailure(), token: Math.random().toString(36).slice(2) };
+    const bulk: BulkOp = { id: this.nextId++, query, createdAt: this.now(), lines, rootObjectCount: roots, failWith: this.o.takeFailure(), token: Math.random().toString(36).slice(2), rowsPerSecond: this.o.rowsPerSecond(), startDelayMs: this.o.startDelayMs() };
     this.ops.set(bulk.id, bulk);
     this.last = bulk;
     return { bulkOperation: this.view(bulk), userErrors: [] };

@@ -184,8 +184,9 @@ export function customerEmail(firstName: string, lastName: string, n: number): s
 }
 
 /**
- * Customers of a seed. Depends only on (seed, index): the first k customers are the same whatever the
- * count, so another emulator can regenerate the identities without generating the whole store.
+ * Customers of a seed. Names, emails and phones depend only on (seed, index): the first k customers have
+ * the same identities whatever the count, so another emulator can regenerate them (dates spread over the
+ * generated period, so they depend on the count).
  */
 export function generateCustomers(opts: { seed?: number; count?: number } = {}): CustomerRec[] {
   const seed = opts.seed ?? DEFAULT_SEED;

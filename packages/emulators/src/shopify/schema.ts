@@ -261,7 +261,6 @@ export const FIELD_SCOPES: Record<string, string> = {
   'ProductVariant.inventoryItem': 'read_inventory',
   'Query.locations': 'read_locations',
   'Query.location': 'read_locations',
-  'InventoryLevel.location': 'read_locations',
 };
 
 export interface BulkApi {
