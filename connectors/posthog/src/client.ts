@@ -122,6 +122,21 @@ export function createClient(config: PostHogConfig, opts: { budget?: SlidingWind
   };
 }
 
+/** Row caps PostHog versions apply silently (DEFAULT_RETURNED_ROWS, old and new MAX_SELECT_RETURNED_ROWS). */
+const KNOWN_CAPS = new Set([100, 10_000, 50_000]);
+
+/**
+ * Whether another page may follow: PostHog's `hasMore`, or a page as long as the LIMIT asked for (or as the
+ * LIMIT PostHog says it applied), or exactly one of the caps some PostHog versions apply without saying so.
+ * A wrong "maybe" costs one query; a wrong "no" would lose data.
+ */
+export function mayHaveMore(result: Pick<HogQLResult, 'hasMore' | 'limit' | 'rows'>, pageSize: number): boolean {
+  const n = result.rows.length;
+  if (n === 0) return false;
+  if (result.hasMore === true) return true;
+  return n >= Math.min(pageSize, result.limit ?? pageSize) || KNOWN_CAPS.has(n);
+}
+
 // ---------- values ----------
 
 /**

@@ -1,5 +1,5 @@
 import { SluiceError, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
-import { QueryTooLargeError, lit, parseJson, toUtcMicros, type PostHogClient } from './client';
+import { QueryTooLargeError, lit, mayHaveMore, parseJson, toUtcMicros, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
 
 /**
@@ -103,8 +103,7 @@ export async function* readEvents(ctx: ReadContext<PostHogConfig, PostHogClient>
       continue;
     }
     const records = result.rows.map(eventRecord);
-    const pageLimit = Math.min(config.pageSize, result.limit ?? config.pageSize);
-    const more = result.hasMore === true || records.length >= pageLimit;
+    const more = mayHaveMore(result, config.pageSize);
     if (more && records.length > 0) {
       const last = records[records.length - 1]!;
       s.after = [last.timestamp as string, String(last.uuid)];

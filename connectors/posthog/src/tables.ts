@@ -1,5 +1,5 @@
 import { defineTable, nextUrl, paginate, selectRecords, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
-import { lit, parseJson, toUtcMicros, type PostHogClient } from './client';
+import { lit, mayHaveMore, parseJson, toUtcMicros, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
 import { DEFAULT_LOOKBACK_MS, readEvents } from './events';
 
@@ -32,8 +32,7 @@ async function* keysetRows(ctx: Ctx, o: { select: string; from: string; key: str
     const res = await ctx.client.hogql(`SELECT ${o.select} FROM ${o.from}${where} ORDER BY ${o.key} ASC LIMIT ${ctx.config.pageSize}`, { signal: ctx.signal, report: ctx.report });
     let records = res.rows.map(o.map);
     if (o.enrich && records.length > 0) records = await o.enrich(records);
-    const more = res.hasMore === true || records.length >= Math.min(ctx.config.pageSize, res.limit ?? ctx.config.pageSize);
-    if (!more || records.length === 0) {
+    if (!mayHaveMore(res, ctx.config.pageSize)) {
       yield { records, checkpoint: { done: true } };
       return;
     }
@@ -63,8 +62,7 @@ async function distinctIdsFor(ctx: Ctx, records: DataRecord[]): Promise<DataReco
       list.push(String(r.distinct_id));
       byPerson.set(String(r.person_id), list);
     }
-    const more = res.hasMore === true || res.rows.length >= Math.min(ctx.config.pageSize, res.limit ?? ctx.config.pageSize);
-    if (!more || res.rows.length === 0) break;
+    if (!mayHaveMore(res, ctx.config.pageSize)) break;
     const lastRow = res.rows[res.rows.length - 1]!;
     after = [String(lastRow.person_id), String(lastRow.distinct_id)];
   }

@@ -112,6 +112,22 @@ describe('posthog connector: events', () => {
     }
   });
 
+  it('keeps paging when PostHog caps LIMIT below pageSize, with or without saying so', async () => {
+    const all = await read('events', { pageSize: 10_000, windowHours: 24 * 40 });
+    h.knobs.maxLimit = 100;
+    try {
+      const said = await read('events', { pageSize: 500, windowHours: 24 * 40 });
+      expect(said.records.map(keyOf)).toEqual(all.records.map(keyOf));
+      h.knobs.legacyEnvelope = true; // no hasMore, no limit: only the silent cap of 100 rows
+      const silent = await read('events', { pageSize: 500, windowHours: 24 * 40 });
+      expect(silent.records.map(keyOf)).toEqual(all.records.map(keyOf));
+      expect(silent.pages).toBeGreaterThan(all.records.length / 100);
+    } finally {
+      h.knobs.maxLimit = 50_000;
+      h.knobs.legacyEnvelope = false;
+    }
+  });
+
   it('resumes after a checkpoint without gaps or duplicates', async () => {
     const full = await read('events', { pageSize: 100, windowHours: 24 * 40 });
     const part = await read('events', { pageSize: 100, windowHours: 24 * 40 }, {}, { maxPages: 3 });

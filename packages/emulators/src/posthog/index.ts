@@ -64,6 +64,7 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
     maxLimit: 50_000,
     defaultLimit: 100,
     restPageSize: 100,
+    legacyEnvelope: false,
     ...options.knobs,
   };
   const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(options.shopifySeed ?? SHOPIFY_DEFAULT_SEED, options.customers ?? 200);

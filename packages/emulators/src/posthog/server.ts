@@ -25,6 +25,8 @@ export interface PostHogKnobs {
   defaultLimit: number;
   /** Default and maximum page size of REST list endpoints (cohorts). */
   restPageSize: number;
+  /** Answer like older PostHog versions: no `hasMore` / `limit` in the response (LIMIT capped silently). */
+  legacyEnvelope: boolean;
   /** Overrides "now" for now() in HogQL (ms since epoch); undefined = the real clock. */
   nowMs?: number;
 }
@@ -178,9 +180,7 @@ export function buildRouter(state: {
           columns: r.columns,
           types: r.types,
           results: r.results,
-          hasMore: r.hasMore,
-          limit: r.limit,
-          offset: r.offset,
+          ...(k.legacyEnvelope ? {} : { hasMore: r.hasMore, limit: r.limit, offset: r.offset }),
           error: null,
           hogql: text,
           query: text,
