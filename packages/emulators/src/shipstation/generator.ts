@@ -37,7 +37,7 @@ export interface GenerateOptions {
   customers?: number;
   stores?: number;
   warehouses?: number;
-  /** Orders are created between these instants (UTC ISO). */
+  /** Orders are created between these instants (UTC ISO); `to` is the data set's "now": no generated order is modified after it (planted DST records aside). */
   from?: string;
   to?: string;
   /** Records created/modified inside the 2024 DST transitions (default true). */
@@ -403,7 +403,7 @@ export class ShipStationGenerator {
     }
     plans.sort((a, b) => a.create - b.create);
     for (const plan of plans) {
-      const modify = plan.modify ?? (this.rng.bool(0.3) ? plan.create : Math.min(to + 5 * DAY, plan.create + this.rng.int(1, 20 * 24 * 60) * 60_000 + ms()));
+      const modify = plan.modify ?? (this.rng.bool(0.3) ? plan.create : plan.create + Math.floor(this.rng.next() * Math.max(0, Math.min(to, plan.create + 20 * DAY) - plan.create)));
       const status = plan.note ? (plan.shipAt ? 'shipped' : 'awaiting_shipment') : undefined;
       const order = this.order(plan.create, modify, { orderStatus: status, orderDate: plan.orderDate });
       if (plan.note) dst.orders.push({ orderId: order.orderId as number, note: plan.note });
