@@ -66,6 +66,8 @@ export interface ResolvedTable {
   name: string;
   mode: SyncMode;
   cursorField?: string;
+  /** A table-level schedule: this table runs on its own Temporal Schedule instead of its source's. */
+  schedule?: z.output<typeof scheduleSchema>;
 }
 export interface ResolvedSource {
   name: string;
@@ -222,7 +224,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
         else if (!spec.cursor.fields.includes(tcfg.cursor)) problems.push(`${where([...tp, 'cursor'])}: expected one of ${spec.cursor.fields.map((f) => `"${f}"`).join(', ')}; got "${tcfg.cursor}"`);
         else cursorField = tcfg.cursor;
       }
-      tables.push({ name, mode, cursorField });
+      tables.push({ name, mode, cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}) });
     }
     if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule });
   }

@@ -1,86 +1,172 @@
-import { ScheduleOverlapPolicy, ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleOverlapPolicy, ScheduleNotFoundError, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES as SA, sourceWorkflowId, type SyncSourceInput } from '@sluice/workflows';
 import type { LoadedConfig, ResolvedSource } from './config';
 
 /**
- * One Temporal Schedule per scheduled source (overlap: skip), reconciled from the config: created,
- * updated when the config changed, deleted when the source or its schedule is gone.
+ * Temporal Schedules reconciled from the config (`sluice schedules apply`, and `sluice dev` on start):
+ * one per scheduled source (`sluice-schedule:<source>`), plus one per table that has a schedule of its
+ * own (`sluice-schedule:<source>:<table>`, syncing only that table; the source's schedule then leaves
+ * it out). Overlap policy: skip. Created when new, updated in place when the config changed (the
+ * fingerprint of what the config asked for is kept in the action's memo), deleted when gone.
+ *
+ * A config owns the schedules of its task queue: schedules created for another task queue in the same
+ * namespace (another deployment, another test) are left alone.
  */
 export const SCHEDULE_PREFIX = 'sluice-schedule:';
-export const scheduleId = (source: string) => `${SCHEDULE_PREFIX}${source}`;
+export const scheduleId = (source: string, table?: string) => `${SCHEDULE_PREFIX}${source}${table ? `:${table}` : ''}`;
+/** Workflow id of a table's own scheduled runs; Temporal appends the scheduled time to it. */
+export const tableScheduleWorkflowId = (source: string, table: string) => `${sourceWorkflowId(source)}:${table}:scheduled`;
+
+type Schedule = NonNullable<ResolvedSource['schedule']>;
 
 export interface ScheduleChange {
+  /** `source` or `source.table` */
+  target: string;
+  /** kept for callers that print per source */
   source: string;
+  table?: string;
   action: 'created' | 'updated' | 'deleted' | 'unchanged';
+  /** e.g. "every 1h", "cron 0 * * * *, jitter 5m, paused" */
+  schedule?: string;
 }
 
-function durationMs(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(d)!;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+export function durationMs(d: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(d.trim());
+  if (!m) throw new Error(`not a duration: ${d}`);
+  return Math.round(Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']);
 }
 
-function desired(s: ResolvedSource, taskQueue: string): ScheduleOptions {
-  const sch = s.schedule!;
-  const input: SyncSourceInput = { source: s.name, trigger: 'schedule' };
-  const fingerprint = JSON.stringify(sch);
-  return {
-    scheduleId: scheduleId(s.name),
-    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter: sch.jitter ? durationMs(sch.jitter) : undefined } : { cronExpressions: [sch.cron], jitter: sch.jitter ? durationMs(sch.jitter) : undefined },
+export function describeSchedule(sch: Schedule): string {
+  return ['every' in sch ? `every ${sch.every}` : `cron ${sch.cron}`, sch.jitter ? `jitter ${sch.jitter}` : '', sch.paused ? 'paused' : ''].filter(Boolean).join(', ');
+}
+
+interface Wanted {
+  id: string;
+  source: string;
+  table?: string;
+  schedule: Schedule;
+  options: ScheduleOptions;
+  fingerprint: string;
+}
+
+/** The schedules a config asks for, by schedule id. */
+export function desiredSchedules(cfg: LoadedConfig, taskQueue: string): Map<string, Wanted> {
+  const out = new Map<string, Wanted>();
+  for (const s of cfg.sources) {
+    const own = s.tables.filter((t) => t.schedule);
+    const rest = s.tables.filter((t) => !t.schedule).map((t) => t.name);
+    // The source's schedule covers the tables without a schedule of their own (all of them, if none has one).
+    if (s.schedule && rest.length) out.set(scheduleId(s.name), build(s.name, undefined, own.length ? rest : undefined, s.schedule, taskQueue));
+    for (const t of own) out.set(scheduleId(s.name, t.name), build(s.name, t.name, [t.name], t.schedule!, taskQueue));
+  }
+  return out;
+}
+
+function build(source: string, table: string | undefined, tables: string[] | undefined, sch: Schedule, taskQueue: string): Wanted {
+  const id = scheduleId(source, table);
+  const input: SyncSourceInput = { source, tables, trigger: 'schedule' };
+  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
+  const what = describeSchedule(sch);
+  const fingerprint = JSON.stringify({ sch, tables: tables ?? null, taskQueue, v: 1 });
+  const options: ScheduleOptions = {
+    scheduleId: id,
+    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
     action: {
       type: 'startWorkflow',
       workflowType: 'syncSource',
-      workflowId: sourceWorkflowId(s.name),
+      workflowId: table ? tableScheduleWorkflowId(source, table) : sourceWorkflowId(source),
       taskQueue,
       args: [input],
-      searchAttributes: { [SA.source]: [s.name] },
-      staticSummary: `Scheduled sync of ${s.name}`,
+      searchAttributes: { [SA.source]: [source], ...(table ? { [SA.table]: [table] } : {}) },
+      memo: { trigger: 'schedule', schedule: what, tables: tables ?? 'all', sluiceScheduleFingerprint: fingerprint },
+      staticSummary: `Scheduled sync of ${table ? `${source}.${table}` : source} (${what})`,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
-    memo: { managedBy: 'sluice', fingerprint },
+    memo: { managedBy: 'sluice', taskQueue },
   };
+  return { id, source, table, schedule: sch, options, fingerprint };
 }
 
-export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueue: string): Promise<ScheduleChange[]> {
-  const changes: ScheduleChange[] = [];
-  const wanted = new Map(cfg.sources.filter((s) => s.schedule).map((s) => [scheduleId(s.name), s]));
-  const existing = new Map<string, { fingerprint?: string }>();
+/** Sluice's schedules on this task queue, by id. */
+async function ownSchedules(client: Client, taskQueue: string): Promise<Set<string>> {
+  const ids = new Set<string>();
   for await (const sch of client.schedule.list()) {
     if (!sch.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
-    existing.set(sch.scheduleId, { fingerprint: (sch.memo as { fingerprint?: string } | undefined)?.fingerprint });
+    const memo = sch.memo as { managedBy?: string; taskQueue?: string } | undefined;
+    // Schedules made before the task queue was recorded are ours only if nothing says otherwise.
+    if (memo?.taskQueue !== undefined && memo.taskQueue !== taskQueue) continue;
+    ids.add(sch.scheduleId);
   }
-  for (const [id, s] of wanted) {
-    const opts = desired(s, taskQueue);
-    const have = existing.get(id);
-    if (!have) {
-      await client.schedule.create(opts);
-      changes.push({ source: s.name, action: 'created' });
-    } else if (have.fingerprint !== (opts.memo as { fingerprint: string }).fingerprint) {
-      // Memo cannot be updated in place: recreate so the fingerprint stays truthful.
-      await client.schedule.getHandle(id).delete();
-      await client.schedule.create(opts);
-      changes.push({ source: s.name, action: 'updated' });
-    } else changes.push({ source: s.name, action: 'unchanged' });
+  return ids;
+}
+
+function splitId(id: string): { source: string; table?: string } {
+  const [source, table] = id.slice(SCHEDULE_PREFIX.length).split(':');
+  return { source: source!, table };
+}
+
+/** Makes Temporal's schedules match the config exactly: create, update in place, delete. */
+export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueue: string): Promise<ScheduleChange[]> {
+  const changes: ScheduleChange[] = [];
+  const wanted = desiredSchedules(cfg, taskQueue);
+  const existing = await ownSchedules(client, taskQueue);
+  const change = (w: Pick<Wanted, 'source' | 'table'>, action: ScheduleChange['action'], schedule?: Schedule) =>
+    changes.push({ target: w.table ? `${w.source}.${w.table}` : w.source, source: w.source, table: w.table, action, schedule: schedule && describeSchedule(schedule) });
+
+  for (const [id, w] of wanted) {
+    if (!existing.has(id)) {
+      await client.schedule.create(w.options);
+      change(w, 'created', w.schedule);
+      continue;
+    }
+    const handle = client.schedule.getHandle(id);
+    const desc = await handle.describe();
+    const have = (desc.action as { memo?: { sluiceScheduleFingerprint?: string } }).memo?.sluiceScheduleFingerprint;
+    if (have === w.fingerprint && desc.state.paused === Boolean(w.schedule.paused)) {
+      change(w, 'unchanged', w.schedule);
+      continue;
+    }
+    const { scheduleId: _id, memo: _memo, ...rest } = w.options;
+    await handle.update(() => rest as ScheduleUpdateOptions);
+    change(w, 'updated', w.schedule);
   }
-  for (const id of existing.keys()) {
+  for (const id of existing) {
     if (wanted.has(id)) continue;
     try {
       await client.schedule.getHandle(id).delete();
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
-    changes.push({ source: id.slice(SCHEDULE_PREFIX.length), action: 'deleted' });
+    change(splitId(id), 'deleted');
   }
   return changes;
 }
 
-/** Next run time per source, for `sluice status`. */
-export async function nextRuns(client: Client): Promise<Map<string, string | undefined>> {
-  const out = new Map<string, string | undefined>();
+export interface NextRun {
+  /** ISO time of the next run, or undefined when paused / none planned */
+  next?: string;
+  paused: boolean;
+  schedule: string;
+}
+
+/** The next run of each of Sluice's schedules on a task queue, keyed `source` or `source:table`, for `sluice status`. */
+export async function nextRuns(client: Client, taskQueue?: string): Promise<Map<string, NextRun>> {
+  const out = new Map<string, NextRun>();
   for await (const sch of client.schedule.list()) {
     if (!sch.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
-    const next = sch.info.nextActionTimes?.[0];
-    out.set(sch.scheduleId.slice(SCHEDULE_PREFIX.length), sch.state.paused ? 'paused' : next?.toISOString());
+    const memo = sch.memo as { taskQueue?: string } | undefined;
+    if (taskQueue && memo?.taskQueue !== undefined && memo.taskQueue !== taskQueue) continue;
+    out.set(sch.scheduleId.slice(SCHEDULE_PREFIX.length), {
+      next: sch.state.paused ? undefined : sch.info.nextActionTimes?.[0]?.toISOString(),
+      paused: sch.state.paused,
+      schedule: sch.scheduleId,
+    });
   }
   return out;
+}
+
+/** What `sluice status` prints as a table's next run. */
+export function nextRunOf(runs: Map<string, NextRun>, source: string, table: string): NextRun | undefined {
+  return runs.get(`${source}:${table}`) ?? runs.get(source);
 }

@@ -5,7 +5,7 @@ import { CONNECTORS } from '../../../../connectors/registry';
 import { loadConfig } from '../config';
 import { openTemporal } from '../temporal';
 import { runtimeOf } from '../runtime';
-import { applySchedules, nextRuns } from '../schedules';
+import { applySchedules, describeSchedule, nextRuns, type NextRun } from '../schedules';
 import { findTemporalCli } from '../temporal-server';
 import { csv, duration, textTable, toJsonRows } from '../format';
 import { UsageError, type Io } from '../io';
@@ -67,16 +67,25 @@ export async function queryCommand(opts: { config: string; sql: string; format: 
 export async function statusCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
   const tables = listTables(cfg.warehouse);
-  let next = new Map<string, string | undefined>();
+  let next: Map<string, NextRun> | undefined;
   if (cfg.temporal) {
     try {
       const session = await openTemporal(cfg, { worker: false, say: () => undefined });
-      next = await nextRuns(session.client);
-      await session.close();
+      next = await nextRuns(session.client, session.taskQueue).finally(() => session.close());
     } catch {
       // status works offline; next runs need the cluster
     }
   }
+  // A table with a schedule of its own runs on it; the others on their source's.
+  const nextRun = (s: (typeof cfg.sources)[number], t: (typeof s.tables)[number]): string => {
+    const sch = t.schedule ?? s.schedule;
+    if (!sch) return 'not scheduled';
+    if (!cfg.temporal) return 'when `sluice dev` runs';
+    if (!next) return 'unknown (Temporal unreachable)';
+    const r = next.get(t.schedule ? `${s.name}:${t.name}` : s.name);
+    if (!r) return 'not applied: run `sluice schedules apply`';
+    return r.paused ? 'paused' : (r.next ?? 'none planned');
+  };
   const rows = cfg.sources.flatMap((s) =>
     s.tables.map((t) => {
       const m = tables.find((x) => x.source === s.name && x.table === t.name)?.manifest;
@@ -93,7 +102,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
         durationMs: last ? Date.parse(last.finishedAt) - Date.parse(last.startedAt) : null,
         schemaChanges: (last?.schemaChanges ?? []).map((c) => `${c.kind} ${c.column}${c.from ? ` ${c.from}→${c.to}` : ` ${c.to}`}`),
         error: last?.error ?? null,
-        nextRun: s.schedule ? (next.get(s.name) ?? (cfg.temporal ? null : 'when `sluice dev` runs')) : 'not scheduled',
+        schedule: t.schedule ?? s.schedule ? describeSchedule((t.schedule ?? s.schedule)!) : null,
+        nextRun: nextRun(s, t),
       };
     }),
   );
@@ -151,7 +161,7 @@ export async function devCommand(opts: { config: string }, io: Io): Promise<numb
   const session = await openTemporal(cfg, { worker: true, say: io.info });
   try {
     const changes = await applySchedules(session.client, cfg, session.taskQueue);
-    for (const c of changes) io.info(`schedule ${c.source}: ${c.action}`);
+    for (const c of changes) io.info(`schedule ${c.target}${c.schedule ? ` (${c.schedule})` : ''}: ${c.action}`);
     io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"\nPress Ctrl-C to stop.`);
     await Promise.race([waitForSignal(), session.worker!.run]);
     io.info('stopping…');
@@ -166,7 +176,7 @@ export async function schedulesApplyCommand(opts: { config: string }, io: Io): P
   const session = await openTemporal(cfg, { worker: false, say: io.info, keepServer: false });
   try {
     const changes = await applySchedules(session.client, cfg, session.taskQueue);
-    io.out(changes.length ? textTable(['source', 'schedule'], changes.map((c) => [c.source, c.action])) : 'no schedules in the config and none to delete');
+    io.out(changes.length ? textTable(['schedule of', 'when', 'change'], changes.map((c) => [c.target, c.schedule ?? '', c.action])) : 'no schedules in the config and none to delete');
   } finally {
     await session.close();
   }
