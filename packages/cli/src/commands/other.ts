@@ -98,6 +98,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
         cursor: m?.cursor ?? null,
         lastRun: last?.finishedAt ?? null,
         outcome: last?.outcome ?? 'never synced',
+        lastSucceededAt: m?.syncs.findLast((x) => x.outcome === 'succeeded')?.finishedAt ?? null,
         rows: m?.rows ?? 0,
         durationMs: last ? Date.parse(last.finishedAt) - Date.parse(last.startedAt) : null,
         schemaChanges: (last?.schemaChanges ?? []).map((c) => `${c.kind} ${c.column}${c.from ? ` ${c.from}→${c.to}` : ` ${c.to}`}`),
