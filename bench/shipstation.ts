@@ -74,10 +74,10 @@ export async function run(): Promise<Record<string, number>> {
     mixedMeanLatenessMs: mixed.meanLatenessMs!,
   };
   console.log(
-    `shipstation: achieved ${(small.achievedFraction! * 100).toFixed(1)}% of the advertised limit (${small.limit} per ${small.windowMs / 1000} s, ${small.windows} windows, ${small.requests} requests, ${small.throttled} 429s, new window opened ${small.meanLatenessMs} ms after reset on average)`,
+    `shipstation: achieved ${(small.achievedFraction! * 100).toFixed(1)}% of the advertised limit (${small.limit} per ${small.windowMs! / 1000} s, ${small.windows} windows, ${small.requests} requests, ${small.throttled} 429s, new window opened ${small.meanLatenessMs} ms after reset on average)`,
   );
   console.log(
-    `shipstation: all seven tables incl. 500-order pages: ${(mixed.achievedFraction! * 100).toFixed(1)}% (${mixed.limit} per ${mixed.windowMs / 1000} s, ${mixed.throttled} 429s, ${mixed.meanLatenessMs} ms late on average: the window's end is known when its first response arrives)`,
+    `shipstation: all seven tables incl. 500-order pages: ${(mixed.achievedFraction! * 100).toFixed(1)}% (${mixed.limit} per ${mixed.windowMs! / 1000} s, ${mixed.throttled} 429s, ${mixed.meanLatenessMs} ms late on average: the window's end is known when its first response arrives)`,
   );
   return result;
 }
