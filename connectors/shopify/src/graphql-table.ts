@@ -131,7 +131,7 @@ async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<stri
       let info = conn?.pageInfo;
       let maxCost = 1000;
       while (info?.hasNextPage && info.endCursor) {
-        const size = ctx.client.bucket.fit(model.page(250, maxCost));
+        const size = ctx.client.bucket.fit(model.page(50, maxCost)); // the rest of one parent: usually a few
         let res;
         try {
           res = await graphql<{ node: Record<string, any> | null }>(

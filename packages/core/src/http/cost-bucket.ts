@@ -144,10 +144,6 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
       admission = turn.catch(() => undefined);
       await turn;
       s.requests++;
-      if (!s.firstAt) {
-        s.firstAt = clock();
-        s.startAvailable = avail + c;
-      }
       try {
         return await fn();
       } finally {
@@ -158,6 +154,11 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
       const r = read(res.body);
       if (!r) return;
       s.lastAt = clock();
+      if (r.throttle && !s.firstAt) {
+        // The budget of the run starts with what the vendor first said was available (before this request).
+        s.firstAt = s.lastAt;
+        s.startAvailable = r.throttle.currentlyAvailable + (r.actual ?? 0);
+      }
       if (r.throttled) s.throttled++;
       if (r.requested !== undefined && !r.throttled) s.requestedCost += r.requested;
       if (r.actual !== undefined) s.actualCost += r.actual;

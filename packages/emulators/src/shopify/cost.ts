@@ -173,6 +173,14 @@ function actualSelection(w: Walk, sel: SelectionSetNode | undefined, type: Graph
     const tn = data['__typename'];
     const t = typeof tn === 'string' ? w.schema.getType(tn) : undefined;
     if (t && isObjectType(t)) concrete = t;
+    else {
+      // No __typename selected: the concrete type is the one whose fragment selected the keys returned.
+      const keys = Object.keys(data);
+      concrete = concreteTypes(w, type).find((ct) => {
+        const fs = fieldsOn(w, sel, ct).map((f) => f.alias?.value ?? f.name.value);
+        return fs.length > 0 && keys.every((k) => fs.includes(k));
+      });
+    }
   }
   if (!concrete) return selectionCost(w, sel, type);
   let sum = 0;
