@@ -15,7 +15,7 @@ describe('commercetools end to end', () => {
   let h: Handle;
   let env: SluiceEnv;
   const source = (tables: SourceYaml['tables'], client?: ApiClient, extra: Record<string, unknown> = {}): SourceYaml[] => [
-    { name: 'ct', type: 'commercetools', config: { ...sourceConfig(h, client), ...extra }, tables },
+    { name: 'ct_e2e', type: 'commercetools', config: { ...sourceConfig(h, client), ...extra }, tables },
   ];
   const allTables = (mode: string) => Object.fromEntries(TABLES.map((t) => [t, { mode }]));
 
@@ -23,7 +23,7 @@ describe('commercetools end to end', () => {
   async function expectWarehouseEqualsEmulator(tables = TABLES) {
     for (const table of tables) {
       const rows = await env.query<{ id: string; version: number; lastModifiedAt: string; createdAt: string }>(
-        `SELECT id, version, "lastModifiedAt", "createdAt" FROM ct.${table} ORDER BY id`,
+        `SELECT id, version, "lastModifiedAt", "createdAt" FROM ct_e2e.${table} ORDER BY id`,
       );
       const docs = h.store.all(endpointOf(table));
       expect(rows.length, table).toBe(docs.length);
@@ -44,20 +44,21 @@ describe('commercetools end to end', () => {
   });
 
   it('first sync imports all eight tables; documents, money and timestamps land intact', async () => {
-    const r = await env.run('sync', 'ct', '--json');
+    const r = await env.run('sync', 'ct_e2e', '--json');
     expect(r.code, r.stderr).toBe(0);
     const [result] = JSON.parse(r.stdout);
     expect(result.tables.map((t: any) => t.outcome)).toEqual(TABLES.map(() => 'succeeded'));
     await expectWarehouseEqualsEmulator();
     // Nested documents stay nested; money in integer cents.
     const sample = expectedDocs(h, 'orders').slice(0, 5);
-    const rows = await env.query<Record<string, unknown>>(`SELECT id, "totalPrice", "lineItems", "shippingAddress", "orderNumber" FROM ct.orders WHERE id IN (${sample.map((d) => `'${d.id}'`).join(', ')}) ORDER BY id`);
+    const rows = await env.query<Record<string, unknown>>(`SELECT id, "totalPrice", "lineItems", "shippingAddress", "orderNumber" FROM ct_e2e.orders WHERE id IN (${sample.map((d) => `'${d.id}'`).join(', ')}) ORDER BY id`);
     const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
     expect(rows.map((r) => ({ id: r.id, totalPrice: parse(r.totalPrice), lineItems: parse(r.lineItems), shippingAddress: parse(r.shippingAddress), orderNumber: r.orderNumber }))).toEqual(
       sample.map((d) => ({ id: d.id, totalPrice: d.totalPrice, lineItems: d.lineItems, shippingAddress: d.shippingAddress, orderNumber: d.orderNumber })),
     );
-    const [{ n }] = await env.query<{ n: number }>(`SELECT count(*) n FROM ct.customers WHERE password IS NOT NULL`).catch(() => [{ n: 0 }]);
-    expect(Number(n)).toBe(0);
+    const [customer] = await env.query<Record<string, unknown>>(`SELECT * FROM ct_e2e.customers LIMIT 1`);
+    expect(Object.keys(customer!)).toContain('email');
+    expect(Object.keys(customer!)).not.toContain('password');
   });
 
   it('incremental: inserts, updates, updates during the sync and >10,000 records with one lastModifiedAt', async () => {
@@ -78,7 +79,7 @@ describe('commercetools end to end', () => {
       h.store.insert('orders', { orderNumber: 'ORD-DURING-SYNC' });
     };
     try {
-      const r = await env.run('sync', 'ct', '--json');
+      const r = await env.run('sync', 'ct_e2e', '--json');
       expect(r.code, r.stderr).toBe(0);
       const [result] = JSON.parse(r.stdout);
       const ordersResult = result.tables.find((t: any) => t.table === 'orders');
@@ -88,14 +89,14 @@ describe('commercetools end to end', () => {
     }
     expect(pages).toBeGreaterThan(20);
     await expectWarehouseEqualsEmulator();
-    const [{ n }] = await env.query<{ n: number }>(`SELECT count(*) n FROM ct.orders WHERE "lastModifiedAt" = TIMESTAMPTZ '${bulkAt}'`);
+    const [row] = await env.query<{ n: number }>(`SELECT count(*) n FROM ct_e2e.orders WHERE "lastModifiedAt" = TIMESTAMPTZ '${bulkAt}'`);
     const atBulk = h.store.all('orders').filter((d) => d.lastModifiedAt === bulkAt).length;
     expect(atBulk).toBe(10_248);
-    expect(Number(n)).toBe(atBulk);
-    const states = await env.query<{ orderState: string }>(`SELECT "orderState" FROM ct.orders WHERE id = '${[...bulk].sort()[10]}'`);
+    expect(Number(row!.n)).toBe(atBulk);
+    const states = await env.query<{ orderState: string }>(`SELECT "orderState" FROM ct_e2e.orders WHERE id = '${[...bulk].sort()[10]}'`);
     expect(states).toEqual([{ orderState: 'Confirmed' }]);
     // A quiet sync afterwards changes nothing.
-    const again = await env.run('sync', 'ct');
+    const again = await env.run('sync', 'ct_e2e');
     expect(again.code, again.stderr).toBe(0);
     await expectWarehouseEqualsEmulator();
   });
@@ -104,72 +105,25 @@ describe('commercetools end to end', () => {
     const victims = expectedDocs(h, 'orders').slice(0, 25).map((d) => d.id as string);
     for (const id of victims) h.store.remove('orders', id);
     h.store.remove('categories', expectedDocs(h, 'categories')[0]!.id as string);
-    const r = await env.run('sync', 'ct', '--full-refresh');
+    const r = await env.run('sync', 'ct_e2e', '--full-refresh');
     expect(r.code, r.stderr).toBe(0);
     await expectWarehouseEqualsEmulator();
   });
 
   it('append_only appends new versions and never duplicates an unchanged row', async () => {
     await env.writeConfig(source({ payments: { mode: 'append_only' } }));
-    const first = await env.run('sync', 'ct', '--table', 'payments', '--full-refresh');
+    const first = await env.run('sync', 'ct_e2e', '--table', 'payments', '--full-refresh');
     expect(first.code, first.stderr).toBe(0);
     const docs = expectedDocs(h, 'payments');
     const changed = h.store.update('payments', docs[1]!.id as string, { paymentStatus: { interfaceCode: 'Refunded', interfaceText: 'refunded' } });
     const added = h.store.insert('payments');
-    const r = await env.run('sync', 'ct', '--table', 'payments');
+    const r = await env.run('sync', 'ct_e2e', '--table', 'payments');
     expect(r.code, r.stderr).toBe(0);
-    const rows = await env.query<{ id: string; version: number; lastModifiedAt: string }>(`SELECT id, version, "lastModifiedAt" FROM ct.payments ORDER BY id, version`);
+    const rows = await env.query<{ id: string; version: number; lastModifiedAt: string }>(`SELECT id, version, "lastModifiedAt" FROM ct_e2e.payments ORDER BY id, version`);
     const expected = [...docs.map((d) => [d.id, d.version, d.lastModifiedAt]), [changed.id, changed.version, changed.lastModifiedAt], [added.id, added.version, added.lastModifiedAt]].sort((a, b) =>
       a[0] === b[0] ? (a[1] as number) - (b[1] as number) : (a[0] as string) < (b[0] as string) ? -1 : 1,
     );
     expect(rows.map((x) => [x.id, Number(x.version), iso(x.lastModifiedAt)])).toEqual(expected);
   });
 
-  it('a missing scope fails that table alone, naming the scope; the others sync', async () => {
-    await env.writeConfig(source(allTables('incremental'), NO_PAYMENTS));
-    h.store.insert('orders', { orderNumber: 'ORD-SCOPE' });
-    const r = await env.run('sync', 'ct', '--json');
-    expect(r.code).toBe(1);
-    const [result] = JSON.parse(r.stdout);
-    const byTable = Object.fromEntries(result.tables.map((t: any) => [t.table, t]));
-    expect(byTable.payments.outcome).toBe('failed');
-    expect(byTable.payments.error).toContain('view_payments');
-    for (const t of TABLES.filter((x) => x !== 'payments')) expect(byTable[t].outcome, t).toBe('succeeded');
-    await expectWarehouseEqualsEmulator(TABLES.filter((x) => x !== 'payments'));
-    const check = await env.run('check', 'ct');
-    expect(check.code, check.stderr).toBe(0);
-    expect(check.stdout + check.stderr).toContain('view_payments');
-  });
-
-  it('bad credentials fail clearly without leaking the secret, and leave the data intact', async () => {
-    const before = await env.query('SELECT count(*) n FROM ct.orders');
-    await env.writeConfig(source(allTables('incremental'), undefined, { clientSecret: 'e2e-wrong-secret-value' }));
-    const r = await env.run('sync', 'ct');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('invalid client id or secret (or wrong region)');
-    expect(r.stdout + r.stderr).not.toContain('e2e-wrong-secret-value');
-    expect(await env.query('SELECT count(*) n FROM ct.orders')).toEqual(before);
-    const check = await env.run('check', 'ct');
-    expect(check.code).toBe(1);
-    expect(check.stdout + check.stderr).toContain('invalid client id or secret (or wrong region)');
-    await env.writeConfig(source(allTables('incremental'), undefined, { projectKey: 'no-such-project' }));
-    const missing = await env.run('check', 'ct');
-    expect(missing.code).toBe(1);
-    expect(missing.stdout + missing.stderr).toContain('project key "no-such-project" not found in region europe-west1.gcp');
-  });
-
-  it('injected 503/502/429 and HTML error pages are retried and the sync ends equal', async () => {
-    await env.writeConfig(source(allTables('incremental')));
-    h.store.update('orders', expectedDocs(h, 'orders')[40]!.id as string, { orderState: 'Open' });
-    h.store.insert('carts');
-    h.inject('status', { status: 503, times: 2, path: /orders$/ });
-    h.inject('html', { status: 502, times: 2, path: /carts$/ });
-    h.inject('status', { status: 429, times: 1, retryAfter: 1, path: /customers$/ });
-    h.inject('html', { status: 503, times: 1, path: /inventory$/ });
-    const r = await env.run('sync', 'ct');
-    expect(r.code, r.stderr).toBe(0);
-    expect(h.faults.every((f) => f.times === 0)).toBe(true);
-    h.faults.length = 0;
-    await expectWarehouseEqualsEmulator();
-  });
 });

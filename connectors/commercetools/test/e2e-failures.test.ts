@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CLIENT, sourceConfig, start, type ApiClient, type Handle } from '@sluice/emulators/commercetools/index';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
+import { endpointOf, expectedDocs } from './helpers';
+
+/**
+ * Failure scenarios through the real workflows (missing scope, bad credentials, unknown project,
+ * injected faults); each ends with the warehouse equal to the emulator.
+ */
+const TABLES = ['orders', 'carts', 'customers', 'payments', 'product_projections', 'categories', 'discount_codes', 'inventory'];
+const NO_PAYMENTS: ApiClient = { clientId: 'e2e-no-payments', clientSecret: 'e2e-no-payments-secret-42', scopes: ['view_orders', 'view_customers', 'view_products', 'view_categories', 'view_discount_codes'] };
+const iso = (v: unknown) => new Date(v as string).toISOString();
+
+describe('commercetools end to end: failures', () => {
+  let h: Handle;
+  let env: SluiceEnv;
+  const source = (tables: SourceYaml['tables'], client?: ApiClient, extra: Record<string, unknown> = {}): SourceYaml[] => [
+    { name: 'ct_fail', type: 'commercetools', config: { ...sourceConfig(h, client), ...extra }, tables },
+  ];
+  const allTables = (mode: string) => Object.fromEntries(TABLES.map((t) => [t, { mode }]));
+
+  /** Warehouse rows (id, version, lastModifiedAt) equal the emulator's, for each table given. */
+  async function expectWarehouseEqualsEmulator(tables = TABLES) {
+    for (const table of tables) {
+      const rows = await env.query<{ id: string; version: number; lastModifiedAt: string; createdAt: string }>(
+        `SELECT id, version, "lastModifiedAt", "createdAt" FROM ct_fail.${table} ORDER BY id`,
+      );
+      const docs = h.store.all(endpointOf(table));
+      expect(rows.length, table).toBe(docs.length);
+      expect(
+        rows.map((r) => [r.id, Number(r.version), iso(r.lastModifiedAt), iso(r.createdAt)]),
+        table,
+      ).toEqual(docs.map((d) => [d.id, d.version, d.lastModifiedAt, d.createdAt]));
+    }
+  }
+
+  beforeAll(async () => {
+    h = await start({ seed: 2024, counts: { orders: 700, carts: 120, customers: 150, payments: 200, 'product-projections': 60, categories: 15, 'discount-codes': 20, inventory: 90 }, clients: [DEMO_CLIENT, NO_PAYMENTS] });
+    env = await sluiceEnv({ sources: source(allTables('incremental')) });
+    const first = await env.run('sync', 'ct_fail');
+    expect(first.code, first.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await env?.close();
+    await h?.close();
+  });
+
+  it('a missing scope fails that table alone, naming the scope; the others sync', async () => {
+    await env.writeConfig(source(allTables('incremental'), NO_PAYMENTS));
+    h.store.insert('orders', { orderNumber: 'ORD-SCOPE' });
+    const r = await env.run('sync', 'ct_fail', '--json');
+    expect(r.code).toBe(1);
+    const [result] = JSON.parse(r.stdout);
+    const byTable = Object.fromEntries(result.tables.map((t: any) => [t.table, t]));
+    expect(byTable.payments.outcome).toBe('failed');
+    expect(byTable.payments.error).toContain('view_payments');
+    for (const t of TABLES.filter((x) => x !== 'payments')) expect(byTable[t].outcome, t).toBe('succeeded');
+    await expectWarehouseEqualsEmulator(TABLES.filter((x) => x !== 'payments'));
+    const check = await env.run('check', 'ct_fail');
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout + check.stderr).toContain('view_payments');
+  });
+
+  it('bad credentials fail clearly without leaking the secret, and leave the data intact', async () => {
+    const before = await env.query('SELECT count(*) n FROM ct_fail.orders');
+    await env.writeConfig(source(allTables('incremental'), undefined, { clientSecret: 'e2e-wrong-secret-value' }));
+    const r = await env.run('sync', 'ct_fail');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('invalid client id or secret (or wrong region)');
+    expect(r.stdout + r.stderr).not.toContain('e2e-wrong-secret-value');
+    expect(await env.query('SELECT count(*) n FROM ct_fail.orders')).toEqual(before);
+    const check = await env.run('check', 'ct_fail');
+    expect(check.code).toBe(1);
+    expect(check.stdout + check.stderr).toContain('invalid client id or secret (or wrong region)');
+    await env.writeConfig(source(allTables('incremental'), undefined, { projectKey: 'no-such-project' }));
+    const missing = await env.run('check', 'ct_fail');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout + missing.stderr).toContain('project key "no-such-project" not found in region europe-west1.gcp');
+  });
+
+  it('injected 503/502/429 and HTML error pages are retried and the sync ends equal', async () => {
+    await env.writeConfig(source(allTables('incremental')));
+    h.store.update('orders', expectedDocs(h, 'orders')[40]!.id as string, { orderState: 'Open' });
+    h.store.insert('carts');
+    h.inject('status', { status: 503, times: 2, path: /orders$/ });
+    h.inject('html', { status: 502, times: 2, path: /carts$/ });
+    h.inject('status', { status: 429, times: 1, retryAfter: 1, path: /customers$/ });
+    h.inject('html', { status: 503, times: 1, path: /inventory$/ });
+    const r = await env.run('sync', 'ct_fail');
+    expect(r.code, r.stderr).toBe(0);
+    expect(h.faults.every((f) => f.times === 0)).toBe(true);
+    h.faults.length = 0;
+    await expectWarehouseEqualsEmulator();
+  });
+});
