@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { SluiceError, errorMessage, failureType, redact, redactDeep, subtractMs, type ProgressEvent, type ResolvedTable } from '@sluice/core';
+import { SluiceError, bindLogger, errorMessage, failureType, redact, redactDeep, subtractMs, type ProgressEvent, type ResolvedTable } from '@sluice/core';
 import { StagingWriter, collectGarbage, commitStaged, readManifest, recordFailure, refreshCatalog, type StagingState } from '@sluice/warehouse';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
+import { syncMetrics } from './metrics';
+import { sendFailureAlert } from './alerts';
 import type { CheckInput, CheckOutput, CommitInput, ExtractHeartbeat, ExtractInput, ExtractSummary, SyncSourceInput, TablePlan, TableResult } from './shared';
 
 /**
@@ -41,7 +43,7 @@ export function createActivities(rt: Runtime) {
       const src = sourceOf(input.source);
       const spec = tableOf(src, input.table);
       const paths = rt.warehouse;
-      const log = ctx.log;
+      const log = bindLogger(ctx.log, { source: input.source, table: input.table });
 
       // The saved cursor applies only if it was kept for the same cursor field.
       const manifest = readManifest(paths.manifest(input.source, input.table));
@@ -64,7 +66,8 @@ export function createActivities(rt: Runtime) {
       const resumedPages = resumed ? writer.state.pages : 0;
       if (resumed) log.info('resuming extract from checkpoint', { pages: resumedPages, rows: writer.state.rows });
 
-      const { client } = clients.get(src, log);
+      const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
+      const meter = syncMetrics.extract(input.source, input.table, client);
       let waiting: ExtractHeartbeat['waiting'];
       let retries = 0;
       let waitedMs = 0;
@@ -73,10 +76,12 @@ export function createActivities(rt: Runtime) {
       const report = (e: ProgressEvent) => {
         if (e.type === 'wait') {
           waitedMs += e.ms;
+          meter.wait(e.ms);
           waiting = { reason: e.reason, until: new Date(Date.now() + e.ms).toISOString() };
           log.info(e.reason, { table: input.table, waitMs: e.ms });
         } else if (e.type === 'retry') {
           retries++;
+          meter.retry();
           log.warn(`retrying: ${redact(e.reason)}`, { table: input.table, attempt: e.attempt });
         } else log.info(redact(e.message), { table: input.table });
         ctx.heartbeat(details());
@@ -94,7 +99,13 @@ export function createActivities(rt: Runtime) {
           report,
           log,
         });
+        let previousKeys = '';
         for await (const page of pages) {
+          // A vendor (or a proxy cache) that answers the previous page again would make us skip a
+          // page silently: refuse it; the retried attempt resumes from the last good checkpoint.
+          const keys = page.records.length ? page.records.map((r) => spec.primaryKey.map((k) => String(r[k])).join('|')).join(',') : '';
+          if (keys && keys === previousKeys) throw new SluiceError('transient', `${src.type} returned the same page twice in a row (page ${writer.state.pages + 1}); retrying from the last checkpoint`);
+          previousKeys = keys;
           writer.writePage(page.records, page.checkpoint, since);
           waiting = undefined;
           ctx.heartbeat(details());
@@ -103,6 +114,7 @@ export function createActivities(rt: Runtime) {
         throw toFailure(err, `${input.source}.${input.table}`);
       } finally {
         clearInterval(timer);
+        meter.done();
       }
       const stats = (client as { http?: { stats(): Record<string, number> } })?.http?.stats?.() ?? {};
       return {
@@ -151,7 +163,7 @@ export function createActivities(rt: Runtime) {
         if (await refreshCatalog(paths, rt.views())) collectGarbage(paths, input.source, input.table);
         else ctx.log.warn('warehouse.duckdb is locked by another program; views will be refreshed by the next sync or query');
         fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
-        return {
+        const out: TableResult = {
           source: input.source,
           table: input.table,
           mode: input.mode,
@@ -166,6 +178,8 @@ export function createActivities(rt: Runtime) {
           schemaChanges: result.schemaChanges.map((c) => (c.kind === 'added' ? `added ${c.column} ${c.to}` : `${c.kind} ${c.column} ${c.from} → ${c.to}`)),
           durationMs: input.extract.durationMs + (Date.now() - t0),
         };
+        syncMetrics.committed(out);
+        return out;
       } catch (err) {
         throw toFailure(err, `${input.source}.${input.table} commit`);
       } finally {
@@ -174,6 +188,7 @@ export function createActivities(rt: Runtime) {
     },
 
     async recordTableFailure(input: TablePlan & { syncId: string; startedAt: string; error: string }): Promise<void> {
+      syncMetrics.failed(input.source, input.table, Date.now() - Date.parse(input.startedAt));
       const src = sourceOf(input.source);
       const spec = tableOf(src, input.table);
       const paths = rt.warehouse;
@@ -192,6 +207,11 @@ export function createActivities(rt: Runtime) {
       });
       fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
       await refreshCatalog(paths, rt.views()).catch(() => false);
+    },
+
+    /** POSTs the `alerts.webhook` of sluice.yaml when the table has failed `afterFailedIntervals` times in a row. */
+    async alertTableFailure(input: TablePlan & { syncId: string; error: string }): Promise<{ sent: boolean; consecutiveFailures: number }> {
+      return sendFailureAlert(rt, input, Context.current().info);
     },
 
     async checkSource(input: CheckInput): Promise<CheckOutput> {

@@ -24,6 +24,12 @@ export interface Runtime {
   warehouse: WarehousePaths;
   sources: Map<string, RuntimeSource>;
   log: Logger;
+  /** `metrics: { port }` in sluice.yaml: the worker serves Prometheus metrics on this port. */
+  metrics?: { port: number };
+  /** `alerts:` in sluice.yaml: a webhook called when a table's sync fails. */
+  alerts?: { webhook: string; afterFailedIntervals: number };
+  /** Base URL of the Temporal Web UI (for links in alerts), when known. */
+  uiUrl?: string;
   /** Extra views (connector views, cross-source views) to maintain in the catalog. */
   views(): { schema: string; name: string; sql: string }[];
 }

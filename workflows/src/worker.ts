@@ -4,33 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { NativeConnection, Worker, bundleWorkflowCode, Runtime as TemporalRuntime, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { serveMetrics } from './metrics';
+import { installTemporalRuntime } from './telemetry';
 import type { Runtime } from './runtime';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WORKFLOWS = path.join(here, 'workflows.ts');
-
-let runtimeInstalled = false;
-function quietTemporalRuntime() {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    TemporalRuntime.install({
-      logger: new (class {
-        log() {}
-        trace() {}
-        debug() {}
-        info() {}
-        warn() {}
-        error() {}
-      })() as never,
-      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
-    });
-  } catch {
-    // already installed by the host process
-  }
-}
 
 /**
  * The workflow bundle is built once per version of the workflow sources and cached: bundling with
@@ -63,12 +44,16 @@ function silentLogger() {
 export interface WorkerHandle {
   worker: Worker;
   run: Promise<void>;
+  /** Where this process serves Prometheus metrics, when `metrics:` is configured. */
+  metricsUrl?: string;
   shutdown(): Promise<void>;
 }
 
 /** Creates and starts a worker on the given connection; `shutdown` drains it. */
 export async function startWorker(opts: { rt: Runtime; address: string; namespace: string; taskQueue: string; identity?: string }): Promise<WorkerHandle> {
-  quietTemporalRuntime();
+  // Sluice's logger and (with `metrics:`) the SDK's Prometheus exporter, once per process.
+  const telemetry = await installTemporalRuntime({ metrics: Boolean(opts.rt.metrics) });
+  const metrics = opts.rt.metrics ? await serveMetrics({ port: opts.rt.metrics.port, temporalMetricsUrl: telemetry.temporalMetricsUrl }) : undefined;
   const connection = await NativeConnection.connect({ address: opts.address });
   const worker = await Worker.create({
     connection,
@@ -79,15 +64,20 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
     identity: opts.identity ?? `sluice@${os.hostname()}:${process.pid}`,
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '10 seconds',
+    // Heartbeats carry the extract checkpoint: send them often, so a killed worker re-reads few pages.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
   });
   const run = worker.run();
   return {
     worker,
     run,
+    metricsUrl: metrics?.url,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await run.catch(() => undefined);
       await connection.close().catch(() => undefined);
+      await metrics?.close();
     },
   };
 }

@@ -37,13 +37,14 @@ const { planSource, checkSource } = proxyActivities<Activities>({
 const { extractTable } = proxyActivities<Activities>({
   // An extract may legitimately run for hours (rate-limited vendors); liveness is the heartbeat.
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '2 minutes',
+  // A dead worker is noticed within 30 s; long vendor waits keep heartbeating on a timer.
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const { commitTable, recordTableFailure } = proxyActivities<Activities>({
+const { commitTable, recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -70,6 +71,7 @@ export async function syncTable(plan: TablePlan): Promise<TableResult> {
     upsertSearchAttributes({ [SA.outcome]: ['failed'] });
     upsertMemo({ error: message });
     await recordTableFailure({ ...plan, syncId, startedAt, error: message }).catch(() => undefined);
+    await alertTableFailure({ ...plan, syncId, error: message }).catch(() => undefined);
     throw ApplicationFailure.create({ message: `${plan.source}.${plan.table}: ${message}`, type: failureType(err), nonRetryable: true });
   }
 }

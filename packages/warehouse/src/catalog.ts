@@ -44,7 +44,7 @@ export function tableViewSql(paths: WarehousePaths, m: Manifest): string {
 const SYNCS_COLUMNS = `source VARCHAR, "table" VARCHAR, sync_id VARCHAR, mode VARCHAR, full_refresh BOOLEAN, started TIMESTAMPTZ, finished TIMESTAMPTZ,
   outcome VARCHAR, rows_read BIGINT, rows_written BIGINT, pages BIGINT, cursor_field VARCHAR, cursor_before VARCHAR, cursor_after VARCHAR, error VARCHAR, schema_changes JSON`;
 
-function syncsSql(paths: WarehousePaths, tables: { manifest: Manifest }[]): string {
+export function syncsSql(paths: WarehousePaths, tables: { manifest: Manifest }[]): string {
   const values = tables.flatMap(({ manifest: m }) =>
     m.syncs.map(
       (s) =>

@@ -1,6 +1,18 @@
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { WarehousePaths } from './paths';
+import { listTables, syncsSql, tableViewSql } from './catalog';
+import { quoteIdent as q } from './schema';
+
+async function createViews(conn: DuckDBConnection, paths: WarehousePaths): Promise<void> {
+  const tables = listTables(paths);
+  for (const { source, table, manifest } of tables) {
+    await conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(source)}`);
+    await conn.run(`CREATE OR REPLACE VIEW ${q(source)}.${q(table)} AS ${tableViewSql(paths, manifest)}`);
+  }
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS sluice; ${syncsSql(paths, tables)}`);
+}
 
 /**
  * Read-only SQL against the warehouse (`sluice query`). The catalog is opened READ_ONLY, so no
@@ -14,20 +26,19 @@ const WRITE_STATEMENTS = /^\s*(copy|export|install|load|attach|detach|checkpoint
 export async function queryWarehouse(paths: WarehousePaths, sql: string): Promise<{ columns: string[]; types: string[]; rows: unknown[][] }> {
   if (!fs.existsSync(paths.catalog)) throw new QueryError(`no warehouse at ${paths.root} yet: run \`sluice sync\` first`);
   if (WRITE_STATEMENTS.test(sql) || /\bcopy\b[\s\S]*\bto\b\s*'/i.test(sql)) throw new QueryError('sluice query is read-only: COPY, EXPORT, ATTACH, SET and similar statements are not allowed');
-  let instance: DuckDBInstance | undefined;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      instance = await DuckDBInstance.create(paths.catalog, { access_mode: 'READ_ONLY' });
-      break;
-    } catch (err) {
-      if (/lock/i.test((err as Error).message) && attempt < 20) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      throw err;
-    }
+  let instance: DuckDBInstance;
+  let fromManifests = false;
+  try {
+    instance = await DuckDBInstance.create(paths.catalog, { access_mode: 'READ_ONLY' });
+  } catch (err) {
+    if (!/lock/i.test((err as Error).message)) throw err;
+    // Another program holds warehouse.duckdb: the catalog is only views over the manifests, so
+    // rebuild it in memory and answer anyway.
+    instance = await DuckDBInstance.create(':memory:');
+    fromManifests = true;
   }
   const conn = await instance.connect();
+  if (fromManifests) await createViews(conn, paths);
   await conn.run(`SET TimeZone = 'UTC'`);
   try {
     const result = await conn.runAndReadAll(sql);
