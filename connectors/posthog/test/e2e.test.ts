@@ -36,7 +36,8 @@ beforeAll(async () => {
   ph = await start({ seed: 21, nowMs: Date.now() - HOUR, days: 35 });
   if (hasShopify) {
     const s = await import('@sluice/emulators/shopify/index');
-    shop = (await s.start({ customers: 200, orders: 120 })) as unknown as typeof shop;
+    // A generous cost bucket: the funnel, not Shopify's throttling, is under test here.
+    shop = (await s.start({ customers: 200, orders: 120, bucketSize: 20_000, restoreRate: 10_000 })) as unknown as typeof shop;
   }
   env = await sluiceEnv({ sources: await sources() });
 });
