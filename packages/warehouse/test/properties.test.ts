@@ -85,7 +85,7 @@ async function history(mode: SyncMode, seed: number, steps: number) {
       expect(new Set(versions)).toEqual(seen);
     } else {
       const truth = [...vendor.rows.values()].map((r) => ({ id: r.id, updatedAt: r.updatedAt, v: r.v, amount: r.amount, createdAt: r.createdAt })).sort((a, b) => a.id.localeCompare(b.id));
-      const got = stored.map((r) => ({ ...r, updatedAt: normalise(r.updatedAt), createdAt: r.createdAt === null ? null : normalise(r.createdAt) })).sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+      const got = stored.map((r): Record<string, unknown> => ({ ...r, updatedAt: normalise(r.updatedAt), createdAt: r.createdAt === null ? null : normalise(r.createdAt) })).sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
       expect(got, `step ${step} (page size ${pageSize})`).toEqual(truth.map((t) => ({ ...t, updatedAt: normalise(t.updatedAt), createdAt: t.createdAt === null ? null : normalise(t.createdAt) })));
     }
     const m = readManifest(wh.manifest('src', 'orders'))!;
