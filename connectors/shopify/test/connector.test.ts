@@ -105,6 +105,36 @@ describe('shopify connector against the emulator', () => {
     expect(levels).toHaveLength(h.store.locations.size);
   });
 
+  it('paged reads resume after the checkpoint of the last staged page', async () => {
+    const config = cfg(h, { pageSize: 15 });
+    const head = await readTable(connector, config, 'orders', { mode: 'incremental' }, { maxPages: 2 });
+    const rest = await readTable(connector, config, 'orders', { mode: 'incremental', checkpoint: head.checkpoints[1] });
+    const ids = [...head.records, ...rest.records].map((r) => r['id']);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(h.store.orders.size);
+  });
+
+  it('createdAt as the cursor: created_at filter, CREATED_AT order', async () => {
+    const since = '2024-09-01T00:00:00.000Z';
+    const { records } = await readTable(connector, cfg(h), 'orders', { mode: 'incremental', cursorField: 'createdAt', since });
+    const want = [...h.store.orders.values()].filter((o) => o.createdAt >= '2024-09-01T00:00:00Z');
+    expect(records.map((r) => r['id']).sort()).toEqual(want.map((o) => gid('Order', o.id)).sort());
+    const created = records.map((r) => String(r['createdAt']));
+    expect(created).toEqual([...created].sort());
+  });
+
+  it('503 and 429 answers are retried', async () => {
+    const graphqlOnly = (req: { path: string }) => req.path.endsWith('graphql.json');
+    h.faults.push({ match: graphqlOnly, times: 2, kind: { type: 'status', status: 503 } });
+    h.faults.push({ match: graphqlOnly, times: 1, kind: { type: 'status', status: 429, headers: { 'retry-after': '1' } } });
+    const client = createClient(connector.config.parse(cfg(h)) as never);
+    const { records } = await readTable(connector, cfg(h), 'customers', { mode: 'full_refresh' }, { client });
+    expect(records).toHaveLength(h.store.customers.size);
+    expect(client.http.stats().retries).toBe(2);
+    expect(client.http.stats().rateLimitWaits).toBe(1);
+    expect(h.faults.every((f) => f.times === 0)).toBe(true);
+  });
+
   it('customers carry the deterministic identities', async () => {
     const { records } = await readTable(connector, cfg(h), 'customers', { mode: 'full_refresh' });
     expect(records).toHaveLength(h.store.customers.size);
@@ -175,6 +205,20 @@ describe('cost-aware throttling', () => {
     expect(Date.now() - t0).toBeGreaterThan(minimumMs * 0.8);
     expect(stats['budgetUsed']).toBeGreaterThan(0.5);
     expect(customers.events.some((e) => e.type === 'wait')).toBe(true);
+  });
+
+  it('tables of one source share the bucket: reading them in parallel is not throttled either', async () => {
+    const config = cfg(h);
+    const client = createClient(connector.config.parse(config) as never);
+    const before = h.stats.throttled;
+    h.bucket.reset(300, 600);
+    const [a, b] = await Promise.all([
+      readTable(connector, config, 'customers', { mode: 'full_refresh' }, { client }),
+      readTable(connector, config, 'products', { mode: 'full_refresh' }, { client }),
+    ]);
+    expect(a.records).toHaveLength(400);
+    expect(b.records).toHaveLength(5);
+    expect(h.stats.throttled).toBe(before);
   });
 
   it('a THROTTLED answer (someone else drained the bucket) is retried after the computed wait', async () => {
