@@ -140,8 +140,13 @@ describe('posthog connector: events', () => {
 
   it('splits a time window that times out (512 and 504) and still reads everything once', async () => {
     const baseline = await read('events', { pageSize: 10_000, windowHours: 24 * 40 });
-    for (const status of [512, 504] as const) {
-      h.knobs.maxMatchedRows = 150;
+    for (const [status, knob] of [
+      [512, 'rows'],
+      [504, 'rows'],
+      [512, 'window'],
+    ] as const) {
+      if (knob === 'rows') h.knobs.maxMatchedRows = 150;
+      else h.knobs.maxWindowMs = 2 * DAY;
       h.knobs.timeoutStatus = status;
       const startLog = h.queryLog.length;
       try {
@@ -155,6 +160,7 @@ describe('posthog connector: events', () => {
         expect(r.events.some((e) => e.type === 'note' && /splitting the window/.test(e.message))).toBe(true);
       } finally {
         h.knobs.maxMatchedRows = Infinity;
+        h.knobs.maxWindowMs = Infinity;
         h.knobs.timeoutStatus = 512;
       }
     }

@@ -247,7 +247,12 @@ describe('posthog emulator: limits', () => {
       expect((await q('SELECT uuid FROM events LIMIT 5')).status).toBe(504);
       const small = await q(`SELECT uuid FROM events WHERE timestamp > now() - INTERVAL 1 HOUR LIMIT 5`);
       expect(small.status).toBe(200);
+      h.knobs.maxMatchedRows = Infinity;
+      h.knobs.maxWindowMs = 6 * 3600_000;
+      expect((await q('SELECT uuid FROM events WHERE timestamp > now() - INTERVAL 2 DAY LIMIT 5')).status).toBe(504);
+      expect((await q('SELECT uuid FROM events WHERE timestamp > now() - INTERVAL 5 HOUR LIMIT 5')).status).toBe(200);
     } finally {
+      h.knobs.maxWindowMs = Infinity;
       h.knobs.maxMatchedRows = Infinity;
       h.knobs.timeoutStatus = 512;
     }

@@ -706,6 +706,8 @@ export interface QueryResult {
   offset: number;
   /** Rows that matched WHERE before LIMIT (the emulator's stand-in for "how much ClickHouse had to sort"). */
   matched: number;
+  /** The rows that matched, in result order (for the emulator's timeout knobs). */
+  matchedRows: Row[];
 }
 
 /** Runs a parsed query over rows. `maxLimit` caps LIMIT like PostHog's MAX_SELECT_RETURNED_ROWS. */
@@ -753,5 +755,5 @@ export function execute(q: SelectQuery, rows: Iterable<Row>, table: TableDef, en
     if (c.expr.k === 'field') return [c.name, 'Nullable(String)'];
     return [c.name, 'String'];
   });
-  return { columns: columns.map((c) => c.name), types, results, hasMore: matched.length > offset + limit, limit, offset, matched: matched.length };
+  return { columns: columns.map((c) => c.name), types, results, hasMore: matched.length > offset + limit, limit, offset, matched: matched.length, matchedRows: matched };
 }

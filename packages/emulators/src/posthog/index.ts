@@ -60,6 +60,7 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
     queryWindowMs: 3600_000,
     retryAfterHeader: true,
     maxMatchedRows: Infinity,
+    maxWindowMs: Infinity,
     timeoutStatus: 512,
     maxLimit: 50_000,
     defaultLimit: 100,

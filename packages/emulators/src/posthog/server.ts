@@ -18,6 +18,8 @@ export interface PostHogKnobs {
   retryAfterHeader: boolean;
   /** A query whose WHERE matches more rows than this fails like a ClickHouse timeout (forces smaller windows). */
   maxMatchedRows: number;
+  /** An events query whose matching rows span more than this many ms fails like a timeout (too large a time window). */
+  maxWindowMs: number;
   /** 504 (gateway timeout, HTML) or 512 (PostHog's "estimated execution time too long"). */
   timeoutStatus: 504 | 512;
   /** LIMIT cap (MAX_SELECT_RETURNED_ROWS) and the LIMIT when none is given. */
@@ -165,7 +167,18 @@ export function buildRouter(state: {
       if (!source) throw new HogQLError(`Unknown table \`${ast.table}\`.`);
       const env = { nowUs: (k.nowMs ?? Date.now()) * 1000, tzOffsetMinutes: g.project.timezoneOffsetMinutes };
       const r = execute(ast, source.rows, source.def, env, { defaultLimit: k.defaultLimit, maxLimit: k.maxLimit });
-      if (r.matched > k.maxMatchedRows) {
+      let spanMs = 0;
+      if (ast.table === 'events' && Number.isFinite(k.maxWindowMs) && r.matchedRows.length > 1) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const row of r.matchedRows) {
+          const us = (row.timestamp as DateTimeValue).us;
+          if (us < lo) lo = us;
+          if (us > hi) hi = us;
+        }
+        spanMs = (hi - lo) / 1000;
+      }
+      if (r.matched > k.maxMatchedRows || spanMs > k.maxWindowMs) {
         log(k.timeoutStatus);
         if (k.timeoutStatus === 504) return { status: 504, headers: { 'content-type': 'text/html' }, body: '<html><body><h1>504 Gateway Time-out</h1></body></html>' };
         return err(512, 'server_error', 'estimated_query_execution_time_too_long', 'Estimated query execution time is too long. Try reducing its scope by changing the time range.');
