@@ -110,6 +110,8 @@ export interface BulkReadOptions {
   children: Record<string, string>;
   pageSize: number;
   transform: (node: Record<string, unknown>) => DataRecord;
+  /** Lines the file must have (the operation's objectCount): a shorter file was cut off. */
+  expectedObjects?: number;
 }
 
 const gidType = (id: unknown) => (typeof id === 'string' ? /^gid:\/\/shopify\/(\w+)\//.exec(id)?.[1] : undefined);
@@ -143,8 +145,10 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
     root = undefined;
   };
   const lines = createInterface({ input: res.body, crlfDelay: Infinity });
+  let objects = 0;
   for await (const line of lines) {
     if (!line.trim()) continue;
+    objects++;
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(line);
@@ -176,6 +180,9 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
     const field = o.children[gidType(obj['id']) ?? ''] ?? 'children';
     ((parent[field] as unknown[] | undefined) ?? (parent[field] = [] as unknown[]) as unknown[]).push(obj);
     if (obj['id'] !== undefined) byId.set(String(obj['id']), obj);
+  }
+  if (o.expectedObjects !== undefined && objects !== o.expectedObjects) {
+    throw new SluiceError('transient', `the Shopify bulk result has ${objects} objects where the operation reported ${o.expectedObjects} (download cut off?)`);
   }
   finish();
   yield { records: page, checkpoint: { done: true } };

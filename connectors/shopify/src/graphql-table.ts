@@ -1,4 +1,4 @@
-import { SluiceError, type ColumnType, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
+import { SluiceError, sleep, type ColumnType, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
 import { graphql, MaxCostExceeded, type ShopifyClient } from './client';
 import { BulkUnavailable, readBulkFile, runBulk, waitBulk } from './bulk';
 import { PageCostModel } from './query-cost';
@@ -109,7 +109,28 @@ async function* bulkPhase(def: ShopifyTableDef, ctx: Ctx, resume: { id: string; 
     return;
   }
   const children = Object.fromEntries((def.nested ?? []).map((n) => [n.type, n.field]));
-  yield* readBulkFile(c, op.url, { operationId: op.id, skip: resume?.skip ?? 0, children, pageSize: 1000, transform: def.transform });
+  // A broken download is resumed in place: a fresh link, skipping the records already staged.
+  let url = op.url;
+  let skip = resume?.skip ?? 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const file = readBulkFile(c, url, { operationId: op.id, skip, children, pageSize: 1000, transform: def.transform, expectedObjects: Number(op.objectCount) || undefined });
+      for await (const page of file) {
+        const b = (page.checkpoint as { bulk?: { skip: number } }).bulk;
+        if (b) skip = b.skip;
+        yield page;
+      }
+      return;
+    } catch (e) {
+      if (!(e instanceof SluiceError) || e.kind !== 'transient' || attempt >= 3 || ctx.signal.aborted) throw e;
+      ctx.log.warn(`shopify ${def.name}: ${e.message}; downloading again (attempt ${attempt + 1})`);
+      ctx.report({ type: 'retry', attempt, reason: e.message });
+      await sleep(500 * attempt, ctx.signal);
+      const again = await waitBulk(c, op.id);
+      if (!again.url) throw e;
+      url = again.url;
+    }
+  }
 }
 
 /** Before the first page of a source: one cheap query so pages are sized against the real bucket. */

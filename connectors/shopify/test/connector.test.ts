@@ -97,6 +97,15 @@ describe('shopify connector against the emulator', () => {
     expect(resumed.records.map((r) => r['id'])).toEqual(all.records.slice(20).map((r) => r['id']));
   });
 
+  it('a bulk download cut short is detected (objectCount) and downloaded again', async () => {
+    h.faults.push({ match: (req) => req.path.startsWith('/bulk-files/'), times: 1, kind: { type: 'truncate' } });
+    const downloads = h.stats.bulkDownloads;
+    const { records } = await readTable(connector, cfg(h, { bulk: { mode: 'always', pollIntervalMs: 20 } }), 'orders', { mode: 'full_refresh' });
+    expect(h.faults.at(-1)!.times).toBe(0);
+    expect(h.stats.bulkDownloads).toBe(downloads + 2);
+    expect(records.map((r) => r['id']).sort()).toEqual([...h.store.orders.keys()].map((id) => gid('Order', id)).sort());
+  });
+
   it('a failed bulk operation falls back to paging', async () => {
     h.knobs.failNextBulk = 'INTERNAL_SERVER_ERROR';
     const { records } = await readTable(connector, cfg(h, { bulk: { mode: 'always', pollIntervalMs: 20 } }), 'inventory_items', { mode: 'full_refresh' });
