@@ -72,6 +72,7 @@ describe('commercetools end to end: failures', () => {
     const check = await env.run('check', 'ct_fail');
     expect(check.code).toBe(1);
     expect(check.stdout + check.stderr).toContain('invalid client id or secret (or wrong region)');
+    await expectWarehouseEqualsEmulator();
     await env.writeConfig(source(allTables('incremental'), undefined, { projectKey: 'no-such-project' }));
     const missing = await env.run('check', 'ct_fail');
     expect(missing.code).toBe(1);

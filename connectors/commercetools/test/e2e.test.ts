@@ -56,6 +56,12 @@ describe('commercetools end to end', () => {
     expect(rows.map((r) => ({ id: r.id, totalPrice: parse(r.totalPrice), lineItems: parse(r.lineItems), shippingAddress: parse(r.shippingAddress), orderNumber: r.orderNumber }))).toEqual(
       sample.map((d) => ({ id: d.id, totalPrice: d.totalPrice, lineItems: d.lineItems, shippingAddress: d.shippingAddress, orderNumber: d.orderNumber })),
     );
+    // Neither the client secret nor any access token reaches Temporal (inputs, results, heartbeats).
+    const history = await env.client.workflow.getHandle('sluice:ct_e2e:orders').fetchHistory();
+    const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+    expect(text).toContain('ct_e2e');
+    expect(text).not.toContain(DEMO_CLIENT.clientSecret);
+    for (const token of h.tokens.keys()) expect(text).not.toContain(token);
     const [customer] = await env.query<Record<string, unknown>>(`SELECT * FROM ct_e2e.customers LIMIT 1`);
     expect(Object.keys(customer!)).toContain('email');
     expect(Object.keys(customer!)).not.toContain('password');

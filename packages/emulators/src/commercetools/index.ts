@@ -2,7 +2,7 @@ import { ALL_VIEW_SCOPES, startCommercetools, type ApiClient, type Commercetools
 import type { Endpoint } from './generator';
 
 export { ENDPOINTS, money, type Endpoint } from './generator';
-export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, errorBody, type ApiClient, type CommercetoolsEmulator, type ListEvent } from './server';
+export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, errorBody, type ApiClient, type InjectOptions, type CommercetoolsEmulator, type ListEvent } from './server';
 export { parsePredicate, evaluate, PredicateError } from './predicate';
 export { Store, DEFAULT_COUNTS } from './store';
 

@@ -38,6 +38,19 @@ export interface ListEvent {
   request: EmulatorRequest;
 }
 
+export interface InjectOptions {
+  /** HTTP status (default 503). */
+  status?: number;
+  /** Error code in the JSON body (default by status: TooManyRequests, OverCapacity, General; e.g. QueryTimedOut with 400). */
+  code?: string;
+  /** How many matching requests fail (default 1). */
+  times?: number;
+  /** Retry-After header, seconds. */
+  retryAfter?: number;
+  /** Only requests whose path matches. */
+  path?: RegExp;
+}
+
 export interface CommercetoolsEmulator extends EmulatorServer {
   projectKey: string;
   store: Store;
@@ -51,7 +64,7 @@ export interface CommercetoolsEmulator extends EmulatorServer {
   /** Makes every issued token invalid (the next API call gets 401 invalid_token). */
   expireTokens(): void;
   /** Injects `times` failures on API (non-token) requests: a JSON error, 429 with Retry-After, or an HTML page. */
-  inject(kind: 'status' | 'html' | 'reset', opts?: { status?: number; times?: number; retryAfter?: number; path?: RegExp }): Fault;
+  inject(kind: 'status' | 'html' | 'reset', opts?: InjectOptions): Fault;
   tokenRequests(): number;
 }
 
@@ -225,10 +238,11 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
     afterList: undefined,
     addClient: (c: ApiClient) => void clients.set(c.clientId, c),
     expireTokens: () => tokens.clear(),
-    inject(kind: 'status' | 'html' | 'reset', o: { status?: number; times?: number; retryAfter?: number; path?: RegExp } = {}): Fault {
+    inject(kind: 'status' | 'html' | 'reset', o: InjectOptions = {}): Fault {
       const status = o.status ?? 503;
-      const body =
-        status === 429
+      const body = o.code
+        ? errorBody(status, o.code, o.code === 'QueryTimedOut' ? 'The query timed out. Please refine the query predicate.' : `Injected ${o.code}.`)
+        : status === 429
           ? errorBody(429, 'TooManyRequests', 'Too many requests.')
           : status === 503
             ? errorBody(503, 'OverCapacity', 'The service is temporarily over capacity. Please retry.')
