@@ -43,6 +43,8 @@ type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
 
 type Checkpoint = { done?: true; page?: { after: string | null }; bulk?: { id: string; skip: number } } | undefined;
 
+export const LOOKBACK_MS = 60_000;
+
 /** Shopify timestamps are whole seconds: a lower bound floored to the second stays inclusive. */
 export const searchTime = (iso: string) => new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
@@ -230,7 +232,9 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
     description: def.description,
     primaryKey: ['id'],
     partitionBy: 'createdAt',
-    cursor: { fields: ['updatedAt', 'createdAt'], default: 'updatedAt' },
+    // Shopify's `query:` filter is served by a search index that trails writes by a few seconds: re-read
+    // the last minute each sync (the merge removes the overlap) so a late-indexed update is not skipped.
+    cursor: { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
     columns: { legacyResourceId: 'BIGINT', ...def.columns },
     requires: def.requires,
     async *read(ctx) {
