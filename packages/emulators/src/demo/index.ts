@@ -1,5 +1,6 @@
 import { Router, startServer, type EmulatorServer } from '../common/http';
 import { Rng, FIRST_NAMES, LAST_NAMES, PRODUCTS } from '../common/random';
+import type { EmulatorConformance } from '../common/conformance';
 
 /**
  * A small storefront API used to demonstrate and test the engine without any vendor quirk: bearer
@@ -26,6 +27,8 @@ export interface DemoEmulator extends EmulatorServer {
   /** Changes an order's status and bumps `updated_at`. */
   update(id: number, at?: Date): DemoOrder;
   remove(id: number): void;
+  /** Hooks for the conformance suite (@sluice/testing). */
+  conformance: EmulatorConformance;
 }
 
 export async function start(options: { seed?: number; port?: number; orders?: number; token?: string } = {}): Promise<DemoEmulator> {
@@ -60,6 +63,13 @@ export async function start(options: { seed?: number; port?: number; orders?: nu
     orders.set(o.id, o);
   }
 
+  const update = (id: number, at = new Date()) => {
+    const o = orders.get(id);
+    if (!o) throw new Error(`no order ${id}`);
+    o.status = o.status === 'open' ? 'paid' : o.status === 'paid' ? 'shipped' : 'cancelled';
+    o.updated_at = at.toISOString();
+    return o;
+  };
   const router = new Router().get('/v1/orders', (req) => {
     if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { error: 'invalid_token', message: 'The access token is invalid' } };
     const page = Number(req.query.get('page') ?? 1);
@@ -79,15 +89,22 @@ export async function start(options: { seed?: number; port?: number; orders?: nu
       orders.set(o.id, o);
       return o;
     },
-    update(id: number, at = new Date()) {
-      const o = orders.get(id);
-      if (!o) throw new Error(`no order ${id}`);
-      o.status = o.status === 'open' ? 'paid' : o.status === 'paid' ? 'shipped' : 'cancelled';
-      o.updated_at = at.toISOString();
-      return o;
-    },
+    update,
     remove(id: number) {
       orders.delete(id);
+    },
+    conformance: {
+      tables: ['orders'],
+      count: () => orders.size,
+      ids: () => [...orders.keys()].map(String),
+      touch() {
+        const now = new Date();
+        const first = orders.keys().next().value;
+        if (first !== undefined) update(first, now);
+        const o = make(now);
+        orders.set(o.id, o);
+      },
+      versions: () => Object.fromEntries([...orders.values()].map((o) => [String(o.id), o.updated_at])),
     },
   });
 }

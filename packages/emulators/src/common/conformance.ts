@@ -1,0 +1,23 @@
+/**
+ * What an emulator handle may offer the conformance suite (`@sluice/testing`) beyond serving its API:
+ * a view of the source data and a way to change it. Every member is per table, named as the connector's
+ * table. An emulator that leaves this out (or leaves a table out) gets those checks skipped, with the
+ * reason printed in the test report.
+ */
+export interface EmulatorConformance {
+  /** Tables these hooks know; others are skipped by the checks that need the hooks. */
+  tables: readonly string[];
+  /** How many records the source holds now. */
+  count(table: string): number;
+  /** The primary key of every record the source holds now; composite keys joined with `|`. */
+  ids(table: string): string[];
+  /** Changes the source: updates at least one existing record (moving its cursor forward) and creates one. */
+  touch(table: string): void;
+  /** Optional: each record's value of the table's default cursor field (ISO-8601), by id as in `ids`. */
+  versions?(table: string): Record<string, string>;
+}
+
+/** An emulator handle that implements the hooks. */
+export interface WithConformance {
+  conformance?: EmulatorConformance;
+}
