@@ -44,7 +44,8 @@ export function connect(config: ShipStationConfig, _ctx?: ConnectContext): ShipS
     limitHeader: 'X-Rate-Limit-Limit',
     remainingHeader: 'X-Rate-Limit-Remaining',
     resetHeader: 'X-Rate-Limit-Reset',
-    maxConcurrent: 2,
+    // Pages of 500 orders take seconds: a few in flight keep the budget busy; the governor counts them.
+    maxConcurrent: 4,
   });
   const http = new HttpClient({
     vendor: 'ShipStation',

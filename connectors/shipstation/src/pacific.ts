@@ -1,4 +1,4 @@
-import { DateTime, SluiceError, localToUtcIso } from '@sluice/core';
+import { DateTime, SluiceError, localToUtcIso, toUtcIso } from '@sluice/core';
 
 /**
  * ShipStation's clock: every timestamp is US Pacific wall-clock time without an offset
@@ -34,25 +34,45 @@ export function isAmbiguousWall(wall: string): boolean {
   return dt.isValid && dt.getPossibleOffsets().length > 1;
 }
 
-/** One Pacific timestamp → UTC ISO (`…Z`, microseconds); date-only values and anything unparseable pass through. */
+const WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * One Pacific timestamp → UTC ISO (`…Z`, microseconds). Date-only values and anything unparseable pass
+ * through; a value that does carry an offset (not seen from ShipStation, tolerated) is converted as such.
+ */
 export function pacificToUtc(value: unknown): unknown {
-  if (typeof value !== 'string' || DATE_ONLY.test(value) || !WALL.test(value)) return value;
-  return localToUtcIso(value, PACIFIC) ?? value;
+  if (typeof value !== 'string' || DATE_ONLY.test(value)) return value;
+  if (WALL.test(value)) return localToUtcIso(value, PACIFIC) ?? value;
+  if (WITH_OFFSET.test(value)) return toUtcIso(value) ?? value;
+  return value;
 }
+
+/** A calendar date (shipDate, holdUntilDate): kept as the Pacific date `yyyy-mm-dd`, also when sent with a time. */
+export function pacificDate(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/.exec(value);
+  return m ? m[1] : value;
+}
+
+const NO_DATES: ReadonlySet<string> = new Set();
 
 const earlierReading = (utcIso: string) => {
   const ms = Date.parse(utcIso) - HOUR_MS;
   return `${new Date(ms).toISOString().slice(0, 19)}${utcIso.slice(19)}`;
 };
 
-/** Converts every timestamp of a record (deep) from Pacific wall clock to UTC. */
-export function normalizeRecord<T>(value: T): T {
+/**
+ * Converts every timestamp of a record (deep) from Pacific wall clock to UTC. Top-level fields named in
+ * `dates` are calendar dates and stay Pacific dates.
+ */
+export function normalizeRecord<T>(value: T, dates: ReadonlySet<string> = NO_DATES): T {
   if (Array.isArray(value)) return value.map((v) => normalizeRecord(v)) as T;
   if (!value || typeof value !== 'object') return value;
   const src = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(src)) {
-    out[k] = isDateField(k) && typeof v === 'string' ? pacificToUtc(v) : v !== null && typeof v === 'object' ? normalizeRecord(v) : v;
+    if (dates.has(k)) out[k] = pacificDate(v);
+    else out[k] = isDateField(k) && typeof v === 'string' ? pacificToUtc(v) : v !== null && typeof v === 'object' ? normalizeRecord(v) : v;
   }
   const created = out.createDate;
   const modified = out.modifyDate;

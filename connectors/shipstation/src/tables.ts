@@ -4,6 +4,7 @@ import type { ShipStationConfig } from './config';
 import { normalizeRecord, pacificLowerBound } from './pacific';
 
 type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
+type Columns = Record<string, ColumnType>;
 
 export const PAGE_SIZE = 500;
 
@@ -14,8 +15,8 @@ const money = 'DECIMAL(18,2)' as const;
 const ts = 'TIMESTAMPTZ' as const;
 
 /**
- * Sort ascending by the cursor field and filter from the lower bound, in Pacific time.
- * `sortBy` takes the field's PascalCase name (ModifyDate, CreateDate).
+ * Sort ascending by the cursor field and filter from the lower bound, in Pacific time. `sortBy` takes
+ * the field's PascalCase name (ModifyDate, CreateDate).
  */
 function cursorParams(allowed: readonly string[]) {
   return (ctx: Ctx) => {
@@ -29,9 +30,16 @@ function cursorParams(allowed: readonly string[]) {
   };
 }
 
-const transform = (r: Record<string, unknown>) => normalizeRecord(r);
+/** Creation order for full-refresh tables: records added during the sync land on the last page instead of shifting earlier ones. */
+const byCreation = () => ({ sortBy: 'CreateDate', sortDir: 'ASC' });
 
-const orderColumns: Record<string, ColumnType> = {
+/** Timestamps to UTC; the fields declared `DATE` stay calendar dates. */
+function convert(columns: Columns) {
+  const dates = new Set(Object.entries(columns).filter(([, t]) => t === 'DATE').map(([k]) => k));
+  return (r: Record<string, unknown>) => normalizeRecord(r, dates);
+}
+
+const ORDER_COLUMNS: Columns = {
   orderId: 'BIGINT',
   orderNumber: 'VARCHAR',
   orderKey: 'VARCHAR',
@@ -53,6 +61,71 @@ const orderColumns: Record<string, ColumnType> = {
   externallyFulfilledBy: 'VARCHAR',
 };
 
+const SHIPMENT_COLUMNS: Columns = {
+  shipmentId: 'BIGINT',
+  orderId: 'BIGINT',
+  orderNumber: 'VARCHAR',
+  createDate: ts,
+  shipDate: 'DATE',
+  voidDate: ts,
+  shipmentCost: money,
+  insuranceCost: money,
+  batchNumber: 'VARCHAR',
+  trackingNumber: 'VARCHAR',
+  warehouseId: 'BIGINT',
+  notifyErrorMessage: 'VARCHAR',
+  dimensions: 'JSON',
+  advancedOptions: 'JSON',
+  shipmentItems: 'JSON',
+  labelData: 'VARCHAR',
+  formData: 'VARCHAR',
+};
+
+const FULFILLMENT_COLUMNS: Columns = {
+  fulfillmentId: 'BIGINT',
+  orderId: 'BIGINT',
+  orderNumber: 'VARCHAR',
+  createDate: ts,
+  shipDate: ts,
+  voidDate: ts,
+  deliveryDate: ts,
+  fulfillmentFee: money,
+  trackingNumber: 'VARCHAR',
+  fulfillmentProviderCode: 'VARCHAR',
+  fulfillmentServiceCode: 'VARCHAR',
+  notifyErrorMessage: 'VARCHAR',
+};
+
+const PRODUCT_COLUMNS: Columns = {
+  productId: 'BIGINT',
+  sku: 'VARCHAR',
+  price: money,
+  defaultCost: money,
+  customsValue: money,
+  createDate: ts,
+  modifyDate: ts,
+  aliases: 'JSON',
+  tags: 'JSON',
+  productCategory: 'JSON',
+  productType: 'JSON',
+};
+
+const CUSTOMER_COLUMNS: Columns = { customerId: 'BIGINT', createDate: ts, modifyDate: ts, postalCode: 'VARCHAR', phone: 'VARCHAR', marketplaceUsernames: 'JSON', tags: 'JSON' };
+
+const STORE_COLUMNS: Columns = {
+  storeId: 'BIGINT',
+  createDate: ts,
+  modifyDate: ts,
+  refreshDate: ts,
+  lastRefreshAttempt: ts,
+  statusMappings: 'JSON',
+  accountName: 'VARCHAR',
+  email: 'VARCHAR',
+  integrationUrl: 'VARCHAR',
+};
+
+const WAREHOUSE_COLUMNS: Columns = { warehouseId: 'BIGINT', createDate: ts, originAddress: 'JSON', returnAddress: 'JSON' };
+
 export const orders = httpTable<ShipStationConfig, ShipStationClient>({
   name: 'orders',
   description: 'Orders with items, addresses and amounts; incremental by modifyDate (captures updates) or createDate',
@@ -61,10 +134,10 @@ export const orders = httpTable<ShipStationConfig, ShipStationClient>({
   primaryKey: ['orderId'],
   cursor: { fields: ['modifyDate', 'createDate'], default: 'modifyDate' },
   partitionBy: 'createDate',
-  columns: orderColumns,
+  columns: ORDER_COLUMNS,
   paging,
   params: cursorParams(['modifyDate', 'createDate']),
-  transform,
+  transform: convert(ORDER_COLUMNS),
 });
 
 export const shipments = httpTable<ShipStationConfig, ShipStationClient>({
@@ -75,28 +148,10 @@ export const shipments = httpTable<ShipStationConfig, ShipStationClient>({
   primaryKey: ['shipmentId'],
   cursor: { fields: ['createDate'], default: 'createDate' },
   partitionBy: 'createDate',
-  columns: {
-    shipmentId: 'BIGINT',
-    orderId: 'BIGINT',
-    orderNumber: 'VARCHAR',
-    createDate: ts,
-    shipDate: 'DATE',
-    voidDate: ts,
-    shipmentCost: money,
-    insuranceCost: money,
-    batchNumber: 'VARCHAR',
-    trackingNumber: 'VARCHAR',
-    warehouseId: 'BIGINT',
-    notifyErrorMessage: 'VARCHAR',
-    dimensions: 'JSON',
-    advancedOptions: 'JSON',
-    shipmentItems: 'JSON',
-    labelData: 'VARCHAR',
-    formData: 'VARCHAR',
-  },
+  columns: SHIPMENT_COLUMNS,
   paging,
   params: cursorParams(['createDate']),
-  transform,
+  transform: convert(SHIPMENT_COLUMNS),
 });
 
 export const fulfillments = httpTable<ShipStationConfig, ShipStationClient>({
@@ -107,23 +162,10 @@ export const fulfillments = httpTable<ShipStationConfig, ShipStationClient>({
   primaryKey: ['fulfillmentId'],
   cursor: { fields: ['createDate'], default: 'createDate' },
   partitionBy: 'createDate',
-  columns: {
-    fulfillmentId: 'BIGINT',
-    orderId: 'BIGINT',
-    orderNumber: 'VARCHAR',
-    createDate: ts,
-    shipDate: ts,
-    voidDate: ts,
-    deliveryDate: ts,
-    fulfillmentFee: money,
-    trackingNumber: 'VARCHAR',
-    fulfillmentProviderCode: 'VARCHAR',
-    fulfillmentServiceCode: 'VARCHAR',
-    notifyErrorMessage: 'VARCHAR',
-  },
+  columns: FULFILLMENT_COLUMNS,
   paging,
   params: cursorParams(['createDate']),
-  transform,
+  transform: convert(FULFILLMENT_COLUMNS),
 });
 
 export const products = httpTable<ShipStationConfig, ShipStationClient>({
@@ -133,11 +175,10 @@ export const products = httpTable<ShipStationConfig, ShipStationClient>({
   records: 'products',
   primaryKey: ['productId'],
   partitionBy: 'createDate',
-  columns: { productId: 'BIGINT', sku: 'VARCHAR', price: money, defaultCost: money, customsValue: money, createDate: ts, modifyDate: ts, aliases: 'JSON', tags: 'JSON', productCategory: 'JSON', productType: 'JSON' },
+  columns: PRODUCT_COLUMNS,
   paging,
-  // Creation order: records added during the sync land on the last page instead of shifting earlier ones.
-  params: () => ({ sortBy: 'CreateDate', sortDir: 'ASC' }),
-  transform,
+  params: byCreation,
+  transform: convert(PRODUCT_COLUMNS),
 });
 
 export const customers = httpTable<ShipStationConfig, ShipStationClient>({
@@ -147,14 +188,15 @@ export const customers = httpTable<ShipStationConfig, ShipStationClient>({
   records: 'customers',
   primaryKey: ['customerId'],
   partitionBy: 'createDate',
-  columns: { customerId: 'BIGINT', createDate: ts, modifyDate: ts, postalCode: 'VARCHAR', phone: 'VARCHAR', marketplaceUsernames: 'JSON', tags: 'JSON' },
+  columns: CUSTOMER_COLUMNS,
   paging,
-  params: () => ({ sortBy: 'CreateDate', sortDir: 'ASC' }),
-  transform,
+  params: byCreation,
+  transform: convert(CUSTOMER_COLUMNS),
 });
 
 /** Bare JSON arrays: one request, no paging. */
-function bareArrayTable(spec: { name: 'stores' | 'warehouses'; description: string; primaryKey: string; path: string; query?: Record<string, string>; columns: Record<string, ColumnType> }) {
+function bareArrayTable(spec: { name: string; description: string; primaryKey: string; path: string; query?: Record<string, string>; columns: Columns }) {
+  const transform = convert(spec.columns);
   return defineTable<ShipStationConfig, ShipStationClient>({
     name: spec.name,
     description: spec.description,
@@ -176,7 +218,7 @@ export const stores = bareArrayTable({
   primaryKey: 'storeId',
   path: '/stores',
   query: { showInactive: 'true' },
-  columns: { storeId: 'BIGINT', createDate: ts, modifyDate: ts, refreshDate: ts, lastRefreshAttempt: ts, statusMappings: 'JSON', accountName: 'VARCHAR', email: 'VARCHAR', integrationUrl: 'VARCHAR' },
+  columns: STORE_COLUMNS,
 });
 
 export const warehouses = bareArrayTable({
@@ -184,7 +226,7 @@ export const warehouses = bareArrayTable({
   description: 'Ship-from locations with origin and return addresses; full refresh',
   primaryKey: 'warehouseId',
   path: '/warehouses',
-  columns: { warehouseId: 'BIGINT', createDate: ts, originAddress: 'JSON', returnAddress: 'JSON' },
+  columns: WAREHOUSE_COLUMNS,
 });
 
 export const TABLES = [orders, shipments, fulfillments, products, customers, stores, warehouses];

@@ -215,27 +215,28 @@ describe('shipstation connector', () => {
 
 describe('shipstation rate limit', () => {
   it('spends the whole budget, waits exactly until the window resets, and never hits a 429 (2 s window, 10 requests)', async () => {
-    const h = await start({ seed: 9, customers: 600, rateLimit: { limit: 10, windowMs: 2000 } });
+    // Small pages: this measures the governor, not how fast 1.5 MB pages render (bench/shipstation.ts does both).
+    const h = await start({ seed: 9, orders: 120, customers: 600, rateLimit: { limit: 10, windowMs: 2000 } });
     try {
       const config = sourceConfig(h);
       const cfg = connector.config.parse(config);
       const client = connector.connect(cfg, { source: 'test', log: console, report: () => {} });
       const t0 = Date.now();
-      // Every table of the source at once through one shared client (the budget is per key pair).
-      const runs = await Promise.all(
-        connector.tables.map((t) => readTable(connector, config, t.name, {}, { client }).then((r) => ({ table: t.name, ...r }))),
-      );
-      // Then steady state: three concurrent loops of small reads, 36 requests.
+      // Every table of the source at once through one shared client (the budget is per key pair), and
+      // alongside, three loops of small reads (36 requests) so that demand never stops.
       const small = ['stores', 'warehouses', 'products', 'fulfillments'];
       const events: { type: string; reason?: string }[] = [];
-      await Promise.all([0, 1, 2].map(async (k) => {
-        for (let i = 0; i < 12; i++) events.push(...(await readTable(connector, config, small[(i + k) % small.length]!, {}, { client })).events);
-      }));
+      const [runs] = await Promise.all([
+        Promise.all(connector.tables.map((t) => readTable(connector, config, t.name, {}, { client }).then((r) => ({ table: t.name, ...r })))),
+        ...[0, 1, 2].map(async (k) => {
+          for (let i = 0; i < 12; i++) events.push(...(await readTable(connector, config, small[(i + k) % small.length]!, {}, { client })).events);
+        }),
+      ]);
       expect(h.throttled()).toBe(0);
       const requests = h.requests.filter((r) => r.at >= t0);
       expect(requests.every((r) => r.status === 200)).toBe(true);
       const first = runs.reduce((n, r) => n + r.pages, 0);
-      expect(first).toBe(3 + 1 + 1 + 1 + 2 + 1 + 1);
+      expect(first).toBe(1 + 1 + 1 + 1 + 2 + 1 + 1);
       expect(requests.length).toBe(first + 36);
       for (const r of runs) {
         const pk = connector.tables.find((t) => t.name === r.table)!.primaryKey[0];
@@ -249,7 +250,7 @@ describe('shipstation rate limit', () => {
       const total = first + 36;
       expect(windows.map((w) => w.count)).toEqual([...Array(Math.floor(total / 10)).fill(10), ...(total % 10 ? [total % 10] : [])]);
       for (let i = 1; i < windows.length; i++) expect(windows[i]!.start - windows[i - 1]!.end).toBeLessThan(400);
-      for (let i = 2; i < windows.length; i++) expect(windows[i]!.start - windows[i - 1]!.end).toBeLessThan(60);
+      for (let i = 2; i < windows.length; i++) expect(windows[i]!.start - windows[i - 1]!.end).toBeLessThan(100);
     } finally {
       await h.close();
     }
