@@ -167,7 +167,7 @@ describe('shopify connector against the emulator', () => {
       const err = await check({ ...sourceConfig(h), accessToken: 'shpat_no_orders' }).catch((e) => e);
       expect(err).toBeInstanceOf(SluiceError);
       expect(err.kind).toBe('permission');
-      expect(err.message).toContain('read_orders');
+      expect(err.message).toContain('`read_orders` (needed by orders)');
       expect(err.message).not.toContain('shpat_no_orders');
     }
     h.knobs.accessDeniedStatus = 403;
