@@ -16,7 +16,7 @@ const DAY = 24 * HOUR;
 const hasShopify = 'shopify' in CONNECTORS;
 
 let ph: PostHogEmulator;
-let shop: { url: string; close(): Promise<void>; store: { orders: Map<number, { email: string | null }> } } | undefined;
+let shop: { url: string; close(): Promise<void>; store: { orders: Map<number, { id: number; email: string | null; createdAt: string }> } } | undefined;
 let env: SluiceEnv;
 let syncStarted = 0;
 let syncEnded = 0;
@@ -33,12 +33,15 @@ async function sources(config: Record<string, unknown> = {}): Promise<SourceYaml
 }
 
 beforeAll(async () => {
-  ph = await start({ seed: 21, nowMs: Date.now() - HOUR, days: 35 });
+  let orders: { id: number; email: string | null; createdAt: string }[] = [];
   if (hasShopify) {
     const s = await import('@sluice/emulators/shopify/index');
     // A generous cost bucket: the funnel, not Shopify's throttling, is under test here.
     shop = (await s.start({ customers: 200, orders: 120, bucketSize: 20_000, restoreRate: 10_000 })) as unknown as typeof shop;
+    orders = [...(shop!.store.orders as Map<number, { id: number; email: string | null; createdAt: string }>).values()];
   }
+  // The storefront's traffic: 35 recent days, plus the session that led to each Shopify order (2024-2025).
+  ph = await start({ seed: 21, nowMs: Date.now() - HOUR, days: 35, orders });
   env = await sluiceEnv({ sources: await sources() });
 });
 afterAll(async () => {
@@ -183,24 +186,38 @@ describe('posthog end to end', () => {
   });
 
   it.skipIf(!hasShopify)('funnel stages join PostHog persons to Shopify orders by email', async () => {
+    // Import the whole history so the sessions that led to the 2024-2025 orders are in the warehouse.
+    await env.writeConfig(await sources({ backfillDays: 1200 }));
+    const full = await env.run('sync', 'ph', '--table', 'events', '--full-refresh');
+    expect(full.code, full.stderr).toBe(0);
     const r = await env.run('sync', 'shop');
     expect(r.code, r.stderr).toBe(0);
     const sql = funnelStagesSql({ posthogSource: 'ph', commerceSource: 'shop', commerceType: 'shopify' });
     const stages = await env.query<{ stage: string; n: number }>(`SELECT stage, count(*) n FROM (${sql}) GROUP BY stage ORDER BY min(stage_order)`);
-    const inWarehouse = (name: string) => ph.project.events.filter((e) => e.event === name && e.timestampUs >= (syncEnded - 30 * DAY) * 1000);
     expect(stages.map((s) => s.stage)).toEqual(['product_viewed', 'added_to_cart', 'checkout_started', 'order_completed']);
     expect(stages[3]!.n).toBe(shop!.store.orders.size);
-    expect(stages[1]!.n).toBeGreaterThanOrEqual(inWarehouse('product added to cart').length);
-    // Persons who viewed products and also ordered in Shopify: same identity (email) on both sides.
-    const both = await env.query<{ identity: string }>(
-      `SELECT identity FROM (${sql}) GROUP BY identity HAVING count(*) FILTER (WHERE stage = 'product_viewed') > 0 AND count(*) FILTER (WHERE stage = 'order_completed') > 0`,
-    );
-    const orderEmails = new Set([...shop!.store.orders.values()].map((o) => o.email).filter(Boolean));
+    const count = (event: string, url?: RegExp) => ph.project.events.filter((e) => e.event === event && (!url || url.test(String(e.properties.$current_url)))).length;
+    expect(stages[0]!.n).toBe(count('$pageview', /^https:\/\/shop\.example\.com\/products\//));
+    expect(stages[1]!.n).toBe(count('product added to cart'));
+    expect(stages[2]!.n).toBe(count('checkout started'));
+
+    // Every Shopify order by a customer PostHog knows follows a checkout started by the same identity (email).
     const personEmails = new Set([...ph.project.persons.values()].map((p) => p.properties.email as string));
-    const overlap = [...personEmails].filter((e) => orderEmails.has(e));
-    expect(overlap.length).toBeGreaterThan(0);
-    expect(both.length).toBeGreaterThan(0);
-    for (const b of both) expect(overlap).toContain(b.identity);
+    const known = [...shop!.store.orders.values()].filter((o) => o.email && personEmails.has(o.email));
+    expect(known.length).toBeGreaterThan(10);
+    const journeys = await env.query<{ identity: string; ordered: string; checkout: string | null; viewed: string | null }>(
+      `SELECT o.identity, o."timestamp" ordered,
+              (SELECT max(c."timestamp") FROM (${sql}) c WHERE c.identity = o.identity AND c.stage = 'checkout_started' AND c."timestamp" < o."timestamp") checkout,
+              (SELECT max(v."timestamp") FROM (${sql}) v WHERE v.identity = o.identity AND v.stage = 'product_viewed' AND v."timestamp" < o."timestamp") viewed
+       FROM (${sql}) o WHERE o.stage = 'order_completed' AND o.identity IN (${[...personEmails].map((e) => `'${e}'`).join(',')})`,
+    );
+    expect(journeys).toHaveLength(known.length);
+    for (const j of journeys) {
+      expect(j.checkout, j.identity).not.toBeNull();
+      expect(Date.parse(j.ordered) - Date.parse(j.checkout!)).toBeLessThan(HOUR);
+      // The product view was anonymous when sent; identify linking gives it the customer's email.
+      expect(j.viewed, j.identity).not.toBeNull();
+    }
     // When the engine creates the cross-source view, it must give the same rows.
     const views = await env.query<{ n: number }>(`SELECT count(*) n FROM duckdb_views() WHERE schema_name = 'funnel' AND view_name = 'stages'`).catch(() => [{ n: 0 }]);
     if (views[0]!.n > 0) {

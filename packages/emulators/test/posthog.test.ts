@@ -51,6 +51,33 @@ describe('posthog emulator: data', () => {
   });
 });
 
+describe('posthog emulator: sessions that lead to commerce orders', () => {
+  it('gives each order by a known customer a view, identify, add to cart and checkout started just before it', async () => {
+    const customers = generatedCustomers(42, 20);
+    const orders = [
+      { id: 1, email: customers[3]!.email.toUpperCase(), createdAt: '2024-05-01T10:00:00Z' },
+      { id: 2, email: 'guest@example.net', createdAt: '2024-05-02T10:00:00Z' },
+      { id: 3, email: null, createdAt: '2024-05-03T10:00:00Z' },
+    ];
+    const e = await start({ seed: 1, nowMs: NOW, customers, anonymousVisitors: 0, orders });
+    try {
+      const old = e.project.sortedEvents().filter((x) => x.timestampUs < Date.parse('2025-01-01T00:00:00Z') * 1000);
+      expect(old.map((x) => x.event)).toEqual(['$pageview', '$identify', 'product added to cart', 'checkout started']);
+      const checkout = old[3]!;
+      const orderUs = Date.parse('2024-05-01T10:00:00Z') * 1000;
+      expect(checkout.timestampUs).toBeLessThan(orderUs);
+      expect(checkout.timestampUs).toBeGreaterThan(orderUs - 3600e6);
+      expect(checkout.distinct_id).toBe(customers[3]!.email);
+      // The anonymous view belongs to the same person, whose creation is its earliest identify.
+      const person = e.project.persons.get(e.project.pdi.get(customers[3]!.email)!)!;
+      expect(e.project.personIdOf(old[0]!.distinct_id)).toBe(person.id);
+      expect(person.createdAtUs).toBe(old[1]!.timestampUs);
+    } finally {
+      await e.close();
+    }
+  });
+});
+
 describe('posthog emulator: HogQL', () => {
   it('runs SELECT … WHERE … ORDER BY … LIMIT with the response envelope', async () => {
     const r = await q("SELECT uuid, event, timestamp, properties FROM events WHERE timestamp >= toDateTime('2026-03-01 00:00:00') AND event = '$pageview' ORDER BY timestamp, uuid LIMIT 5");

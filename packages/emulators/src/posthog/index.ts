@@ -1,10 +1,10 @@
 import { startServer, type EmulatorServer } from '../common/http';
 import { DEFAULT_SEED as SHOPIFY_DEFAULT_SEED, generateCustomers as shopifyCustomers } from '../shopify/generator';
 import { buildRouter, type PersonalKey, type PostHogKnobs, type QueryLogEntry } from './server';
-import { PostHogProject, type StorefrontCustomer } from './store';
+import { PostHogProject, type CommerceOrder, type StorefrontCustomer } from './store';
 
 export { PostHogProject, uuidFrom, productHandle } from './store';
-export type { PhEvent, PhPerson, PhCohort, StorefrontCustomer } from './store';
+export type { PhEvent, PhPerson, PhCohort, StorefrontCustomer, CommerceOrder } from './store';
 export type { PersonalKey, PostHogKnobs, QueryLogEntry } from './server';
 export { parseHogQL, execute, HogQLError } from './hogql';
 
@@ -27,6 +27,8 @@ export interface PostHogEmulatorOptions {
   /** Seed of the Shopify emulator whose customers the persons match (default: the Shopify emulator's default). */
   shopifySeed?: number;
   anonymousVisitors?: number;
+  /** Commerce orders (e.g. the Shopify emulator's): each order by a known customer gets the browsing session that led to it. */
+  orders?: CommerceOrder[];
   /** Fixed offset of the project timezone (HogQL renders DateTimes in it). */
   timezoneOffsetMinutes?: number;
   knobs?: Partial<PostHogKnobs>;
@@ -70,7 +72,7 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
   };
   const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(options.shopifySeed ?? SHOPIFY_DEFAULT_SEED, options.customers ?? 200);
   const project = new PostHogProject(DEFAULT_PROJECT_ID, 'Storefront', seed, options.timezoneOffsetMinutes ?? 0);
-  project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25 });
+  project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25, orders: options.orders });
   const empty = new PostHogProject(EMPTY_PROJECT_ID, 'Empty project', seed + 1);
   const projects = new Map([
     [project.id, project],

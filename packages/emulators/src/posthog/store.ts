@@ -44,6 +44,13 @@ export interface StorefrontCustomer {
   lastName?: string;
 }
 
+/** A commerce order (Shopify / commercetools emulator): its customer's email and creation time. */
+export interface CommerceOrder {
+  id?: string | number;
+  email: string | null;
+  createdAt: string;
+}
+
 /** A deterministic UUID from a string: PostHog gives personless events a person_id derived from the distinct_id. */
 export function uuidFrom(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');
@@ -111,6 +118,7 @@ export class PostHogProject {
     }
     Object.assign(person.properties, set);
     person.is_identified = true;
+    person.createdAtUs = Math.min(person.createdAtUs, Math.round(atMs * 1000));
     this.pdi.set(anonId, person.id);
     const event = this.addEvent({
       event: '$identify',
@@ -128,7 +136,15 @@ export class PostHogProject {
   }
 
   /** Generates a storefront's traffic over `days` days ending at `nowMs`. */
-  generate(o: { nowMs: number; days: number; customers: StorefrontCustomer[]; anonymousVisitors: number; visitRate?: number }): void {
+  generate(o: {
+    nowMs: number;
+    days: number;
+    customers: StorefrontCustomer[];
+    anonymousVisitors: number;
+    visitRate?: number;
+    /** Commerce orders: each order by a known customer gets the session that led to it, ending in `checkout started` minutes before. */
+    orders?: CommerceOrder[];
+  }): void {
     const rng = this.rng;
     const products = PRODUCTS.map((p) => ({ ...p, handle: productHandle(p.name) }));
     const startMs = o.nowMs - o.days * 86400_000;
@@ -201,6 +217,31 @@ export class PostHogProject {
     for (let v = 0; v < o.anonymousVisitors; v++) {
       const anon = rng.uuid();
       for (let i = rng.int(1, 2); i > 0; i--) session(anon, when());
+    }
+
+    const byEmail = new Map(o.customers.map((c) => [c.email.toLowerCase(), c]));
+    for (const order of o.orders ?? []) {
+      const c = order.email ? byEmail.get(order.email.toLowerCase()) : undefined;
+      if (!c) continue;
+      const orderUs = Date.parse(order.createdAt) * 1000;
+      const checkoutUs = orderUs - rng.int(60, 900) * 1e6 - rng.int(0, 999_999);
+      const p = rng.pick(products);
+      const common = { $session_id: rng.uuid(), $browser: browser(), $device_type: rng.pick(['Desktop', 'Mobile']), $lib: 'web' };
+      const anon = rng.uuid();
+      const at = (us: number, event: string, distinctId: string, properties: Record<string, unknown>) => {
+        const e = this.addEvent({ event, distinct_id: distinctId, timestamp: 0, properties: { ...common, ...properties } });
+        e.timestampUs = Math.round(us);
+        e.createdAtUs = Math.round(us) + 2_000_000;
+        return e;
+      };
+      const viewUs = checkoutUs - rng.int(120, 1800) * 1e6;
+      at(viewUs, '$pageview', anon, { $current_url: `${this.siteUrl}/products/${p.handle}`, $pathname: `/products/${p.handle}` });
+      const loginUs = viewUs + rng.int(5, 60) * 1e6;
+      const { event } = this.identify(anon, c.email, { email: c.email }, loginUs / 1000);
+      event.timestampUs = Math.round(loginUs);
+      event.createdAtUs = Math.round(loginUs) + 2_000_000;
+      at(loginUs + rng.int(5, 60) * 1e6, 'product added to cart', c.email, { $current_url: `${this.siteUrl}/products/${p.handle}`, product_handle: p.handle, sku: p.sku, price: p.cents / 100, quantity: 1, currency: 'USD' });
+      at(checkoutUs, 'checkout started', c.email, { $current_url: `${this.siteUrl}/checkout`, cart_total: p.cents / 100, currency: 'USD', order_hint: order.id ?? null });
     }
 
     const iso = (ms: number) => new Date(ms).toISOString();
