@@ -56,6 +56,8 @@ export interface ConformanceOptions<H extends EmulatorServer> {
   resumeFault?: Fault['kind'];
   /** Default: every request whose path does not look like a token endpoint. */
   isPageRequest?: PageRequestFilter;
+  /** 429 answers tolerated over the whole suite (default 0: the connector's governor keeps under the limit). */
+  maxRateLimited?: number;
   /** Prefix of the suite's source names (default `cf_<type>`); must be unique across concurrently running suites. */
   sourcePrefix?: string;
 }
@@ -301,6 +303,15 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
       expect(extra, 'page requests beyond a clean extract').toBeLessThanOrEqual(2);
       const results = (await activityResults(env.client, `sluice:${source}:${t.name}`, 'extractTable')) as { resumedPages?: number }[];
       expect(results.at(-1)?.resumedPages, 'the retried attempt resumed from staged pages').toBeGreaterThanOrEqual(2);
+    });
+
+    it('rate limit respected: no request of the whole suite was answered 429', async () => {
+      const all = [emu, ...pagingEmus, ...(resumeEmu ? [resumeEmu] : [])].flatMap((e) => e.requests);
+      expect(all.length).toBeGreaterThan(0);
+      const limited = all.filter((r) => r.status === 429);
+      if (limited.length > (opts.maxRateLimited ?? 0)) {
+        expect(limited.map((r) => `${r.method} ${r.path}${r.query}`).slice(0, 5), `${limited.length} of ${all.length} requests answered 429 (tolerated: ${opts.maxRateLimited ?? 0})`).toEqual([]);
+      }
     });
 
     it('secrets absent from CLI output, worker logs, Temporal history and the warehouse', async (ctx) => {
