@@ -13,7 +13,7 @@ import type { PostHogConfig } from './config';
  */
 export const DEFAULT_LOOKBACK_MS = 6 * 3600_000;
 const MIN_WINDOW_MS = 60_000;
-const MAX_WINDOW_MS = 31 * 86400_000;
+const MAX_WINDOW_MS = 92 * 86400_000;
 
 export const EVENT_COLUMNS = ['uuid', 'event', 'distinct_id', 'person_id', 'timestamp', 'created_at', 'properties'] as const;
 
@@ -28,6 +28,8 @@ interface EventsState {
   /** Last (timestamp, uuid) returned inside the current window. */
   after: [string, string] | null;
   windowMs: number;
+  /** Smallest window span that timed out in this sync: later windows stay at half of it. */
+  ceilingMs?: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -96,6 +98,7 @@ export async function* readEvents(ctx: ReadContext<PostHogConfig, PostHogClient>
           status: e.status,
         });
       }
+      s.ceilingMs = Math.min(s.ceilingMs ?? Infinity, end - Math.max(start, Date.parse(s.from)));
       s.to = iso(Math.max(start, Date.parse(s.from)) + half);
       s.windowMs = Math.max(MIN_WINDOW_MS, half);
       ctx.report({ type: 'note', message: `PostHog query timed out; splitting the window to ${Math.round(half / 60_000)} min (up to ${s.to})` });
@@ -113,7 +116,8 @@ export async function* readEvents(ctx: ReadContext<PostHogConfig, PostHogClient>
     // Window done: move on, growing the window again when this one was sparse.
     const spanMs = Date.parse(s.to) - Date.parse(s.from);
     const sparse = !s.after && records.length < config.pageSize / 4;
-    s.windowMs = sparse ? Math.min(MAX_WINDOW_MS, Math.max(s.windowMs, spanMs) * 2) : Math.max(s.windowMs, MIN_WINDOW_MS);
+    const grown = sparse ? Math.min(MAX_WINDOW_MS, Math.max(s.windowMs, spanMs) * 2) : s.windowMs;
+    s.windowMs = Math.max(MIN_WINDOW_MS, Math.min(grown, (s.ceilingMs ?? Infinity) / 2));
     s.from = s.to;
     s.after = null;
     const untilMs = Date.parse(s.until);
