@@ -52,6 +52,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   program.command('worker').description('run a worker against the configured Temporal cluster').action(run(() => workerCommand({ config: cfg() }, io)));
   program.command('dev').description('embedded Temporal dev server (with Web UI) + worker + schedules, until interrupted').action(run(() => devCommand({ config: cfg() }, io)));
   program.command('connectors [name]').description('list connectors and their tables').option('--json', 'machine-readable').action((name: string | undefined, o: { json?: boolean }) => run(() => connectorsCommand({ name, ...o }, io))());
+  program.command('new <what> <name>').description('scaffold: `sluice new connector NAME` writes connectors/NAME, its emulator and its conformance test').option('--root <dir>', 'repository root (default: found from the current directory)').action((what: string, name: string, o: { root?: string }) => run(async () => (await import('./commands/new')).newCommand({ what, name, ...o }, io))());
   program.command('setup').description('find or build the Temporal CLI and prepare the workflow bundle').action(run(() => setupCommand({}, io)));
 
   try {
