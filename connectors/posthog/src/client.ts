@@ -70,7 +70,11 @@ export interface PostHogClient {
   http: HttpClient;
   projectId: number;
   budget: SlidingWindowGovernor;
-  hogql(query: string, opts?: { signal?: AbortSignal; report?: (e: ProgressEvent) => void }): Promise<HogQLResult>;
+  /**
+   * Runs one HogQL query. A query PostHog cannot finish in time throws QueryTooLargeError only when the caller
+   * can narrow it (`splittable`); otherwise it is a plain transient error, which Temporal retries later.
+   */
+  hogql(query: string, opts?: { signal?: AbortSignal; report?: (e: ProgressEvent) => void; splittable?: boolean }): Promise<HogQLResult>;
 }
 
 /** One budget per PostHog key and host in a worker, shared by every source that uses the key. */
@@ -104,14 +108,21 @@ export function createClient(config: PostHogConfig, opts: { budget?: SlidingWind
     projectId: config.projectId,
     budget,
     async hogql(query, o = {}) {
-      const res = await http.request<{ columns?: string[]; results?: unknown[][]; hasMore?: boolean; limit?: number }>({
-        method: 'POST',
-        path: `/api/projects/${config.projectId}/query/`,
-        json: { query: { kind: 'HogQLQuery', query } },
-        cost: 1,
-        signal: o.signal,
-        report: o.report,
-      });
+      let res;
+      try {
+        res = await http.request<{ columns?: string[]; results?: unknown[][]; hasMore?: boolean; limit?: number }>({
+          method: 'POST',
+          path: `/api/projects/${config.projectId}/query/`,
+          json: { query: { kind: 'HogQLQuery', query } },
+          cost: 1,
+          signal: o.signal,
+          report: o.report,
+        });
+      } catch (e) {
+        if (e instanceof QueryTooLargeError && !o.splittable)
+          throw new SluiceError('transient', `${e.message.replace('; narrowing its time window', '')} If this persists, lower pageSize.`, { status: e.status });
+        throw e;
+      }
       const b = res.body;
       if (!b || !Array.isArray(b.results) || !Array.isArray(b.columns))
         throw new SluiceError('bad_response', `PostHog's query API answered without results/columns (${res.text.slice(0, 120)})`);

@@ -87,7 +87,7 @@ export async function* readEvents(ctx: ReadContext<PostHogConfig, PostHogClient>
   for (;;) {
     let result;
     try {
-      result = await client.hogql(eventsQuery(s, config.pageSize), { signal: ctx.signal, report: ctx.report });
+      result = await client.hogql(eventsQuery(s, config.pageSize), { signal: ctx.signal, report: ctx.report, splittable: true });
     } catch (e) {
       if (!(e instanceof QueryTooLargeError)) throw e;
       const start = Date.parse(s.after ? s.after[0] : s.from);

@@ -166,6 +166,22 @@ describe('posthog connector: events', () => {
     }
   });
 
+  it('a persons query that times out is a retryable transient failure (Temporal retries it later)', async () => {
+    h.knobs.maxMatchedRows = 5;
+    try {
+      const err = await read('persons', { pageSize: 1000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SluiceError);
+      expect((err as SluiceError).kind).toBe('transient');
+      expect((err as SluiceError).retryable).toBe(true);
+      expect((err as SluiceError).message).toMatch(/could not finish the query in time \(HTTP 512\).*lower pageSize/);
+    } finally {
+      h.knobs.maxMatchedRows = Infinity;
+    }
+  });
+
   it('normalises timestamps rendered in a non-UTC project timezone to UTC with microseconds', async () => {
     const la = await start({ seed: 9, nowMs: Date.now() - HOUR, days: 3, customers: 10, anonymousVisitors: 2, timezoneOffsetMinutes: -420, knobs: { queryLimit: 10_000 } });
     try {
