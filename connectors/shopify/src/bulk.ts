@@ -109,7 +109,7 @@ export interface BulkReadOptions {
   /** Nested connection fields by the GID type of their nodes (`LineItem` → `lineItems`). */
   children: Record<string, string>;
   pageSize: number;
-  transform: (node: Record<string, unknown>) => DataRecord;
+  transform: (node: Record<string, unknown>) => DataRecord | DataRecord[];
   /** Lines the file must have (the operation's objectCount): a shorter file was cut off. */
   expectedObjects?: number;
 }
@@ -141,7 +141,11 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
     if (!root) return;
     index++;
     emitted.add(String(root['id']));
-    if (index > o.skip) page.push(o.transform(root));
+    if (index > o.skip) {
+      const rows = o.transform(root);
+      if (Array.isArray(rows)) page.push(...rows);
+      else page.push(rows);
+    }
     root = undefined;
   };
   const lines = createInterface({ input: res.body, crlfDelay: Infinity });

@@ -1,4 +1,4 @@
-import { SluiceError, sleep, type ColumnType, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
+import { SluiceError, sleep, type ColumnType, type CursorSpec, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
 import { graphql, MaxCostExceeded, type ShopifyClient } from './client';
 import { BulkUnavailable, readBulkFile, runBulk, waitBulk } from './bulk';
 import { PageCostModel } from './query-cost';
@@ -35,9 +35,19 @@ export interface ShopifyTableDef {
   count?: string;
   fields: string;
   nested?: NestedConnection[];
+  /** Lists sized by `first` (no paging): a parent with a full list is re-read with the whole list. */
+  lists?: { field: string; first: number; fields: string }[];
   columns?: Record<string, ColumnType>;
-  transform(node: Record<string, any>): DataRecord;
+  /** Default: updatedAt (or createdAt), with the search-index lookback. */
+  cursor?: CursorSpec;
+  /** One row per node, or several (a table of children read through their parents). */
+  transform(node: Record<string, any>): DataRecord | DataRecord[];
 }
+
+const rowsOf = (def: ShopifyTableDef, nodes: Record<string, any>[]): DataRecord[] => nodes.flatMap((n): DataRecord[] => {
+  const rows = def.transform(n);
+  return Array.isArray(rows) ? rows : [rows];
+});
 
 type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
 
@@ -62,11 +72,12 @@ function sortKeyFor(def: ShopifyTableDef, ctx: Ctx): string | undefined {
 
 export function pagedQuery(def: ShopifyTableDef, sortKey: string | undefined): string {
   const nested = (def.nested ?? []).map((n) => `${n.field}(first: ${n.pageSize}) { pageInfo { hasNextPage endCursor } nodes { ${n.fields} } }`).join(' ');
+  const lists = (def.lists ?? []).map((l) => `${l.field}(first: ${l.first}) { ${l.fields} }`).join(' ');
   const sort = sortKey ? `, sortKey: ${sortKey}` : '';
   return `query SluicePage($first: Int!, $after: String, $query: String) {
   ${def.root}(first: $first, after: $after, query: $query${sort}) {
     pageInfo { hasNextPage endCursor }
-    nodes { ${def.fields} ${nested} }
+    nodes { ${def.fields} ${lists} ${nested} }
   }
 }`;
 }
@@ -74,7 +85,8 @@ export function pagedQuery(def: ShopifyTableDef, sortKey: string | undefined): s
 export function bulkQuery(def: ShopifyTableDef, search: string | undefined, sortKey: string | undefined): string {
   const args = [search ? `query: ${JSON.stringify(search)}` : '', sortKey ? `sortKey: ${sortKey}` : ''].filter(Boolean).join(', ');
   const nested = (def.nested ?? []).map((n) => `${n.field} { edges { node { ${n.fields} } } }`).join(' ');
-  return `{ ${def.root}${args ? `(${args})` : ''} { edges { node { ${def.fields} ${nested} } } } }`;
+  const lists = (def.lists ?? []).map((l) => `${l.field} { ${l.fields} }`).join(' ');
+  return `{ ${def.root}${args ? `(${args})` : ''} { edges { node { ${def.fields} ${lists} ${nested} } } } }`;
 }
 
 async function wantsBulk(def: ShopifyTableDef, ctx: Ctx, search: string | undefined): Promise<boolean> {
@@ -143,6 +155,14 @@ async function learnBucket(ctx: Ctx): Promise<void> {
 
 /** Fetches the rest of nested connections that did not fit the parent page. */
 async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<string, any>[]): Promise<void> {
+  for (const l of def.lists ?? []) {
+    const query = `query SluiceList($id: ID!) { node(id: $id) { ... on ${def.type} { ${l.field} { ${l.fields} } } } }`;
+    for (const node of nodes) {
+      if (!Array.isArray(node[l.field]) || node[l.field].length < l.first) continue;
+      const { data } = await graphql<{ node: Record<string, any> | null }>(ctx.client, query, { id: node['id'] }, { cost: 1 + 4 * l.first, signal: ctx.signal, report: ctx.report });
+      if (Array.isArray(data.node?.[l.field])) node[l.field] = data.node[l.field];
+    }
+  }
   for (const n of def.nested ?? []) {
     const query = `query SluiceMore($id: ID!, $first: Int!, $after: String) {
   node(id: $id) { ... on ${def.type} { ${n.field}(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${n.fields} } } } }
@@ -213,7 +233,7 @@ async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null):
     const conn = result.data[def.root];
     if (!conn) throw new SluiceError('bad_response', `Shopify answered without ${def.root}`);
     await completeNested(def, ctx, conn.nodes);
-    const records = conn.nodes.map((n) => def.transform(n));
+    const records = rowsOf(def, conn.nodes);
     const next = conn.pageInfo.hasNextPage ? conn.pageInfo.endCursor : null;
     if (!next) {
       yield { records, checkpoint: { done: true } };
@@ -234,8 +254,8 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
     partitionBy: 'createdAt',
     // Shopify's `query:` filter is served by a search index that trails writes by a few seconds: re-read
     // the last minute each sync (the merge removes the overlap) so a late-indexed update is not skipped.
-    cursor: { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
-    columns: { legacyResourceId: 'BIGINT', ...def.columns },
+    cursor: def.cursor ?? { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
+    columns: /\blegacyResourceId\b/.test(def.fields) ? { legacyResourceId: 'BIGINT', ...def.columns } : def.columns,
     requires: def.requires,
     async *read(ctx) {
       const cp = ctx.request.checkpoint as Checkpoint;

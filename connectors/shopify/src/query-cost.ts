@@ -21,7 +21,9 @@ function fieldCost(f: FieldNode, vars: Record<string, unknown>): number {
       if (s.name.value === 'edges')
         for (const e of s.selectionSet?.selections ?? []) if (e.kind === Kind.FIELD && e.name.value === 'node') node = Math.max(node, 1 + selectionCost(e.selectionSet, vars));
     }
-    return 2 + n * node;
+    // A plain list sized by `first` (Order.transactions): first × one object.
+    const isConnection = f.selectionSet.selections.some((s) => s.kind === Kind.FIELD && (s.name.value === 'nodes' || s.name.value === 'edges'));
+    return isConnection ? 2 + n * node : n * (1 + selectionCost(f.selectionSet, vars));
   }
   return 1 + selectionCost(f.selectionSet, vars);
 }

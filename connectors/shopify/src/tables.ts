@@ -1,5 +1,5 @@
 import { toUtcIso, type DataRecord } from '@sluice/core';
-import { shopifyTable, type ShopifyTableDef } from './graphql-table';
+import { LOOKBACK_MS, shopifyTable, type ShopifyTableDef } from './graphql-table';
 
 /** Tables as data: which connection, which fields, which nested connections, how a node becomes a row. */
 
@@ -201,5 +201,35 @@ const inventoryItems: ShopifyTableDef = {
   }),
 };
 
-export const TABLE_DEFS = [orders, customers, products, inventoryItems];
+const transactions: ShopifyTableDef = {
+  name: 'transactions',
+  description: 'Payment transactions of orders (sales, authorizations, captures, voids, refunds), read through their orders',
+  root: 'orders',
+  type: 'Order',
+  requires: 'read_orders (read_all_orders for orders older than 60 days)',
+  sortable: true,
+  count: 'ordersCount',
+  fields: `id updatedAt`,
+  lists: [{ field: 'transactions', first: 10, fields: `id kind status gateway test amountSet ${BAG} createdAt processedAt parentTransaction { id }` }],
+  // A transaction never changes; its order's updatedAt moves when one is added.
+  cursor: { fields: ['orderUpdatedAt'], default: 'orderUpdatedAt', lookbackMs: LOOKBACK_MS },
+  columns: { amount: 'DECIMAL(18,2)' },
+  transform: (n) =>
+    ((n.transactions ?? []) as any[]).map((t) => ({
+      id: t.id,
+      orderId: n.id,
+      orderUpdatedAt: utc(n.updatedAt),
+      kind: t.kind,
+      status: t.status,
+      gateway: t.gateway ?? null,
+      test: t.test ?? null,
+      amount: shop(t.amountSet),
+      currencyCode: t.amountSet?.shopMoney?.currencyCode ?? null,
+      parentTransactionId: t.parentTransaction?.id ?? null,
+      createdAt: utc(t.createdAt),
+      processedAt: utc(t.processedAt),
+    })),
+};
+
+export const TABLE_DEFS = [orders, customers, products, inventoryItems, transactions];
 export const tables = TABLE_DEFS.map(shopifyTable);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTable, SluiceError, memoryLogger } from '@sluice/core';
-import { start, sourceConfig, orderTotals, money, gid, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
+import { start, sourceConfig, orderTotals, orderTransactions, money, gid, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
 import connector from '../src/index';
 import { normaliseShop, configSchema } from '../src/config';
 import { createClient, type ShopifyClient } from '../src/client';
@@ -142,6 +142,26 @@ describe('shopify connector against the emulator', () => {
     expect(client.http.stats().retries).toBe(2);
     expect(client.http.stats().rateLimitWaits).toBe(1);
     expect(h.faults.every((f) => f.times === 0)).toBe(true);
+  });
+
+  it('transactions: one row per payment transaction, read through orders (paged and bulk agree)', async () => {
+    const want = [...h.store.orders.values()].flatMap((o) => orderTransactions(o).map((t) => ({ id: gid('OrderTransaction', t.id), orderId: gid('Order', o.id), kind: t.kind, amount: Number(money(t.amount)) })));
+    const pick = (r: Record<string, unknown>) => ({ id: r['id'], orderId: r['orderId'], kind: r['kind'], amount: r['amount'] });
+    const byId = (a: { id: unknown }, b: { id: unknown }) => String(a.id).localeCompare(String(b.id));
+    const paged = await readTable(connector, cfg(h), 'transactions', { mode: 'full_refresh' });
+    expect(paged.records.map(pick).sort(byId)).toEqual([...want].sort(byId));
+    const bulk = await readTable(connector, cfg(h, { bulk: { mode: 'always', pollIntervalMs: 20 } }), 'transactions', { mode: 'full_refresh' });
+    expect(bulk.records.map(pick).sort(byId)).toEqual([...want].sort(byId));
+    const refund = paged.records.find((r) => r['kind'] === 'REFUND')!;
+    expect(refund['parentTransactionId']).toMatch(/^gid:\/\/shopify\/OrderTransaction\//);
+    // a new refund shows up in the next incremental sync, through its order's updatedAt
+    const cursor = paged.records.map((r) => String(r['orderUpdatedAt'])).sort().at(-1)!;
+    h.store.clock = () => Date.parse(cursor) + 7_200_000;
+    const paid = [...h.store.orders.values()].find((o) => o.financialStatus === 'PAID')!;
+    h.store.update('orders', paid.id, { financialStatus: 'PARTIALLY_REFUNDED', refunded: 500 });
+    const next = await readTable(connector, cfg(h), 'transactions', { mode: 'incremental', since: cursor });
+    const mine = next.records.filter((r) => r['orderId'] === gid('Order', paid.id));
+    expect(mine.map((r) => [r['kind'], r['amount']])).toEqual([['SALE', Number(money(orderTotals(paid).total))], ['REFUND', 5]]);
   });
 
   it('customers carry the deterministic identities', async () => {

@@ -1,6 +1,8 @@
 import {
   Kind,
   getNamedType,
+  getNullableType,
+  isListType,
   isAbstractType,
   isLeafType,
   isObjectType,
@@ -124,6 +126,9 @@ function fieldCost(w: Walk, field: FieldNode, parent: GraphQLObjectType): number
     for (const s of sel) perNode = Math.max(perNode, 1 + selectionCost(w, s.selectionSet, nodeType));
     return 2 + n * perNode;
   }
+  // A list of objects sized by `first` (Order.transactions): first × one object.
+  const sized = isListType(getNullableType(def.type)) ? argValue(w, field, 'first') : undefined;
+  if (typeof sized === 'number') return sized * (1 + selectionCost(w, field.selectionSet, named as GraphQLCompositeType));
   return 1 + selectionCost(w, field.selectionSet, named as GraphQLCompositeType);
 }
 
@@ -209,6 +214,10 @@ function actualSelection(w: Walk, sel: SelectionSetNode | undefined, type: Graph
         best = Math.max(best, total);
       }
       sum += best;
+      continue;
+    }
+    if (Array.isArray(value) && isListType(getNullableType(def.type)) && typeof argValue(w, f, 'first') === 'number') {
+      for (const item of value) if (item) sum += 1 + actualSelection(w, f.selectionSet, named as GraphQLCompositeType, item as Record<string, unknown>);
       continue;
     }
     const first = Array.isArray(value) ? value[0] : value;

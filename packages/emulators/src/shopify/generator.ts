@@ -25,6 +25,7 @@ export const ID_BASE = {
   Order: 5_600_000_000_000,
   LineItem: 13_700_000_000_000,
   InventoryLevel: 1_000_000_000_000,
+  OrderTransaction: 6_900_000_000_000,
 } as const;
 
 export const isoSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -158,6 +159,55 @@ export interface OrderRec {
   closedAt: string | null;
   cancelledAt: string | null;
   cancelReason: 'CUSTOMER' | 'FRAUD' | 'INVENTORY' | 'DECLINED' | 'OTHER' | null;
+  /** When the (last) refund was made; the refund transaction's timestamp. */
+  refundedAt?: string | null;
+}
+
+export interface TransactionRec {
+  id: number;
+  kind: 'SALE' | 'AUTHORIZATION' | 'CAPTURE' | 'VOID' | 'REFUND';
+  status: 'SUCCESS' | 'PENDING' | 'FAILURE';
+  gateway: string;
+  /** Cents. */
+  amount: number;
+  parentId: number | null;
+  test: boolean;
+  createdAt: string;
+  processedAt: string;
+}
+
+/**
+ * The payment transactions of an order, derived from its state (so updating an order's financial
+ * status or refund amount is enough to give it the matching transactions).
+ */
+export function orderTransactions(o: OrderRec): TransactionRec[] {
+  const t = orderTotals(o);
+  const base = ID_BASE.OrderTransaction + (o.id - ID_BASE.Order) * 10;
+  const gateway = o.financialStatus === 'PENDING' ? 'manual' : (['shopify_payments', 'shopify_payments', 'paypal'] as const)[o.id % 3]!;
+  const tx = (k: number, kind: TransactionRec['kind'], status: TransactionRec['status'], amount: number, parentId: number | null, at = o.processedAt): TransactionRec => ({
+    id: base + k,
+    kind,
+    status,
+    gateway,
+    amount,
+    parentId,
+    test: o.test,
+    createdAt: at,
+    processedAt: at,
+  });
+  switch (o.financialStatus) {
+    case 'PENDING':
+      return [tx(1, 'SALE', 'PENDING', t.total, null)];
+    case 'AUTHORIZED':
+      return [tx(1, 'AUTHORIZATION', 'SUCCESS', t.total, null)];
+    case 'VOIDED':
+      return [tx(1, 'AUTHORIZATION', 'SUCCESS', t.total, null), tx(2, 'VOID', 'SUCCESS', t.total, base + 1, o.updatedAt)];
+    default: {
+      const out = [tx(1, 'SALE', 'SUCCESS', t.total, null)];
+      if (o.refunded > 0) out.push(tx(2, 'REFUND', 'SUCCESS', o.refunded, base + 1, o.refundedAt ?? o.updatedAt));
+      return out;
+    }
+  }
 }
 
 /** Order totals in cents (what the money sets are built from). */
@@ -396,6 +446,7 @@ export function generateOrders(opts: {
       closedAt: fulfillmentStatus === 'FULFILLED' ? isoSeconds(updated) : null,
       cancelledAt: cancelled ? isoSeconds(updated) : null,
       cancelReason: cancelled ? 'CUSTOMER' : null,
+      refundedAt: refunded > 0 ? isoSeconds(updated) : null,
     });
   }
   return out;

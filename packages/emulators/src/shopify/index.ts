@@ -7,8 +7,8 @@ import { shopifySchema, type ExecContext } from './schema';
 import { ShopifyStore, type StoreOptions } from './store';
 
 export { ShopifyStore } from './store';
-export { generateCustomers, customerEmail, DEFAULT_SEED, DEFAULT_COUNTS, orderTotals, money } from './generator';
-export type { CustomerRec, OrderRec, ProductRec, VariantRec, InventoryItemRec, LocationRec } from './generator';
+export { generateCustomers, customerEmail, DEFAULT_SEED, DEFAULT_COUNTS, orderTotals, orderTransactions, money } from './generator';
+export type { TransactionRec, CustomerRec, OrderRec, ProductRec, VariantRec, InventoryItemRec, LocationRec } from './generator';
 export { gid, parseGid } from './schema';
 
 /**

@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLObjectType, buildSchema, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
-import { orderTotals, money, type CustomerRec, type InventoryItemRec, type LineItemRec, type LocationRec, type OrderRec, type ProductRec, type VariantRec } from './generator';
+import { orderTotals, orderTransactions, money, type TransactionRec, type CustomerRec, type InventoryItemRec, type LineItemRec, type LocationRec, type OrderRec, type ProductRec, type VariantRec } from './generator';
 import { parseSearch, searchPredicate, type FieldKind } from './search';
 import type { ShopifyStore } from './store';
 
@@ -42,6 +42,21 @@ enum OrderDisplayFulfillmentStatus { UNFULFILLED PARTIALLY_FULFILLED FULFILLED R
 enum OrderCancelReason { CUSTOMER DECLINED FRAUD INVENTORY STAFF OTHER }
 enum CustomerState { DECLINED DISABLED ENABLED INVITED }
 enum ProductStatus { ACTIVE ARCHIVED DRAFT }
+enum OrderTransactionKind { SALE CAPTURE AUTHORIZATION VOID REFUND CHANGE EMV_AUTHORIZATION SUGGESTED_REFUND }
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
+
+type OrderTransaction implements Node {
+  id: ID!
+  kind: OrderTransactionKind!
+  status: OrderTransactionStatus!
+  gateway: String
+  test: Boolean!
+  amountSet: MoneyBag!
+  createdAt: DateTime!
+  processedAt: DateTime
+  parentTransaction: OrderTransaction
+  order: Order
+}
 
 type Order implements Node {
   id: ID!
@@ -74,6 +89,7 @@ type Order implements Node {
   customer: Customer
   shippingAddress: MailingAddress
   lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
+  transactions(first: Int, capturable: Boolean, manuallyResolvable: Boolean): [OrderTransaction!]!
 }
 type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
@@ -444,6 +460,26 @@ export function orderView(r: OrderRec, ctx: ExecContext): object {
       return cu ? customerView(cu, ctx) : null;
     },
     lineItems: (args: ConnArgs) => connection(r.lineItems, args, ctx, { view: (li) => lineItemView(li, c, ctx) }),
+    transactions: ({ first }: { first?: number | null }) => {
+      const all = orderTransactions(r);
+      const view = (t: TransactionRec): object => ({
+        __typename: 'OrderTransaction',
+        id: gid('OrderTransaction', t.id),
+        kind: t.kind,
+        status: t.status,
+        gateway: t.gateway,
+        test: t.test,
+        amountSet: bag(t.amount, c),
+        createdAt: t.createdAt,
+        processedAt: t.processedAt,
+        parentTransaction: () => {
+          const p = all.find((x) => x.id === t.parentId);
+          return p ? view(p) : null;
+        },
+        order: () => orderView(r, ctx),
+      });
+      return (first === null || first === undefined || ctx.bulk ? all : all.slice(0, first)).map(view);
+    },
   };
 }
 

@@ -115,6 +115,8 @@ export class ShopifyStore {
     const cur = m.get(id);
     if (!cur) throw new Error(`no ${kind} ${id}`);
     const next = { ...cur, ...patch, updatedAt: patch.updatedAt ?? this.stamp() } as RecOf<K>;
+    // A refund is a transaction of its own, made now.
+    if (kind === 'orders' && 'refunded' in patch && (patch as Partial<OrderRec>).refunded !== (cur as OrderRec).refunded) (next as OrderRec).refundedAt = next.updatedAt;
     m.set(id, next);
     return next;
   }
