@@ -31,14 +31,23 @@ const SHIPMENT_STATES = ['Shipped', 'Delivered', 'Ready', 'Pending', 'Delayed', 
 const PAYMENT_STATES = ['Paid', 'Paid', 'Pending', 'BalanceDue', 'Failed', 'CreditOwed'] as const;
 const STREETS = ['Hauptstraße', 'Keizersgracht', 'Rue de Rivoli', 'Congress Ave', 'Pike St', 'George St', 'Friedrichstraße'];
 
-const hex8 = (r: Rng) => ((r.next() * 4294967296) >>> 0).toString(16).padStart(8, '0');
-/** A v4-shaped UUID from four draws (Rng.uuid draws 32 times; documents are generated on every read). */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const word = (r: Rng) => (r.next() * 4294967296) >>> 0;
+const hex4 = (w: number) => HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;
+/** A v4-shaped UUID from five draws (Rng.uuid draws 32 times; documents are generated on every read). */
 export function uuid(r: Rng): string {
-  const a = hex8(r);
-  const b = hex8(r);
-  const c = hex8(r);
-  const d = hex8(r);
-  return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${'89ab'[c.charCodeAt(0) % 4]}${c.slice(1, 4)}-${c.slice(4, 8)}${d}`;
+  const a = word(r);
+  const b = word(r);
+  const c = word(r);
+  const d = word(r);
+  const e = word(r);
+  return (
+    hex4(a) + '-' +
+    HEX[b >>> 24]! + HEX[(b >>> 16) & 255]! + '-4' +
+    HEX[(b >>> 8) & 255]!.slice(1) + HEX[b & 255]! + '-' +
+    '89ab'[c >>> 30]! + HEX[(c >>> 16) & 255]!.slice(1) + HEX[(c >>> 8) & 255]! + '-' +
+    HEX[c & 255]! + HEX[e & 255]! + hex4(d)
+  );
 }
 
 function rngFor(ctx: GenContext, endpoint: Endpoint, n: number): Rng {
@@ -47,12 +56,17 @@ function rngFor(ctx: GenContext, endpoint: Endpoint, n: number): Rng {
   return new Rng((h ^ Math.imul(n + 1, 0x9e3779b1)) >>> 0);
 }
 
-function address(r: Rng, id?: string) {
+const EMAILS = new Map<string, string>();
+/** Addresses always carry an id here (the API gives stored addresses one); the id is drawn first. */
+function address(r: Rng, id: string) {
   const c = r.pick(CITIES);
   const first = r.pick(FIRST_NAMES);
   const last = r.pick(LAST_NAMES);
+  const key = `${first}.${last}`;
+  let email = EMAILS.get(key);
+  if (email === undefined) EMAILS.set(key, (email = `${key}@example.com`.toLowerCase()));
   return {
-    ...(id ? { id } : {}),
+    id,
     firstName: first,
     lastName: last,
     streetName: r.pick(STREETS),
@@ -60,47 +74,71 @@ function address(r: Rng, id?: string) {
     postalCode: c.postalCode,
     city: c.city,
     country: c.country,
-    email: `${first}.${last}@example.com`.toLowerCase(),
+    email,
   };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const by = (ctx: GenContext) => ({ isPlatformClient: false, clientId: ctx.clientId });
 
+const deepFreeze = <T>(o: T): T => {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+};
+
+/** The parts of a line item that depend only on the product: built once, shared (frozen). */
+const PRODUCT_PARTS = PRODUCTS.map((p) =>
+  deepFreeze({
+    productKey: p.sku.toLowerCase(),
+    name: { en: p.name },
+    productType: { typeId: 'product-type', id: '1d6c1b9a-6a1f-4e2e-9b1a-0c6f7e1d2a3b' },
+    productSlug: { en: p.sku.toLowerCase() },
+    variant: {
+      id: 1,
+      sku: p.sku,
+      prices: [],
+      images: [{ url: `https://images.example.com/${p.sku.toLowerCase()}.jpg`, dimensions: { w: 800, h: 800 } }],
+      attributes: [{ name: 'size', value: p.sku.split('-')[2] ?? 'one-size' }],
+      assets: [],
+    },
+    taxRate: { name: 'Standard', amount: 0.19, includedInPrice: true, country: 'DE', id: 'standard-de', subRates: [] },
+    stateRef: { typeId: 'state', id: '7c2e2b8a-0f2d-4b9e-8a55-0e5a3d1f9a10' },
+  }),
+);
+const EMPTY: readonly never[] = Object.freeze([]);
+
 function lineItems(r: Rng, ctx: GenContext, currency: string, createdAt: number) {
   const count = r.int(1, 4);
   const items = [];
   for (let i = 0; i < count; i++) {
-    const p = r.pick(PRODUCTS);
+    const pi = Math.floor(r.next() * PRODUCTS.length);
+    const p = PRODUCTS[pi]!;
+    const parts = PRODUCT_PARTS[pi]!;
     const qty = r.int(1, 3);
     const productIndex = r.int(0, 999);
     items.push({
       id: uuid(r),
       productId: ctx.ref('product-projections', productIndex) ?? uuid(r),
-      productKey: p.sku.toLowerCase(),
-      name: { en: p.name },
-      productType: { typeId: 'product-type', id: '1d6c1b9a-6a1f-4e2e-9b1a-0c6f7e1d2a3b' },
-      productSlug: { en: p.sku.toLowerCase() },
-      variant: {
-        id: 1,
-        sku: p.sku,
-        prices: [],
-        images: [{ url: `https://images.example.com/${p.sku.toLowerCase()}.jpg`, dimensions: { w: 800, h: 800 } }],
-        attributes: [{ name: 'size', value: p.sku.split('-')[2] ?? 'one-size' }],
-        assets: [],
-      },
+      productKey: parts.productKey,
+      name: parts.name,
+      productType: parts.productType,
+      productSlug: parts.productSlug,
+      variant: parts.variant,
       price: { id: uuid(r), value: money(p.cents, currency) },
       quantity: qty,
-      discountedPricePerQuantity: [],
-      perMethodTaxRate: [],
+      discountedPricePerQuantity: EMPTY,
+      perMethodTaxRate: EMPTY,
       addedAt: iso(createdAt - r.int(60_000, 3_600_000)),
       lastModifiedAt: iso(createdAt - r.int(0, 60_000)),
-      state: [{ quantity: qty, state: { typeId: 'state', id: '7c2e2b8a-0f2d-4b9e-8a55-0e5a3d1f9a10' } }],
+      state: [{ quantity: qty, state: parts.stateRef }],
       priceMode: 'Platform',
       lineItemMode: 'Standard',
       totalPrice: money(p.cents * qty, currency),
-      taxedPricePortions: [],
-      taxRate: { name: 'Standard', amount: 0.19, includedInPrice: true, country: 'DE', id: 'standard-de', subRates: [] },
+      taxedPricePortions: EMPTY,
+      taxRate: parts.taxRate,
     });
   }
   return items;

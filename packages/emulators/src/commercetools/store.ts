@@ -182,16 +182,13 @@ export class Store {
 
   /** The document as the API serves it. */
   materialize(endpoint: Endpoint, e: Entry): Record<string, unknown> {
-    const body = generate(endpoint, e.n, e.createdAt, this.ctx);
-    return {
-      id: e.id,
-      version: e.version,
-      versionModifiedAt: new Date(e.lastModifiedAt).toISOString(),
-      ...body,
-      ...e.patch,
-      createdAt: new Date(e.createdAt).toISOString(),
-      lastModifiedAt: new Date(e.lastModifiedAt).toISOString(),
-    };
+    const lm = new Date(e.lastModifiedAt).toISOString();
+    const doc: Record<string, unknown> = { id: e.id, version: e.version, versionModifiedAt: lm };
+    Object.assign(doc, generate(endpoint, e.n, e.createdAt, this.ctx));
+    if (e.patch) Object.assign(doc, e.patch);
+    doc.createdAt = new Date(e.createdAt).toISOString();
+    doc.lastModifiedAt = lm;
+    return doc;
   }
 
   get(endpoint: Endpoint, id: string): Record<string, unknown> | undefined {
