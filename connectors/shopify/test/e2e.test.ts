@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
-import { start, sourceConfig, orderTotals, gid, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
+import { start, sourceConfig, orderTotals, orderTransactions, gid, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
 
 /**
  * End to end through the real Temporal workflows into the warehouse: a bulk backfill, incremental syncs
@@ -21,7 +21,7 @@ function sources(overrides: Record<string, unknown> = {}): SourceYaml[] {
       name: 'shop',
       type: 'shopify',
       config: { ...sourceConfig(shop), bulk: { mode: 'auto', threshold: 100, pollIntervalMs: 50 }, ...overrides },
-      tables: { orders: { mode: 'incremental' }, customers: { mode: 'incremental' }, products: { mode: 'full_refresh' }, inventory_items: { mode: 'incremental' } },
+      tables: { orders: { mode: 'incremental' }, customers: { mode: 'incremental' }, products: { mode: 'full_refresh' }, inventory_items: { mode: 'incremental' }, transactions: { mode: 'incremental' } },
     },
     {
       name: 'slow',
@@ -48,8 +48,13 @@ describe('shopify end to end', () => {
   it('first sync: bulk backfill of orders (above the threshold), paging for the small tables', async () => {
     const r = await env.run('sync', 'shop');
     expect(r.code, r.stderr).toBe(0);
-    expect(shop.stats.bulkRuns).toBe(1); // orders only: 90 customers, 25 products are below the threshold of 100
-    expect(shop.stats.bulkDownloads).toBe(1);
+    // orders and transactions (400 orders); 90 customers and 25 products are below the threshold of 100
+    expect(shop.stats.bulkRuns).toBe(2);
+    expect(shop.stats.bulkDownloads).toBe(2);
+    const txs = [...shop.store.orders.values()].flatMap((x) => orderTransactions(x));
+    const [t] = await env.query<{ n: number; amount: unknown }>(`SELECT count(*) n, sum(amount) amount FROM shop.transactions`);
+    expect(t!.n).toBe(txs.length);
+    expect(cents(t!.amount)).toBe(txs.reduce((s, x) => s + x.amount, 0));
 
     const totals = [...shop.store.orders.values()].reduce((s, o) => s + orderTotals(o).total, 0);
     const [o] = await env.query<{ n: number; ids: number; total: unknown; lines: number }>(
