@@ -84,7 +84,14 @@ export function budgetFor(config: Pick<PostHogConfig, 'host' | 'personalApiKey' 
   const id = createHash('sha256').update(`${config.host}\n${config.personalApiKey}\n${config.queriesPerHour}`).digest('hex');
   let b = budgets.get(id);
   if (!b) {
-    b = slidingWindowBudget({ limit: config.queriesPerHour, windowMs: 3600_000, maxConcurrent: 2, blockFor: throttleWaitMs, label: `PostHog query budget (${config.queriesPerHour}/hour)` });
+    b = slidingWindowBudget({
+      limit: config.queriesPerHour,
+      windowMs: 3600_000,
+      maxConcurrent: 2,
+      // A 429 on the query endpoint holds every query; REST endpoints (cohorts) have limits of their own.
+      blockFor: (res) => ((res as { url?: string }).url?.includes('/query') === false ? undefined : throttleWaitMs(res)),
+      label: `PostHog query budget (${config.queriesPerHour}/hour)`,
+    });
     budgets.set(id, b);
   }
   return b;
