@@ -24,7 +24,7 @@ describe('cost bucket governor', () => {
   });
 
   it('sizes pages to what is available, or to the best page when waiting is unavoidable', () => {
-    let now = 0;
+    const now = 0;
     const b = costBucket({ clock: () => now });
     b.observe!(status(1000));
     const page = { fixed: 2, perItem: 10, maxItems: 250, maxCost: 1000 };

@@ -226,8 +226,6 @@ function address(rng: Rng): MailingAddress {
   return { address1: `${rng.int(1, 250)} ${rng.pick(['Main St', 'Market St', 'Hauptstr.', 'Rue de Rivoli', 'Keizersgracht'])}`, city: c.city, zip: c.postalCode, countryCodeV2: c.country, country: COUNTRY_NAMES[c.country] ?? c.country };
 }
 
-const between = (rng: Rng, from: number, to: number) => from + Math.floor(rng.next() * (to - from));
-
 /** Deterministic email of the n-th customer (1-based) with these names. */
 export function customerEmail(firstName: string, lastName: string, n: number): string {
   return `${firstName}.${lastName}${n}@example.com`.toLowerCase();

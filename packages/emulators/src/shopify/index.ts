@@ -86,7 +86,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
   };
   const stats = { graphql: 0, throttled: 0, maxCostExceeded: 0, requestedCost: 0, actualCost: 0, bulkRuns: 0, bulkDownloads: 0 };
   const schema = shopifySchema();
-  let handle: ShopifyEmulator;
+  let baseUrl = '';
   let currentScopes: ReadonlySet<string> = new Set();
 
   const context = (scopes: ReadonlySet<string>): ExecContext => ({
@@ -104,7 +104,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     schema,
     context: () => context(currentScopes),
     scopes: () => currentScopes,
-    fileUrl: (op) => `${handle.url}/bulk-files/${op.id}.jsonl?X-Goog-Signature=${op.token}`,
+    fileUrl: (op) => `${baseUrl}/bulk-files/${op.id}.jsonl?X-Goog-Signature=${op.token}`,
     rowsPerSecond: () => knobs.bulkRowsPerSecond,
     startDelayMs: () => knobs.bulkStartDelayMs,
     takeFailure: () => {
@@ -209,7 +209,8 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     });
 
   const server = await startServer(router, { port: options.port });
-  handle = Object.assign(server, {
+  baseUrl = server.url;
+  return Object.assign(server, {
     shop,
     shopDomain,
     store,
@@ -220,7 +221,6 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     stats,
     endpoint: (version = '2025-01') => `${server.url}/admin/api/${version}/graphql.json`,
   });
-  return handle;
 }
 
 function hostShop(req: EmulatorRequest): string | undefined {
