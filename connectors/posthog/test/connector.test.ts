@@ -3,7 +3,7 @@ import { SluiceError, readTable, type DataRecord, type ReadRequest } from '@slui
 import { slidingWindowBudget } from '@sluice/core/http/sliding-window';
 import { DEMO_KEY, EMPTY_PROJECT_ID, NO_QUERY_SCOPE_KEY, OTHER_PROJECT_KEY, start, sourceConfig, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import connector, { checkPostHog } from '../src/index';
-import { createClient } from '../src/client';
+import { createClient, toUtcMicros } from '../src/client';
 import { configSchema, normalizeHost } from '../src/config';
 import { DEFAULT_LOOKBACK_MS } from '../src/events';
 
@@ -339,6 +339,15 @@ describe('posthog connector: check and config', () => {
     const r = await check({ ...sourceConfig(h), projectId: EMPTY_PROJECT_ID });
     expect(r.ok).toBe(true);
     expect(r.warnings?.[0]).toMatch(/^PostHog is receiving no events for project 4343/);
+  });
+
+  it('normalises HogQL DateTime renderings to UTC with six fractional digits', () => {
+    expect(toUtcMicros('2024-01-15T10:30:00Z')).toBe('2024-01-15T10:30:00.000000Z');
+    expect(toUtcMicros('2024-01-15T02:30:00.5-08:00')).toBe('2024-01-15T10:30:00.500000Z');
+    expect(toUtcMicros('2024-01-01T00:30:00.123456+05:30')).toBe('2023-12-31T19:00:00.123456Z');
+    expect(toUtcMicros('2024-01-15 10:30:00.1234567')).toBe('2024-01-15T10:30:00.123456Z');
+    expect(toUtcMicros(null)).toBeNull();
+    expect(() => toUtcMicros('yesterday')).toThrow(SluiceError);
   });
 
   it('maps ingestion hosts and shorthands to the app host', () => {

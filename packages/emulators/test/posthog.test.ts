@@ -212,6 +212,18 @@ describe('posthog emulator: auth, scopes, projects', () => {
     expect(empty.body.results).toEqual([]);
   });
 
+  it('also answers on /api/environments/{id}/query/ and serves the project', async () => {
+    const res = await fetch(`${h.url}/api/environments/${h.projectId}/query/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: { kind: 'HogQLQuery', query: 'SELECT uuid FROM events LIMIT 3' } }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { results: unknown[] }).results).toHaveLength(3);
+    const p = await fetch(`${h.url}/api/projects/${h.projectId}/`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    expect(await p.json()).toMatchObject({ id: h.projectId, name: 'Storefront', timezone: 'UTC' });
+  });
+
   it('serves cohorts over REST with next links and the cohort:read scope', async () => {
     h.knobs.restPageSize = 2;
     try {
