@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +47,8 @@ export interface SluiceEnv {
   spawnCli(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   restartWorker(env?: NodeJS.ProcessEnv): Promise<void>;
+  /** Runs `sluice worker` as a child process (to be killed by fault tests); resolves once it polls. */
+  workerProcess(env?: NodeJS.ProcessEnv): Promise<ChildProcess>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function sluiceEnv(opts: { sources: SourceYaml[]; extra?: Record<st
     worker = await startWorker({ rt: runtimeOf(cfg), address, namespace: 'default', taskQueue });
   };
   if (opts.worker !== false) await startW();
+  const children: ChildProcess[] = [];
 
   const run = async (...args: string[]): Promise<CliResult> => {
     let stdout = '';
@@ -102,7 +105,21 @@ export async function sluiceEnv(opts: { sources: SourceYaml[]; extra?: Record<st
       await worker?.shutdown();
       await startW();
     },
+    workerProcess(env = {}) {
+      const child = spawn(process.execPath, [SLUICE_BIN, '--config', configPath, 'worker'], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      return new Promise((resolve, reject) => {
+        let err = '';
+        child.stderr!.on('data', (d) => {
+          err += d;
+          if (err.includes('worker polling')) resolve(child);
+        });
+        child.stdout!.resume();
+        child.once('exit', (code) => reject(new Error(`worker exited (${code}) before polling: ${err}`)));
+      });
+    },
     async close() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await worker?.shutdown();
       await connection.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -44,7 +44,7 @@ const { extractTable } = proxyActivities<Activities>({
 
 const { commitTable, recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

@@ -18,7 +18,10 @@ const orders = httpTable<Config, Client>({
   cursor: { fields: ['updated_at', 'created_at'], default: 'updated_at' },
   path: '/v1/orders',
   records: 'data',
-  params: ({ request }) => ({ updated_since: request.cursorField === 'updated_at' ? request.since : undefined, created_since: request.cursorField === 'created_at' ? request.since : undefined }),
+  // Page over an immutable order (id): an order updated mid-scan keeps its position, so no other order
+  // shifts past a page boundary; its new version is read by the next sync (the cursor never passes the
+  // extract's start).
+  params: ({ request }) => ({ sort: 'id', updated_since: request.cursorField === 'updated_at' ? request.since : undefined, created_since: request.cursorField === 'created_at' ? request.since : undefined }),
   paging: ({ config }) => pageNumber({ pageParam: 'page', sizeParam: 'per_page', size: config.pageSize, totalPages: (b) => b?.total_pages }),
 });
 

@@ -171,7 +171,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     input.crashPoint?.('after-write');
 
     const rowsWritten = replace || appendOnly ? newFiles.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM new_rows`));
-    const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, input.staging.maxCursor);
+    const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
     const files = [...keep, ...newFiles.filter((f) => f.rows > 0)];
     const record: SyncRecord = {
       syncId: input.syncId,
@@ -290,6 +290,21 @@ function moveOutputs(outDir: string, tableDir: string, syncId: string): Omit<Dat
     });
   }
   return out;
+}
+
+/**
+ * A record changed while the extract ran may have been read in its old version (or, with page-number
+ * paging, another record may have shifted past the scan): the saved cursor never passes the moment
+ * the extract began, minus a margin for clock skew between us and the vendor, so the next sync reads
+ * everything changed since then again. Merge removes the overlap.
+ */
+export const CURSOR_SKEW_MARGIN_MS = 60_000;
+function capAtExtractStart(maxCursor: string | undefined, startedAt: string | undefined): string | undefined {
+  if (!maxCursor || !startedAt) return maxCursor;
+  const cap = Date.parse(startedAt) - CURSOR_SKEW_MARGIN_MS;
+  const value = Date.parse(maxCursor);
+  if (!Number.isFinite(value) || value <= cap) return maxCursor;
+  return new Date(cap).toISOString();
 }
 
 function latest(a: string | undefined, b: string | undefined): string | undefined {

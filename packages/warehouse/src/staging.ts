@@ -21,6 +21,8 @@ export interface StagingState {
   checkpoint?: Json;
   /** Records whose cursor was below the lower bound the connector was asked for (a vendor ordering bug). */
   belowBound: number;
+  /** When the first attempt of this extract began (UTC ISO): the saved cursor never passes it. */
+  startedAt?: string;
 }
 
 export const SEQ_COLUMN = '_sluice_seq';
@@ -57,7 +59,7 @@ export class StagingWriter {
       const n = pageNumberOf(f);
       if (!complete || n === undefined || n > resume!.pages) fs.rmSync(path.join(opts.dir, f), { force: true });
     }
-    const state: StagingState = complete ? structuredClone(resume!) : { pages: 0, rows: 0, types: {}, belowBound: 0 };
+    const state: StagingState = complete ? structuredClone(resume!) : { pages: 0, rows: 0, types: {}, belowBound: 0, startedAt: new Date().toISOString() };
     return { writer: new StagingWriter(opts.dir, state, opts.cursorField, opts.declared ?? {}), resumed: complete && resume!.pages > 0 };
   }
 

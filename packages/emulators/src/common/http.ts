@@ -39,7 +39,9 @@ export interface Fault {
     | { type: 'html'; status: number }
     | { type: 'reset' }
     | { type: 'delay'; ms: number }
-    | { type: 'truncate' };
+    | { type: 'truncate' }
+    /** Answers with the body this route sent last time (a misbehaving cache or paginator). */
+    | { type: 'repeat-previous' };
 }
 
 export interface RequestLogEntry {
@@ -109,6 +111,7 @@ export async function startServer(
   options: { port?: number; host?: string; notFound?: (req: EmulatorRequest) => EmulatorResponse } = {},
 ): Promise<EmulatorServer> {
   const state: Omit<EmulatorServer, 'url' | 'port' | 'close'> = { requests: [], faults: [], latencyMs: 0 };
+  const lastSent = new Map<string, EmulatorResponse>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -161,6 +164,10 @@ export async function startServer(
             });
           }
           if (k.type === 'truncate') truncate = true;
+          if (k.type === 'repeat-previous' && lastSent.has(request.path)) {
+            log(200);
+            return send(res, lastSent.get(request.path)!);
+          }
         }
 
         const found = router.match(request.method, request.path);
@@ -176,6 +183,7 @@ export async function startServer(
           response = { status: 500, body: { message: `emulator error: ${(err as Error).message}` } };
         }
         log(response.status);
+        if (response.status === 200) lastSent.set(request.path, response);
         send(res, response, truncate);
       })();
     });

@@ -4,8 +4,8 @@ import type { EmulatorConformance } from '../common/conformance';
 
 /**
  * A small storefront API used to demonstrate and test the engine without any vendor quirk: bearer
- * auth, `GET /v1/orders?updated_since=&page=&per_page=` with `{data, page, total_pages}`, ascending
- * by `updated_at`. It is also the template `sluice new connector` starts from.
+ * auth, `GET /v1/orders?updated_since=&sort=updated_at|id&page=&per_page=` with
+ * `{data, page, total_pages}`. It is also the template `sluice new connector` starts from.
  */
 export interface DemoOrder {
   id: number;
@@ -75,8 +75,11 @@ export async function start(options: { seed?: number; port?: number; orders?: nu
     const page = Number(req.query.get('page') ?? 1);
     const perPage = Math.min(Number(req.query.get('per_page') ?? 50), 200);
     const since = req.query.get('updated_since');
+    const sort = req.query.get('sort') ?? 'updated_at';
+    if (sort !== 'updated_at' && sort !== 'id') return { status: 400, body: { error: 'bad_request', message: 'sort must be updated_at or id' } };
     if (!Number.isInteger(page) || page < 1) return { status: 400, body: { error: 'bad_request', message: 'page must be a positive integer' } };
-    const all = [...orders.values()].filter((o) => !since || o.updated_at >= since).sort((a, b) => a.updated_at.localeCompare(b.updated_at) || a.id - b.id);
+    const createdSince = req.query.get('created_since');
+    const all = [...orders.values()].filter((o) => (!since || o.updated_at >= since) && (!createdSince || o.created_at >= createdSince)).sort((a, b) => (sort === 'id' ? a.id - b.id : a.updated_at.localeCompare(b.updated_at) || a.id - b.id));
     const totalPages = Math.max(1, Math.ceil(all.length / perPage));
     return { status: 200, body: { data: all.slice((page - 1) * perPage, page * perPage), page, per_page: perPage, total_pages: totalPages } };
   });
