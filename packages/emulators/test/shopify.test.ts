@@ -117,7 +117,7 @@ describe('cost and throttling', () => {
     // node: 1 + MoneyBag 1 + MoneyV2 1 + lineItems (2 + 5 × 1) = 10
     expect(body.extensions.cost.requestedQueryCost).toBe(2 + 10 * 10);
     expect(body.extensions.cost.actualQueryCost).toBeLessThanOrEqual(body.extensions.cost.requestedQueryCost);
-    expect(body.extensions.cost.throttleStatus).toMatchObject({ maximumAvailable: 1000, restoreRate: 1_000_000 });
+    expect(body.extensions.cost.throttleStatus).toMatchObject({ maximumAvailable: 2000, restoreRate: 1_000_000 });
     expect((await gql('{ shop { name } }')).body.extensions.cost.requestedQueryCost).toBe(1);
   });
   it('THROTTLED with no data when the bucket cannot pay; MAX_COST_EXCEEDED above the single-query limit', async () => {

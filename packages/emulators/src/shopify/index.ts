@@ -25,7 +25,7 @@ export interface ShopifyEmulatorOptions extends StoreOptions {
   port?: number;
   /** Shop subdomain: `<shop>.myshopify.com`. */
   shop?: string;
-  /** Bucket size (maximumAvailable) and restore rate in points per second. */
+  /** Bucket size (maximumAvailable) and restore rate in points per second (default 2000 / 1000: Plus). */
   bucketSize?: number;
   restoreRate?: number;
   /** Single-query cost limit (MAX_COST_EXCEEDED above it). */
@@ -72,7 +72,8 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
   const shop = options.shop ?? 'sluice-demo';
   const shopDomain = `${shop}.myshopify.com`;
   const store = new ShopifyStore(options);
-  const bucket = new LeakyBucket(options.bucketSize ?? 1000, options.restoreRate ?? 100);
+  // Default: a Shopify Plus store (1000 points/s); tests pass the Standard plan's 100/s when they want it.
+  const bucket = new LeakyBucket(options.bucketSize ?? 2000, options.restoreRate ?? 1000);
   const tokens = new Map<string, Set<string>>(Object.entries(options.tokens ?? { [DEMO_TOKEN]: ALL_SCOPES }).map(([t, s]) => [t, new Set(s)]));
   const knobs: ShopifyKnobs = {
     frozen: false,
@@ -97,6 +98,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     allOrders: scopes.has('read_all_orders'),
     now: knobs.now(),
     maxPageSize: knobs.maxPageSize,
+    plan: bucket.restoreRate >= 1000 ? 'Shopify Plus' : bucket.restoreRate >= 200 ? 'Advanced' : 'Basic',
     cache: new Map(),
   });
 
@@ -232,5 +234,6 @@ function hostShop(req: EmulatorRequest): string | undefined {
 /** The connector `config:` block pointing at this emulator, with a token holding every scope. */
 export function sourceConfig(handle: ShopifyEmulator): Record<string, unknown> {
   const token = [...handle.tokens.entries()].find(([, s]) => s.size >= ALL_SCOPES.length)?.[0] ?? DEMO_TOKEN;
-  return { shop: handle.shopDomain, accessToken: token, apiVersion: '2025-01', baseUrl: handle.url };
+  // A low bulk threshold so the demo's first sync shows a bulk backfill; polling every half second.
+  return { shop: handle.shopDomain, accessToken: token, apiVersion: '2025-01', baseUrl: handle.url, bulk: { mode: 'auto', threshold: 500, pollIntervalMs: 500 } };
 }

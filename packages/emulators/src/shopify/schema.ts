@@ -296,6 +296,8 @@ export interface ExecContext {
   allOrders: boolean;
   now: number;
   maxPageSize: number;
+  /** Plan name shown by `shop.plan` (follows the bucket's restore rate). */
+  plan: string;
   /** Per-execution caches. */
   cache: Map<string, unknown>;
 }
@@ -665,7 +667,7 @@ const resolvers: Resolvers = {
       myshopifyDomain: ctx.shopDomain,
       currencyCode: ctx.store.currencyCode,
       ianaTimezone: 'Etc/UTC',
-      plan: { displayName: 'Basic', partnerDevelopment: false, shopifyPlus: false },
+      plan: { displayName: ctx.plan, partnerDevelopment: false, shopifyPlus: ctx.plan === 'Shopify Plus' },
     }),
     node: (_s, a, ctx) => nodeById(a.id, ctx),
     nodes: (_s, a, ctx) => (a.ids as string[]).map((id) => nodeById(id, ctx)),
