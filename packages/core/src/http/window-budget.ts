@@ -49,6 +49,8 @@ export interface WindowBudgetGovernor extends RateGovernor {
 interface Flight {
   seq: number;
   epoch: number;
+  /** 1 for the first request sent in its window, 2 for the second… */
+  ordinal: number;
 }
 
 export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
@@ -63,10 +65,13 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
   let resetAt: number | undefined;
   let epoch = 0;
   let epochStartedAt = now();
+  /** When the first answer of this window arrived: the vendor's window began before it (used when no header says more). */
+  let firstAnswerAt: number | undefined;
   /** The current epoch started because we waited for a reset (so a 429 in it means our estimate was early). */
   let epochAfterWait = false;
   let lastAppliedSeq = 0;
   let seq = 0;
+  let sentInEpoch = 0;
   const inflight = new Map<number, Flight>();
   const waiters = new Set<() => void>();
   const counters = { requests: 0, waits: 0, waitedMs: 0, throttled: 0, earlyResets: 0 };
@@ -80,9 +85,11 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
     if (resetAt === undefined || t < resetAt) return;
     epoch++;
     epochStartedAt = t;
+    firstAnswerAt = undefined;
     epochAfterWait = remaining <= 0;
     resetAt = undefined;
     lastAppliedSeq = seq;
+    sentInEpoch = 0;
     // A request sent just before the reset may reach the vendor after it and count in the new window.
     remaining = Math.max(0, limit - inflight.size);
   };
@@ -104,9 +111,12 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
     for (;;) {
       const t = now();
       roll(t);
-      if (remaining > 0 && inflight.size < maxConcurrent) {
+      // Right after a reset wait, one request probes the new window; the rest follow once it is confirmed
+      // (were the estimate early, one request would meet the 429, not all of them).
+      const cap = epochAfterWait && firstAnswerAt === undefined ? 1 : maxConcurrent;
+      if (remaining > 0 && inflight.size < cap) {
         remaining--;
-        const flight = { seq: ++seq, epoch };
+        const flight = { seq: ++seq, epoch, ordinal: ++sentInEpoch };
         inflight.set(flight.seq, flight);
         return flight;
       }
@@ -121,7 +131,7 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
           await waitFor(undefined);
           continue;
         }
-        until = resetAt = epochStartedAt + opts.windowMs + marginMs; // no header seen in this window
+        until = resetAt = (firstAnswerAt ?? epochStartedAt) + opts.windowMs + marginMs; // no header seen in this window
       }
       const ms = until - t;
       if (ms > 0 && reportedUntil !== until) {
@@ -147,6 +157,7 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
     const r = header(res.headers, opts.remainingHeader);
     const k = header(res.headers, opts.resetHeader);
     if (l !== undefined && l > 0) limit = l;
+    if (flight.epoch === epoch) firstAnswerAt ??= t;
     if (res.status === 429) {
       counters.throttled++;
       if (flight.epoch === epoch && epochAfterWait) {
@@ -164,9 +175,18 @@ export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
     if (r === undefined || k === undefined) return; // no rate-limit headers: rely on our own count
     if (flight.epoch !== epoch || flight.seq < lastAppliedSeq) return; // stale or out-of-order answer
     lastAppliedSeq = flight.seq;
-    let others = 0;
-    for (const f of inflight.values()) if (f.seq !== flight.seq) others++;
-    remaining = Math.max(0, r - others);
+    // Our requests the vendor may not have counted yet when it answered this one: every one sent after
+    // it, and of those sent before it and still unanswered, as many as the vendor's count falls short.
+    const counted = limit - r;
+    let later = 0;
+    let earlier = 0;
+    for (const f of inflight.values()) {
+      if (f.epoch !== epoch || f.seq === flight.seq) continue;
+      if (f.seq > flight.seq) later++;
+      else earlier++;
+    }
+    const uncountedEarlier = Math.max(0, Math.min(earlier, flight.ordinal - counted));
+    remaining = Math.max(0, r - later - uncountedEarlier);
     const estimate = t + k * 1000 + marginMs;
     resetAt = resetAt === undefined ? estimate : Math.min(resetAt, estimate);
   }
