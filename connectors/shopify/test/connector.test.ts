@@ -162,6 +162,13 @@ describe('shopify connector against the emulator', () => {
     const next = await readTable(connector, cfg(h), 'transactions', { mode: 'incremental', since: cursor });
     const mine = next.records.filter((r) => r['orderId'] === gid('Order', paid.id));
     expect(mine.map((r) => [r['kind'], r['amount']])).toEqual([['SALE', Number(money(orderTotals(paid).total))], ['REFUND', 5]]);
+    // an order with more transactions than one page's list (10) is re-read whole
+    const authorized = [...h.store.orders.values()].find((o) => o.financialStatus === 'AUTHORIZED')!;
+    h.store.update('orders', authorized.id, { captures: Array.from({ length: 12 }, (_, i) => 100 + i) });
+    const many = await readTable(connector, cfg(h), 'transactions', { mode: 'incremental', since: cursor });
+    const captures = many.records.filter((r) => r['orderId'] === gid('Order', authorized.id));
+    expect(captures).toHaveLength(13);
+    expect(captures.at(-1)).toMatchObject({ kind: 'CAPTURE', amount: 1.11 });
   });
 
   it('customers carry the deterministic identities', async () => {

@@ -161,6 +161,8 @@ export interface OrderRec {
   cancelReason: 'CUSTOMER' | 'FRAUD' | 'INVENTORY' | 'DECLINED' | 'OTHER' | null;
   /** When the (last) refund was made; the refund transaction's timestamp. */
   refundedAt?: string | null;
+  /** Partial captures of an authorized order (cents), each a CAPTURE transaction. */
+  captures?: number[];
 }
 
 export interface TransactionRec {
@@ -182,7 +184,7 @@ export interface TransactionRec {
  */
 export function orderTransactions(o: OrderRec): TransactionRec[] {
   const t = orderTotals(o);
-  const base = ID_BASE.OrderTransaction + (o.id - ID_BASE.Order) * 10;
+  const base = ID_BASE.OrderTransaction + (o.id - ID_BASE.Order) * 100;
   const gateway = o.financialStatus === 'PENDING' ? 'manual' : (['shopify_payments', 'shopify_payments', 'paypal'] as const)[o.id % 3]!;
   const tx = (k: number, kind: TransactionRec['kind'], status: TransactionRec['status'], amount: number, parentId: number | null, at = o.processedAt): TransactionRec => ({
     id: base + k,
@@ -199,7 +201,7 @@ export function orderTransactions(o: OrderRec): TransactionRec[] {
     case 'PENDING':
       return [tx(1, 'SALE', 'PENDING', t.total, null)];
     case 'AUTHORIZED':
-      return [tx(1, 'AUTHORIZATION', 'SUCCESS', t.total, null)];
+      return [tx(1, 'AUTHORIZATION', 'SUCCESS', t.total, null), ...(o.captures ?? []).map((c, i) => tx(2 + i, 'CAPTURE', 'SUCCESS', c, base + 1, o.updatedAt))];
     case 'VOIDED':
       return [tx(1, 'AUTHORIZATION', 'SUCCESS', t.total, null), tx(2, 'VOID', 'SUCCESS', t.total, base + 1, o.updatedAt)];
     default: {
