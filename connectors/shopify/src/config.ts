@@ -42,14 +42,16 @@ export const configSchema = z.object({
   pageSize: z.number().int().min(1).max(250).default(250),
   bulk: z
     .object({
-      /** auto: first sync / full refresh of a table with at least `threshold` records uses a bulk operation. */
+      /** auto: the first sync / full refresh of a table with at least `threshold` records uses a bulk operation… */
       mode: z.enum(['auto', 'always', 'never']).default('auto'),
       threshold: z.number().int().min(0).default(2000),
+      /** …or when paging it would take at least this long at the shop's restore rate (bulk is then faster). */
+      minPagingSeconds: z.number().min(0).default(60),
       pollIntervalMs: z.number().int().min(10).default(2000),
       /** Give up waiting for a bulk operation after this long. */
       timeoutMs: z.number().int().min(1000).default(6 * 3600_000),
     })
-    .default({ mode: 'auto', threshold: 2000, pollIntervalMs: 2000, timeoutMs: 6 * 3600_000 }),
+    .default({ mode: 'auto', threshold: 2000, minPagingSeconds: 60, pollIntervalMs: 2000, timeoutMs: 6 * 3600_000 }),
 });
 
 export type ShopifyConfig = z.output<typeof configSchema>;

@@ -102,8 +102,11 @@ async function wantsBulk(def: ShopifyTableDef, ctx: Ctx, search: string | undefi
       { cost: 1, signal: ctx.signal, report: ctx.report },
     );
     const n = data['c']?.count ?? 0;
-    ctx.log.info(`shopify ${def.name}: ${n} records to backfill (bulk threshold ${b.threshold})`);
-    return n >= b.threshold;
+    // Paging is bound by the restore rate: estimate how long it would take at the requested cost per record.
+    const perRecord = new PageCostModel(pagedQuery(def, sortKeyFor(def, ctx)), 'first').perItem;
+    const pagingSeconds = (n * perRecord) / Math.max(1, ctx.client.bucket.restoreRate);
+    ctx.log.info(`shopify ${def.name}: ${n} records to backfill, about ${Math.round(pagingSeconds)} s of paging (bulk threshold ${b.threshold} records or ${b.minPagingSeconds} s)`);
+    return n >= b.threshold || pagingSeconds >= b.minPagingSeconds;
   } catch (e) {
     if (e instanceof SluiceError && e.kind === 'config') return false; // no count field in this API version
     throw e;

@@ -87,6 +87,21 @@ describe('shopify connector against the emulator', () => {
     }
   });
 
+  it('auto picks bulk when paging would take long at the restore rate, even below the record threshold', async () => {
+    h.bucket.reset(1000, 100); // a Standard plan store: 100 points per second
+    const runs = h.stats.bulkRuns;
+    const config = cfg(h, { bulk: { mode: 'auto', threshold: 100_000, minPagingSeconds: 30, pollIntervalMs: 20 } });
+    const t0 = Date.now();
+    const { records } = await readTable(connector, config, 'orders', { mode: 'full_refresh' });
+    expect(records).toHaveLength(h.store.orders.size);
+    expect(h.stats.bulkRuns).toBe(runs + 1); // ~120 orders × 54 points / 100 per s ≈ 65 s of paging
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const small = await readTable(connector, cfg(h, { bulk: { mode: 'auto', threshold: 100_000, minPagingSeconds: 30, pollIntervalMs: 20 } }), 'products', { mode: 'full_refresh' });
+    expect(small.records).toHaveLength(h.store.products.size);
+    expect(h.stats.bulkRuns).toBe(runs + 1); // 15 products page in well under 30 s
+    h.bucket.reset(FAST.bucketSize, FAST.restoreRate);
+  });
+
   it('bulk backfill resumes from its checkpoint without re-running the operation', async () => {
     const config = cfg(h, { bulk: { mode: 'always', pollIntervalMs: 20 } });
     const all = await readTable(connector, config, 'customers', { mode: 'full_refresh' });
