@@ -16,7 +16,7 @@ const PROBES: [string, string][] = [
  */
 export default defineConnector({
   type: 'shopify',
-  description: 'Shopify GraphQL Admin API: orders, customers, products with variants, inventory items',
+  description: 'Shopify GraphQL Admin API: orders, customers, products with variants, inventory items, transactions',
   config: configSchema,
   secrets: SECRETS,
   connect: (config, ctx) => createClient(config, ctx.report),
