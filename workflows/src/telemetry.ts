@@ -18,7 +18,7 @@ const DROP = new Set(['taskToken']);
 export function temporalLogger(log: RootLogger): TemporalLogger {
   const at = (level: LogLevel, message: string, meta?: LogMetadata) => {
     const data: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(meta ?? {})) if (!DROP.has(k)) data[k] = v;
+    for (const [k, v] of Object.entries(meta ?? {})) if (!DROP.has(k)) data[k] = v instanceof Error ? errorFields(v) : v;
     switch (level) {
       case 'TRACE':
         return log.trace(message, data);
@@ -40,6 +40,12 @@ export function temporalLogger(log: RootLogger): TemporalLogger {
     warn: (m, d) => at('WARN', m, d),
     error: (m, d) => at('ERROR', m, d),
   };
+}
+
+/** Errors as plain fields (JSON has no Error), message first; redaction applies to them like to any field. */
+function errorFields(e: Error): Record<string, unknown> {
+  const f = e as Error & { type?: unknown; nonRetryable?: unknown; cause?: unknown };
+  return { name: e.name, message: e.message, ...(f.type ? { type: f.type } : {}), ...(f.nonRetryable !== undefined ? { nonRetryable: f.nonRetryable } : {}), ...(f.cause instanceof Error ? { cause: errorFields(f.cause) } : {}) };
 }
 
 async function freeLoopbackPort(): Promise<number> {

@@ -50,6 +50,8 @@ const fileSchema = z.strictObject({
       address: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. localhost:7233'),
       namespace: z.string().default(temporalDefaults.namespace),
       taskQueue: z.string().default(temporalDefaults.taskQueue),
+      /** The cluster's Web UI, for links in alerts (the embedded dev server's is known). */
+      uiUrl: z.url().optional(),
     })
     .optional(),
   // Sources are validated one by one below, so one bad source does not hide the problems of another.
@@ -81,7 +83,7 @@ export interface LoadedConfig {
   file: string;
   dir: string;
   warehouse: WarehousePaths;
-  temporal?: { address: string; namespace: string; taskQueue: string };
+  temporal?: { address: string; namespace: string; taskQueue: string; uiUrl?: string };
   sources: ResolvedSource[];
   raw: ConfigFile;
 }

@@ -1,13 +1,18 @@
-import { createLogger } from '@sluice/core';
+import { createLogger, registerSecret } from '@sluice/core';
 import type { Runtime } from '@sluice/workflows';
 import { listTables } from '@sluice/warehouse';
 import type { LoadedConfig } from './config';
 
 /** The worker's view of a loaded config: sources by name, the warehouse, connector-defined views. */
-export function runtimeOf(cfg: LoadedConfig): Runtime {
+export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
   const log = createLogger({ name: 'sluice-worker' });
+  // Webhook URLs (Slack, PagerDuty…) embed their credentials.
+  if (cfg.raw.alerts) registerSecret(cfg.raw.alerts.webhook);
   return {
     warehouse: cfg.warehouse,
+    metrics: cfg.raw.metrics,
+    alerts: cfg.raw.alerts,
+    uiUrl: uiUrl ?? cfg.temporal?.uiUrl,
     sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables }])),
     log,
     views() {

@@ -50,7 +50,7 @@ export async function openTemporal(cfg: LoadedConfig, opts: { worker: boolean; s
   const client = new Client({ connection, namespace });
   let worker: WorkerHandle | undefined;
   // With a configured cluster, workers are separate processes (`sluice worker`) unless asked otherwise.
-  if (opts.worker) worker = await startWorker({ rt: runtimeOf(cfg), address, namespace, taskQueue });
+  if (opts.worker) worker = await startWorker({ rt: runtimeOf(cfg, server?.uiUrl), address, namespace, taskQueue });
   return {
     client,
     address,
