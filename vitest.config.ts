@@ -9,6 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     globalSetup: ['test/global-setup.ts'],
+    // Workers started by tests log JSON to stderr (not a TTY); keep test output readable unless asked.
+    env: { SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'error' },
     reporters: process.env.CI ? ['default'] : ['default'],
   },
 });
