@@ -1,4 +1,5 @@
 import { SluiceError, defineTable, httpTable, pageNumber, type ColumnType, type ReadContext } from '@sluice/core';
+import { anchoredPageNumber } from '@sluice/core/http/anchored-paging';
 import type { ShipStationClient } from './client';
 import type { ShipStationConfig } from './config';
 import { normalizeRecord, pacificLowerBound } from './pacific';
@@ -8,25 +9,44 @@ type Columns = Record<string, ColumnType>;
 
 export const PAGE_SIZE = 500;
 
+const totalPages = (body: any) => (typeof body?.pages === 'number' ? body.pages : undefined);
+
 /** `page`/`pageSize`, stopping at the `pages` the envelope reports; the checkpoint is the next page. */
-const paging = () => pageNumber({ size: PAGE_SIZE, totalPages: (body) => (typeof body?.pages === 'number' ? body.pages : undefined) });
+const paging = () => pageNumber({ size: PAGE_SIZE, totalPages });
+
+/**
+ * Tables with a cursor: page/pageSize sorted by the cursor field, and after each page the
+ * `<cursor>Start` filter moves up to the last record's value (paging restarts at page 1), so a record
+ * that changes mid-sync and jumps to the end of the ordering cannot make another slip past a page
+ * boundary. The first anchor is the saved cursor in Pacific time (widened in the repeated hour); the
+ * checkpoint is `{ anchor, page }`.
+ */
+const cursorPaging = (allowed: readonly string[]) => (ctx: Ctx) => {
+  const field = cursorField(ctx, allowed);
+  return anchoredPageNumber({
+    size: PAGE_SIZE,
+    totalPages,
+    anchorParam: `${field}Start`,
+    // ShipStation's wall-clock value at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 01:40:00`.
+    anchorOf: (r) => (typeof r[field] === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(r[field]) ? (r[field] as string).slice(0, 19).replace('T', ' ') : undefined),
+    initial: ctx.request.since ? pacificLowerBound(ctx.request.since) : null,
+  });
+};
 
 const money = 'DECIMAL(18,2)' as const;
 const ts = 'TIMESTAMPTZ' as const;
 
-/**
- * Sort ascending by the cursor field and filter from the lower bound, in Pacific time. `sortBy` takes
- * the field's PascalCase name (ModifyDate, CreateDate).
- */
+function cursorField(ctx: Ctx, allowed: readonly string[]): string {
+  const field = ctx.request.cursorField ?? allowed[0]!;
+  if (!allowed.includes(field)) throw new SluiceError('config', `ShipStation ${ctx.table}: cursor "${field}" is not supported; choose one of ${allowed.join(', ')}`);
+  return field;
+}
+
+/** Sort ascending by the cursor field; `sortBy` takes its PascalCase name (ModifyDate, CreateDate). */
 function cursorParams(allowed: readonly string[]) {
   return (ctx: Ctx) => {
-    const field = ctx.request.cursorField ?? allowed[0]!;
-    if (!allowed.includes(field)) throw new SluiceError('config', `ShipStation ${ctx.table}: cursor "${field}" is not supported; choose one of ${allowed.join(', ')}`);
-    return {
-      sortBy: field[0]!.toUpperCase() + field.slice(1),
-      sortDir: 'ASC',
-      ...(ctx.request.since ? { [`${field}Start`]: pacificLowerBound(ctx.request.since) } : {}),
-    };
+    const field = cursorField(ctx, allowed);
+    return { sortBy: field[0]!.toUpperCase() + field.slice(1), sortDir: 'ASC' };
   };
 }
 
@@ -135,7 +155,7 @@ export const orders = httpTable<ShipStationConfig, ShipStationClient>({
   cursor: { fields: ['modifyDate', 'createDate'], default: 'modifyDate' },
   partitionBy: 'createDate',
   columns: ORDER_COLUMNS,
-  paging,
+  paging: cursorPaging(['modifyDate', 'createDate']),
   params: cursorParams(['modifyDate', 'createDate']),
   transform: convert(ORDER_COLUMNS),
 });
@@ -149,7 +169,7 @@ export const shipments = httpTable<ShipStationConfig, ShipStationClient>({
   cursor: { fields: ['createDate'], default: 'createDate' },
   partitionBy: 'createDate',
   columns: SHIPMENT_COLUMNS,
-  paging,
+  paging: cursorPaging(['createDate']),
   params: cursorParams(['createDate']),
   transform: convert(SHIPMENT_COLUMNS),
 });
@@ -163,7 +183,7 @@ export const fulfillments = httpTable<ShipStationConfig, ShipStationClient>({
   cursor: { fields: ['createDate'], default: 'createDate' },
   partitionBy: 'createDate',
   columns: FULFILLMENT_COLUMNS,
-  paging,
+  paging: cursorPaging(['createDate']),
   params: cursorParams(['createDate']),
   transform: convert(FULFILLMENT_COLUMNS),
 });

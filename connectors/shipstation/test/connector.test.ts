@@ -15,7 +15,8 @@ const asRead = (iso: string) => {
   const firstPass = local.getPossibleOffsets().length > 1 && local.offset === -420;
   return micro(firstPass ? new Date(Date.parse(iso) + 3_600_000).toISOString() : iso);
 };
-const ids = (records: DataRecord[], pk: string) => records.map((r) => r[pk] as number).sort((a, b) => a - b);
+/** Distinct ids, sorted (records sharing a page-boundary timestamp are read twice; the merge keeps one). */
+const ids = (records: DataRecord[], pk: string) => [...new Set(records.map((r) => r[pk] as number))].sort((a, b) => a - b);
 const truthIds = (h: ShipStationEmulator, kind: Parameters<ShipStationEmulator['store']['truth']>[0], pk: string) =>
   h.store.truth(kind).map((r) => r[pk] as number).sort((a, b) => a - b);
 
@@ -50,13 +51,16 @@ describe('shipstation connector', () => {
     const before = h.requests.length;
     const { records, checkpoints } = await readTable(connector, config, 'orders');
     expect(ids(records, 'orderId')).toEqual(truthIds(h, 'orders', 'orderId'));
+    expect(records.length - h.store.count('orders')).toBeLessThanOrEqual(2); // re-read at the two page boundaries
     const reqs = h.requests.slice(before).map((r) => new URLSearchParams(r.query));
-    expect(reqs.map((q) => [q.get('page'), q.get('pageSize'), q.get('sortBy'), q.get('sortDir')])).toEqual([
-      ['1', '500', 'ModifyDate', 'ASC'],
-      ['2', '500', 'ModifyDate', 'ASC'],
-      ['3', '500', 'ModifyDate', 'ASC'],
-    ]);
-    expect(checkpoints).toEqual([{ state: { page: 2 } }, { state: { page: 3 } }, { done: true }]);
+    expect(reqs).toHaveLength(3);
+    for (const q of reqs) expect([q.get('page'), q.get('pageSize'), q.get('sortBy'), q.get('sortDir')]).toEqual(['1', '500', 'ModifyDate', 'ASC']);
+    // After each page the filter moves up to the last modifyDate read (Pacific wall clock, to the second).
+    const walls = h.store.rendered('orders').map((o) => o.modifyDate as string).sort();
+    expect(reqs[0]!.get('modifyDateStart')).toBeNull();
+    expect(reqs[1]!.get('modifyDateStart')).toBe(walls[499]!.slice(0, 19).replace('T', ' '));
+    expect(checkpoints.at(-1)).toEqual({ done: true });
+    expect(checkpoints[0]).toEqual({ state: { anchor: walls[499]!.slice(0, 19).replace('T', ' '), page: 1 } });
     const truth = new Map(h.store.truth('orders').map((o) => [o.orderId, o]));
     const dst = new Set(h.dst.orders.map((d) => d.orderId));
     let compared = 0;
@@ -184,12 +188,25 @@ describe('shipstation connector', () => {
 
   it('resumes after the page checkpoint', async () => {
     const first = await readTable(connector, config, 'orders', {}, { maxPages: 1 });
-    expect(first.checkpoints).toEqual([{ state: { page: 2 } }]);
+    expect(first.checkpoints).toEqual([{ state: { anchor: expect.any(String), page: 1 } }]);
     const rest = await readTable(connector, config, 'orders', { checkpoint: first.checkpoints[0] });
     expect(rest.pages).toBe(2);
-    expect(ids([...first.records, ...rest.records], 'orderId')).toEqual(truthIds(h, 'orders', 'orderId'));
+    expect(new Set([...first.records, ...rest.records].map((r) => r.orderId)).size).toBe(h.store.count('orders'));
+    const products = await readTable(connector, config, 'products', {}, { maxPages: 1 });
+    expect(products.checkpoints).toEqual([{ done: true }]);
     const done = await readTable(connector, config, 'stores', { checkpoint: { done: true } });
     expect(done.records).toEqual([]);
+  });
+
+  it('an order modified mid-sync does not make another slip past a page boundary', async () => {
+    const first = await readTable(connector, config, 'orders', {}, { maxPages: 1 });
+    // Between two pages, an order on the first page changes: it moves to the end of the ordering.
+    const moved = first.records[7]!.orderId as number;
+    h.store.update('orders', moved, { orderStatus: 'on_hold' });
+    const rest = await readTable(connector, config, 'orders', { checkpoint: first.checkpoints[0] });
+    const got = new Set([...first.records, ...rest.records].map((r) => r.orderId));
+    expect(h.store.list('orders').filter((o) => !got.has(o.orderId)).map((o) => o.orderId)).toEqual([]);
+    expect(rest.records.find((r) => r.orderId === moved)?.orderStatus).toBe('on_hold');
   });
 
   it('check: ok with the demo keys; operator messages for bad keys and plans without API access', async () => {
