@@ -6,6 +6,8 @@ const config = z.strictObject({
   baseUrl: z.url().default('http://127.0.0.1:4010'),
   token: z.string().min(1, 'required: the API token'),
   pageSize: z.number().int().min(1).max(200).default(100),
+  /** Per-request timeout: a response slower than this is abandoned and retried. */
+  requestTimeoutMs: z.number().int().min(100).default(30_000),
 });
 type Config = z.output<typeof config>;
 type Client = { http: HttpClient };
@@ -31,7 +33,7 @@ export default defineConnector({
   config,
   secrets: ['token'],
   connect: (cfg): Client => ({
-    http: new HttpClient({ vendor: 'demo', baseUrl: cfg.baseUrl, auth: bearerAuth(cfg.token), governor: concurrencyLimiter({ maxConcurrent: 4 }), retries: 4, minRetryDelayMs: 200 }),
+    http: new HttpClient({ vendor: 'demo', baseUrl: cfg.baseUrl, auth: bearerAuth(cfg.token), governor: concurrencyLimiter({ maxConcurrent: 4 }), retries: 4, minRetryDelayMs: 200, timeoutMs: cfg.requestTimeoutMs }),
   }),
   async check({ client }) {
     try {

@@ -38,7 +38,8 @@ export function tableViewSql(paths: WarehousePaths, m: Manifest): string {
   if (m.files.length === 0) return `SELECT ${cols.map((c) => `CAST(NULL AS ${c.type}) AS ${q(c.name)}`).join(', ')} WHERE false`;
   const dir = paths.table(m.source, m.table);
   const files = m.files.map((f) => lit(path.join(dir, f.path))).join(', ');
-  return `SELECT ${cols.map((c) => q(c.name)).join(', ')} FROM read_parquet([${files}], union_by_name = true)`;
+  // Cast to the manifest's types: Parquet has no JSON or TIMESTAMPTZ of its own, readers must see them.
+  return `SELECT ${cols.map((c) => `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`).join(', ')} FROM read_parquet([${files}], union_by_name = true)`;
 }
 
 const SYNCS_COLUMNS = `source VARCHAR, "table" VARCHAR, sync_id VARCHAR, mode VARCHAR, full_refresh BOOLEAN, started TIMESTAMPTZ, finished TIMESTAMPTZ,

@@ -43,7 +43,7 @@ export async function queryWarehouse(paths: WarehousePaths, sql: string): Promis
   try {
     const result = await conn.runAndReadAll(sql);
     const columns = result.columnNames();
-    const types = result.columnTypes().map((t) => t.toString());
+    const types = result.columnTypes().map((t) => t.alias ?? t.toString());
     return { columns, types, rows: result.getRows().map((r) => r.map((v) => toPlain(v))) };
   } catch (err) {
     throw new QueryError((err as Error).message);
