@@ -84,6 +84,22 @@ export function normalizeRecord<T>(value: T, dates: ReadonlySet<string> = NO_DAT
 }
 
 /**
+ * A ShipStation wall-clock value (`2024-11-03T01:40:00.1230000`) as an inclusive date filter that still
+ * includes it (`2024-11-03 01:40:00`), moved back one hour inside the repeated fall-back hour (whether
+ * ShipStation compares wall clocks or instants, and whichever instant it picks, nothing in the hour is
+ * skipped). Undefined when the value is not a wall-clock timestamp.
+ */
+export function wallLowerBound(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = WALL.exec(value);
+  if (!m) return undefined;
+  let wall = DateTime.fromISO(`${m[1]}T${m[2]}`, { zone: 'utc' });
+  if (!wall.isValid) return undefined;
+  if (isAmbiguousWall(value)) wall = wall.minus({ hours: 1 });
+  return wall.toFormat('yyyy-MM-dd HH:mm:ss');
+}
+
+/**
  * The inclusive lower bound `since` (UTC ISO) as a ShipStation date filter in Pacific time
  * (`yyyy-mm-dd hh:mm:ss`), widened by one hour inside the repeated fall-back hour.
  */

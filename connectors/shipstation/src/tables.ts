@@ -2,7 +2,7 @@ import { SluiceError, defineTable, httpTable, pageNumber, type ColumnType, type 
 import { anchoredPageNumber } from '@sluice/core/http/anchored-paging';
 import type { ShipStationClient } from './client';
 import type { ShipStationConfig } from './config';
-import { normalizeRecord, pacificLowerBound } from './pacific';
+import { normalizeRecord, pacificLowerBound, wallLowerBound } from './pacific';
 
 type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
 type Columns = Record<string, ColumnType>;
@@ -27,8 +27,8 @@ const cursorPaging = (allowed: readonly string[]) => (ctx: Ctx) => {
     size: PAGE_SIZE,
     totalPages,
     anchorParam: `${field}Start`,
-    // ShipStation's wall-clock value at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 01:40:00`.
-    anchorOf: (r) => (typeof r[field] === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(r[field]) ? (r[field] as string).slice(0, 19).replace('T', ' ') : undefined),
+    // The raw wall clock at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 00:40:00` (repeated hour: widened).
+    anchorOf: (r) => wallLowerBound(r[field]),
     initial: ctx.request.since ? pacificLowerBound(ctx.request.since) : null,
   });
 };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime, readTable, SluiceError, type DataRecord } from '@sluice/core';
 import { start, sourceConfig, type ShipStationEmulator } from '@sluice/emulators/shipstation/index';
 import connector, { AUTH_FAILED, NO_API_ACCESS } from '../src/index';
-import { pacificLowerBound } from '../src/pacific';
+import { pacificLowerBound, wallLowerBound } from '../src/pacific';
 
 /** The emulator's truth (UTC ms precision) as the connector renders it (microseconds, Z). */
 const micro = (iso: string) => `${iso.slice(0, 23)}000Z`;
@@ -123,6 +123,11 @@ describe('shipstation connector', () => {
     expect(pacificLowerBound('2024-11-03T10:00:00.000Z')).toBe('2024-11-03 02:00:00');
     expect(pacificLowerBound('2024-03-10T10:00:00.500Z')).toBe('2024-03-10 03:00:00');
     expect(pacificLowerBound('2024-07-01T19:30:59.999Z')).toBe('2024-07-01 12:30:59');
+    // Page anchors: the raw wall clock, widened the same way.
+    expect(wallLowerBound('2024-11-03T01:40:00.1230000')).toBe('2024-11-03 00:40:00');
+    expect(wallLowerBound('2024-11-03T02:00:00.0000000')).toBe('2024-11-03 02:00:00');
+    expect(wallLowerBound('2024-07-01T12:30:59.9990000')).toBe('2024-07-01 12:30:59');
+    expect(wallLowerBound('2024-07-01')).toBeUndefined();
   });
 
   it('incremental by modifyDate picks up updates; by createDate only new orders', async () => {
