@@ -3,6 +3,7 @@ import { createClient, toUtcMicros, type PostHogClient } from './client';
 import { configSchema, type PostHogConfig } from './config';
 import { tables } from './tables';
 
+import { funnelView } from './funnel';
 export { funnelStagesSql, DEFAULT_STAGES, DEFAULT_ORDERS, urlGlobToRegex } from './funnel';
 export type { FunnelInput, StageRule, OrdersMapping, FunnelStage } from './funnel';
 export { configSchema, normalizeHost } from './config';
@@ -52,4 +53,9 @@ export default defineConnector({
           },
         ]
       : [],
+  // funnel.stages: PostHog events mapped to funnel stages, joined with a commerce source's orders.
+  sharedViews: ({ sources, present, settings }) => {
+    const v = funnelView({ sources, funnel: settings.funnel, present });
+    return v ? [v] : [];
+  },
 });

@@ -27,6 +27,15 @@ export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
         if (!tables || !s.connector.views) continue;
         for (const v of s.connector.views({ source: s.name, tables })) out.push({ schema: s.name, name: v.name, sql: v.sql });
       }
+      const sources = cfg.sources.map((s) => ({ name: s.name, type: s.type, config: s.config }));
+      for (const connector of new Set(cfg.sources.map((s) => s.connector))) {
+        if (!connector.sharedViews) continue;
+        try {
+          out.push(...connector.sharedViews({ sources, present, settings: cfg.raw as Record<string, unknown> }));
+        } catch (err) {
+          log.warn(`${connector.type} cross-source views skipped: ${(err as Error).message}`);
+        }
+      }
       return out;
     },
   };

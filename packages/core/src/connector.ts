@@ -112,6 +112,16 @@ export interface ConnectorSpec<Schema extends z.ZodType = z.ZodType, Client = un
   tables: readonly TableSpec<z.output<Schema>, Client>[];
   /** Extra DuckDB views over this source's tables (`CREATE OR REPLACE VIEW "<source>".x AS ...`). */
   views?: (ctx: { source: string; tables: ReadonlySet<string> }) => { name: string; sql: string }[];
+  /**
+   * Views across sources (a funnel joining product events with another source's orders). Called once per
+   * connector type with every configured source, the tables present per source, and the top-level
+   * settings of sluice.yaml; a view whose inputs are missing is simply not returned.
+   */
+  sharedViews?: (ctx: {
+    sources: readonly { name: string; type: string; config: unknown }[];
+    present: ReadonlyMap<string, ReadonlySet<string>>;
+    settings: Readonly<Record<string, unknown>>;
+  }) => { schema: string; name: string; sql: string }[];
 }
 
 export type Connector = Omit<ConnectorSpec<z.ZodType, any>, 'tables'> & {
