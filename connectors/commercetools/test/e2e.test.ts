@@ -69,47 +69,61 @@ describe('commercetools end to end', () => {
 
   it('incremental: inserts, updates, updates during the sync and >10,000 records with one lastModifiedAt', async () => {
     const orders = expectedDocs(h, 'orders');
-    // Ten minutes back: later syncs' 60 s lookback does not re-read the whole bulk import.
+    const byLm = [...orders].sort((a, b) => ((a.lastModifiedAt as string) < (b.lastModifiedAt as string) ? -1 : 1));
+    // A bulk import: 10,250 inventory entries with one lastModifiedAt (inventory documents are small,
+    // which keeps this test quick; the connector tests do the same with 12,345 orders). Ten minutes
+    // back, so later syncs' 60 s lookback does not re-read the whole import.
     const bulkAt = new Date(Date.now() - 600_000).toISOString();
-    const bulk = h.store.insertMany('orders', 10_250, { at: bulkAt });
+    const bulk = h.store.insertMany('inventory', 10_250, { at: bulkAt });
+    const sortedBulk = [...bulk].sort();
     h.store.update('orders', orders[17]!.id as string, { orderState: 'Cancelled' });
     h.store.insert('payments', { key: 'e2e-new-payment' });
     h.store.update('customers', expectedDocs(h, 'customers')[3]!.id as string, { firstName: 'Renamed' });
-    // While the sync pages through orders: modify one bulk record already read and one not yet read.
-    let pages = 0;
+    // While the sync pages: modify records already read and records not yet read, insert one.
+    let inventoryPages = 0;
+    let orderPages = 0;
     h.afterList = (e) => {
-      if (e.endpoint !== 'orders' || ++pages !== 3) return;
-      const sorted = [...bulk].sort();
-      h.store.update('orders', sorted[10]!, { orderState: 'Confirmed' });
-      h.store.update('orders', sorted[9_000]!, { orderState: 'Complete' });
-      h.store.insert('orders', { orderNumber: 'ORD-DURING-SYNC' });
+      if (e.endpoint === 'inventory' && ++inventoryPages === 3) {
+        h.store.update('inventory', sortedBulk[10]!, { quantityOnStock: 4242 });
+        h.store.update('inventory', sortedBulk[9_000]!, { quantityOnStock: 9000 });
+        h.store.insert('inventory', { sku: 'DURING-SYNC' });
+      }
+      if (e.endpoint === 'orders' && ++orderPages === 1) {
+        h.store.update('orders', byLm[5]!.id as string, { orderState: 'Confirmed' });
+        h.store.update('orders', byLm[byLm.length - 5]!.id as string, { orderState: 'Complete' });
+      }
     };
     try {
       const r = await env.run('sync', 'ct_e2e', '--json');
       expect(r.code, r.stderr).toBe(0);
       const [result] = JSON.parse(r.stdout);
-      const ordersResult = result.tables.find((t: any) => t.table === 'orders');
-      expect(ordersResult.rowsRead).toBeGreaterThanOrEqual(10_250);
+      expect(result.tables.find((t: any) => t.table === 'inventory').rowsRead).toBeGreaterThanOrEqual(10_250);
     } finally {
       h.afterList = undefined;
     }
-    expect(pages).toBeGreaterThan(20);
+    expect(inventoryPages).toBeGreaterThan(20);
+    expect(orderPages).toBe(1);
+    await expectWarehouseEqualsEmulator(TABLES.filter((t) => t !== 'orders'));
+    // The orders scan had a single page; the two orders modified after it are for the next sync.
+    const stale = await env.query<{ version: number }>(`SELECT version FROM ct_e2e.orders WHERE id = '${byLm[5]!.id}'`);
+    expect(stale.map((x) => Number(x.version))).toEqual([(h.store.get('orders', byLm[5]!.id as string)!.version as number) - 1]);
+    const next = await env.run('sync', 'ct_e2e');
+    expect(next.code, next.stderr).toBe(0);
     await expectWarehouseEqualsEmulator();
-    const [row] = await env.query<{ n: number }>(`SELECT count(*) n FROM ct_e2e.orders WHERE "lastModifiedAt" = TIMESTAMPTZ '${bulkAt}'`);
-    const atBulk = h.store.all('orders').filter((d) => d.lastModifiedAt === bulkAt).length;
+    const [row] = await env.query<{ n: number }>(`SELECT count(*) n FROM ct_e2e.inventory WHERE "lastModifiedAt" = TIMESTAMPTZ '${bulkAt}'`);
+    const atBulk = h.store.all('inventory').filter((d) => d.lastModifiedAt === bulkAt).length;
     expect(atBulk).toBe(10_248);
     expect(Number(row!.n)).toBe(atBulk);
-    const states = await env.query<{ orderState: string }>(`SELECT "orderState" FROM ct_e2e.orders WHERE id = '${[...bulk].sort()[10]}'`);
+    const stock = await env.query<{ quantityOnStock: number }>(`SELECT "quantityOnStock" FROM ct_e2e.inventory WHERE id = '${sortedBulk[10]}'`);
+    expect(stock.map((x) => Number(x.quantityOnStock))).toEqual([4242]);
+    const states = await env.query<{ orderState: string }>(`SELECT "orderState" FROM ct_e2e.orders WHERE id = '${byLm[5]!.id}'`);
     expect(states).toEqual([{ orderState: 'Confirmed' }]);
-    // A quiet sync afterwards changes nothing.
-    const again = await env.run('sync', 'ct_e2e');
-    expect(again.code, again.stderr).toBe(0);
-    await expectWarehouseEqualsEmulator();
   });
 
   it('full refresh after deletions drops deleted records', async () => {
     const victims = expectedDocs(h, 'orders').slice(0, 25).map((d) => d.id as string);
     for (const id of victims) h.store.remove('orders', id);
+    for (const d of expectedDocs(h, 'inventory').slice(0, 300)) h.store.remove('inventory', d.id as string);
     h.store.remove('categories', expectedDocs(h, 'categories')[0]!.id as string);
     const r = await env.run('sync', 'ct_e2e', '--full-refresh');
     expect(r.code, r.stderr).toBe(0);
