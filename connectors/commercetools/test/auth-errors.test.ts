@@ -77,6 +77,14 @@ describe('commercetools auth, check and errors', () => {
     expect(result.warnings![0]).toMatch(/missing scope view_payments for table payments/);
   });
 
+  it('check: a client that can read no table fails, naming the scopes', async () => {
+    h.addClient({ clientId: 'no-scopes', clientSecret: 'no-scopes-secret', scopes: ['view_project_settings'] });
+    const err = await failure(check(h, { ...sourceConfig(h), clientId: 'no-scopes', clientSecret: 'no-scopes-secret' }));
+    expect(err.kind).toBe('permission');
+    expect(err.message).toContain(`can read none of the tables of project "${h.projectKey}"`);
+    expect(err.message).toContain('view_orders');
+  });
+
   it('a table whose scope is missing fails alone with a permission error naming the scope', async () => {
     const client = fastClient(h, NO_PAYMENTS);
     const before = h.requests.length;

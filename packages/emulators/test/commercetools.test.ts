@@ -305,6 +305,16 @@ describe('commercetools emulator', () => {
       expect((await list(h, tok, 'orders')).status).toBe(503);
       expect((await list(h, tok, 'orders')).status).toBe(200);
     });
+    it('adds latency to every response', async () => {
+      h.latencyMs = 120;
+      try {
+        const t0 = Date.now();
+        expect((await list(h, tok, 'categories', { limit: '1' })).status).toBe(200);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(115);
+      } finally {
+        h.latencyMs = 0;
+      }
+    });
     it('sourceConfig points at the emulator', () => {
       expect(sourceConfig(h)).toMatchObject({ region: 'europe-west1.gcp', projectKey: h.projectKey, apiUrl: h.url, authUrl: h.url, clientId: DEMO_CLIENT.clientId });
     });
