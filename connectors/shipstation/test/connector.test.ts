@@ -214,6 +214,15 @@ describe('shipstation connector', () => {
     expect(rest.records.find((r) => r.orderId === moved)?.orderStatus).toBe('on_hold');
   });
 
+  it('retries a 500 and an HTML error page from an edge proxy, then lands every record', async () => {
+    h.faults.push({ times: 1, match: (r) => r.path === '/shipments', kind: { type: 'status', status: 500, body: { Message: 'An error has occurred.' } } });
+    h.faults.push({ times: 1, match: (r) => r.path === '/shipments', kind: { type: 'html', status: 502 } });
+    const { records, events } = await readTable(connector, config, 'shipments');
+    expect(ids(records, 'shipmentId')).toEqual(truthIds(h, 'shipments', 'shipmentId'));
+    expect(events.filter((e) => e.type === 'retry')).toHaveLength(2);
+    expect(h.faults.every((f) => f.times === 0)).toBe(true);
+  });
+
   it('check: ok with the demo keys; operator messages for bad keys and plans without API access', async () => {
     const ok = await check(config);
     expect(ok.ok).toBe(true);
