@@ -24,18 +24,18 @@ const duration = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(s|m|h|d)$/, 'expected a duration like 30m, 1h or 1d');
 
-const scheduleSchema = z.union([
+export const scheduleSchema = z.union([
   z.strictObject({ every: duration, jitter: duration.optional(), paused: z.boolean().optional() }),
   z.strictObject({ cron: z.string().min(9, 'expected a cron expression like "0 * * * *"'), jitter: duration.optional(), paused: z.boolean().optional() }),
 ]);
 
-const tableSchema = z.strictObject({
+export const tableSchema = z.strictObject({
   mode: z.enum(SYNC_MODES).optional(),
   cursor: z.string().optional(),
   schedule: scheduleSchema.optional(),
 });
 
-const sourceSchema = z.strictObject({
+export const sourceSchema = z.strictObject({
   name: z.string().regex(NAME_PATTERN, 'expected a name of lowercase letters, digits and _ starting with a letter (it becomes the DuckDB schema name)'),
   type: z.string(),
   schedule: scheduleSchema.optional(),
@@ -43,7 +43,7 @@ const sourceSchema = z.strictObject({
   tables: z.record(z.string(), tableSchema.nullable()).optional(),
 });
 
-const fileSchema = z.strictObject({
+export const fileSchema = z.strictObject({
   warehouse: z.strictObject({ path: z.string().default('./warehouse') }).default({ path: './warehouse' }),
   temporal: z
     .strictObject({
