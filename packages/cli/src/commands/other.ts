@@ -151,6 +151,8 @@ export async function workerCommand(opts: { config: string }, io: Io): Promise<n
   if (!cfg.temporal) throw new UsageError(`sluice worker needs a temporal: block with the cluster's address in ${cfg.file}; for a local setup use \`sluice dev\``);
   const w = await startWorker({ rt: runtimeOf(cfg), address: cfg.temporal.address, namespace: cfg.temporal.namespace, taskQueue: cfg.temporal.taskQueue });
   io.info(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}); Ctrl-C to stop`);
+  if (w.metricsUrl) io.info(`metrics: ${w.metricsUrl} (Prometheus, all interfaces; Sluice's and the Temporal SDK's)`);
+  if (cfg.raw.redis) io.info('note: redis: is configured, but rate limits are not yet shared across workers through it: each worker process limits each source on its own (see README, "Scale-out")');
   await Promise.race([waitForSignal(), w.run]);
   io.info('draining the worker…');
   await w.shutdown();
@@ -163,7 +165,7 @@ export async function devCommand(opts: { config: string }, io: Io): Promise<numb
   try {
     const changes = await applySchedules(session.client, cfg, session.taskQueue);
     for (const c of changes) io.info(`schedule ${c.target}${c.schedule ? ` (${c.schedule})` : ''}: ${c.action}`);
-    io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"\nPress Ctrl-C to stop.`);
+    io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"${session.worker?.metricsUrl ? `\n  Metrics:  ${session.worker.metricsUrl}` : ''}\nPress Ctrl-C to stop.`);
     await Promise.race([waitForSignal(), session.worker!.run]);
     io.info('stopping…');
   } finally {
