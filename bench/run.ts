@@ -1,0 +1,125 @@
+/**
+ * `npm run bench [-- NAME…] [--n N] [--scales a,b,c] [--dlt-n N] [--profile]`
+ *
+ * Scenarios: warehouse, e2e, shipstation, shopify (default: all four), smoke (10k-record warehouse + e2e,
+ * for CI). Prints a table per scenario and the targets, and writes bench/results/latest.json (merged by
+ * scenario, so running one scenario keeps the others' last results).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, round, say, table } from './lib/measure';
+import type { ScenarioOptions, ScenarioResult } from './lib/types';
+import { runWarehouse } from './warehouse';
+import { runE2e } from './e2e';
+
+const KNOWN = ['warehouse', 'e2e', 'shipstation', 'shopify', 'smoke'] as const;
+type Name = (typeof KNOWN)[number];
+
+function parseArgs(argv: string[]) {
+  const names: Name[] = [];
+  const opt: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=');
+      opt[k!] = v ?? (argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[++i]! : 'true');
+    } else if ((KNOWN as readonly string[]).includes(a)) names.push(a as Name);
+    else throw new Error(`unknown scenario "${a}"; scenarios: ${KNOWN.join(', ')}`);
+  }
+  return { names: names.length ? names : (['warehouse', 'e2e', 'shipstation', 'shopify'] as Name[]), opt };
+}
+
+const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v.replace(/_/g, '').replace(/k$/i, '000').replace(/m$/i, '000000')));
+
+/** Calls another helper's bench module (bench/<vendor>.ts) if it exists, whatever it is named inside. */
+async function vendorBench(name: 'shipstation' | 'shopify', base: ScenarioOptions): Promise<ScenarioResult> {
+  const file = path.join(ROOT, 'bench', `${name}.ts`);
+  if (!fs.existsSync(file)) return { scenario: name, metrics: { skipped: `bench/${name}.ts does not exist yet` }, report: `${name}: skipped (bench/${name}.ts does not exist yet)`, targets: [] };
+  const mod = (await import(file)) as Record<string, unknown>;
+  const cap = name[0]!.toUpperCase() + name.slice(1);
+  const fn = [mod[`run${cap}`], mod.run, mod.default, mod.bench].find((f) => typeof f === 'function') as ((o: unknown) => Promise<unknown>) | undefined;
+  if (!fn) return { scenario: name, metrics: { skipped: `bench/${name}.ts exports no run function` }, report: `${name}: skipped (no run function exported)`, targets: [] };
+  const out = (await fn({ ...base, work: path.join(base.work, name) })) as Partial<ScenarioResult> & Record<string, unknown>;
+  return {
+    scenario: name,
+    metrics: (out.metrics as Record<string, unknown>) ?? out,
+    report: typeof out.report === 'string' ? out.report : `${name}:\n${JSON.stringify(out, null, 2)}`,
+    targets: Array.isArray(out.targets) ? out.targets : [],
+    notes: out.notes,
+  };
+}
+
+async function main() {
+  const { names, opt } = parseArgs(process.argv.slice(2));
+  const work = path.resolve(opt.work ?? path.join(os.tmpdir(), `sluice-bench-${process.pid}`));
+  const profileDir = opt.profile ? path.resolve(opt.profile === 'true' ? path.join(ROOT, 'bench', 'results', 'profiles') : opt.profile) : undefined;
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const n = num(opt.n, 1_000_000);
+  const results: ScenarioResult[] = [];
+  const started = new Date();
+  try {
+    for (const name of names) {
+      const t = performance.now();
+      say(`── ${name}`);
+      switch (name) {
+        case 'warehouse':
+          results.push(await runWarehouse({ n, work: path.join(work, 'warehouse'), profileDir }));
+          break;
+        case 'e2e':
+          results.push(
+            await runE2e({
+              n,
+              work: path.join(work, 'e2e'),
+              profileDir,
+              scales: opt.scales ? opt.scales.split(',').map((x) => num(x, 0)) : [100_000, 300_000, 1_000_000].filter((x) => x < n),
+              dltN: num(opt['dlt-n'], Math.min(n, 20_000)),
+            }),
+          );
+          break;
+        case 'smoke': {
+          const sn = num(opt.n, 10_000);
+          results.push({ ...(await runWarehouse({ n: sn, work: path.join(work, 'smoke-warehouse'), smoke: true })), scenario: 'smoke-warehouse' });
+          results.push({ ...(await runE2e({ n: sn, work: path.join(work, 'smoke-e2e'), smoke: true, scales: [], dltN: num(opt['dlt-n'], 0) })), scenario: 'smoke-e2e' });
+          break;
+        }
+        case 'shipstation':
+        case 'shopify':
+          results.push(await vendorBench(name, { n, work, profileDir }));
+          break;
+      }
+      say(`── ${name} done in ${round((performance.now() - t) / 1000, 1)} s`);
+    }
+  } finally {
+    if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
+  }
+
+  for (const r of results) {
+    process.stdout.write(`\n${r.report}\n`);
+    for (const note of r.notes ?? []) process.stdout.write(`  note: ${note}\n`);
+  }
+  const targets = results.flatMap((r) => r.targets);
+  if (targets.length) process.stdout.write(`\n${table(['target', 'measured', 'goal', 'met'], targets.map((t) => [t.name, t.value, t.target, t.met ? 'yes' : 'NO']))}\n`);
+
+  const file = path.join(ROOT, 'bench', 'results', 'latest.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let previous: { scenarios?: Record<string, unknown> } = {};
+  try {
+    previous = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    // first run
+  }
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), loadavg: os.loadavg().map((x) => round(x, 1)), node: process.version, platform: `${os.platform()} ${os.release()}` };
+  const scenarios = { ...(previous.scenarios ?? {}) };
+  for (const r of results) scenarios[r.scenario] = { at: started.toISOString(), machine, metrics: r.metrics, targets: r.targets, notes: r.notes };
+  fs.writeFileSync(file, `${JSON.stringify({ updatedAt: new Date().toISOString(), scenarios }, null, 2)}\n`);
+  process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
