@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, round, say, table } from './lib/measure';
-import type { ScenarioOptions, ScenarioResult } from './lib/types';
+import type { ScenarioOptions, ScenarioResult, TargetCheck } from './lib/types';
 import { runWarehouse } from './warehouse';
 import { runE2e } from './e2e';
 
@@ -41,13 +41,16 @@ async function vendorBench(name: 'shipstation' | 'shopify', base: ScenarioOption
   const fn = [mod[`run${cap}`], mod.run, mod.default, mod.bench].find((f) => typeof f === 'function') as ((o: unknown) => Promise<unknown>) | undefined;
   if (!fn) return { scenario: name, metrics: { skipped: `bench/${name}.ts exports no run function` }, report: `${name}: skipped (no run function exported)`, targets: [] };
   const out = (await fn({ ...base, work: path.join(base.work, name) })) as Partial<ScenarioResult> & Record<string, unknown>;
-  return {
-    scenario: name,
-    metrics: (out.metrics as Record<string, unknown>) ?? out,
-    report: typeof out.report === 'string' ? out.report : `${name}:\n${JSON.stringify(out, null, 2)}`,
-    targets: Array.isArray(out.targets) ? out.targets : [],
-    notes: out.notes,
-  };
+  if (typeof out.report === 'string') return { scenario: name, metrics: (out.metrics as Record<string, unknown>) ?? {}, report: out.report, targets: out.targets ?? [], notes: out.notes };
+  // A flat record of numbers: print it, and read the rate-budget targets off its names.
+  const flat = out as Record<string, unknown>;
+  const targets: TargetCheck[] = [];
+  for (const [k, v] of Object.entries(flat)) {
+    if (typeof v === 'number' && /(achievedFraction|budget_?used)$/i.test(k)) targets.push({ name: `${name}: ${k}`, value: `${round(v * 100, 1)}%`, target: '≥ 95%', met: v >= 0.95 });
+  }
+  const throttled = Object.entries(flat).filter(([k, v]) => /throttled$/i.test(k) && typeof v === 'number').reduce((a, [, v]) => a + (v as number), 0);
+  targets.push({ name: `${name}: throttling errors`, value: String(throttled), target: '0', met: throttled === 0 });
+  return { scenario: name, metrics: flat, report: table([name, 'value'], Object.entries(flat).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? String(v) : (v as number)])), targets };
 }
 
 async function main() {
