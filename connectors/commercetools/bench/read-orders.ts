@@ -1,6 +1,5 @@
 // Benchmark: full read of N orders (env N, default 1M) from the emulator through the connector.
 // Run: N=200000 npx tsx connectors/commercetools/bench/read-orders.ts
-import { readTable } from '@sluice/core';
 import { start, sourceConfig } from '@sluice/emulators/commercetools/index';
 import connector from '../src/index';
 const N = Number(process.env.N ?? 1_000_000);

@@ -38,10 +38,11 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const at = i;
-    if (c === '(') out.push({ t: 'lparen', v: c, at }), i++;
-    else if (c === ')') out.push({ t: 'rparen', v: c, at }), i++;
-    else if (c === ',') out.push({ t: 'comma', v: c, at }), i++;
-    else if (c === '"') {
+    const single = c === '(' ? 'lparen' : c === ')' ? 'rparen' : c === ',' ? 'comma' : undefined;
+    if (single) {
+      out.push({ t: single, v: c, at });
+      i++;
+    } else if (c === '"') {
       let s = '';
       i++;
       for (;;) {

@@ -89,6 +89,7 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
   const tokens = new Map<string, TokenInfo>();
   let tokenRequests = 0;
   // Assigned once the server is up; routes only run after that.
+  // eslint-disable-next-line prefer-const -- assigned once the server is up, read by the handlers above it
   let self!: CommercetoolsEmulator;
   const router = new Router();
 
