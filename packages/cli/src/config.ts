@@ -131,6 +131,12 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   }
 }
 
+/** A user's value, quoted and shortened: an error names the value, it does not echo 100 kB of it. */
+const show = (v: unknown) => {
+  const text = typeof v === 'string' ? v : String(JSON.stringify(v));
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
+};
+
 function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
   return p.reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as Record<PropertyKey, unknown>)[k] : undefined), root);
 }
@@ -159,7 +165,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const substituted = substituteEnv(plain, env, [], missing);
   for (const m of missing) {
     const srcName = m.at[0] === 'sources' ? valueAt(plain, ['sources', m.at[1]!, 'name']) : undefined;
-    problems.push(`${where(m.at)}: environment variable ${m.name} is not set${srcName ? ` (source "${String(srcName)}")` : ''}: export it, or write \${${m.name}:-default}`);
+    problems.push(`${where(m.at)}: environment variable ${m.name} is not set${typeof srcName === 'string' ? ` (source "${srcName.slice(0, 64)}")` : ''}: export it, or write \${${m.name}:-default}`);
   }
   const parsed = fileSchema.safeParse(substituted);
   if (!parsed.success) {
@@ -176,7 +182,9 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     for (const issue of sp.error.issues) problems.push(`${where(['sources', i, ...issue.path])}: ${describeIssue(issue, valueAt(raw, issue.path))}`);
     // Still check what can be checked (type, connector config, tables) of a source with a bad name.
     const r = raw as Partial<SourceEntry> | undefined;
-    entries.push({ name: String(r?.name ?? `sources[${i}]`), type: typeof r?.type === 'string' ? r.type : '', config: (r?.config as Record<string, unknown>) ?? {}, tables: (r?.tables as SourceEntry['tables']) ?? undefined, schedule: undefined });
+    const tables = z.record(z.string(), tableSchema.nullable()).safeParse(r?.tables);
+    const config = z.record(z.string(), z.unknown()).safeParse(r?.config);
+    entries.push({ name: typeof r?.name === 'string' ? r.name : `sources[${i}]`, type: typeof r?.type === 'string' ? r.type : '', config: config.success ? config.data : {}, tables: tables.success ? tables.data : undefined, schedule: undefined });
   }
   const cfg: ConfigFile = { ...parsed.data, sources: entries };
   const sources: ResolvedSource[] = [];
@@ -184,12 +192,12 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   for (const [i, s] of cfg.sources.entries()) {
     const at = ['sources', i];
     if (s.type === '') continue;
-    if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name "${s.name}" (also sources[${seen.get(s.name)}]); names must be unique`);
+    if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name ${show(s.name)} (also sources[${seen.get(s.name)}]); names must be unique`);
     seen.set(s.name, i);
-    if (s.name === 'sluice' || s.name === 'funnel' || s.name === 'main') problems.push(`${where([...at, 'name'])}: "${s.name}" is reserved; choose another source name`);
+    if (s.name === 'sluice' || s.name === 'funnel' || s.name === 'main') problems.push(`${where([...at, 'name'])}: ${show(s.name)} is reserved; choose another source name`);
     const load = CONNECTORS[s.type];
     if (!load) {
-      problems.push(`${where([...at, 'type'])}: unknown source type "${s.type}"; known types: ${Object.keys(CONNECTORS).sort().join(', ')}`);
+      problems.push(`${where([...at, 'type'])}: unknown source type ${show(s.type)}; known types: ${Object.keys(CONNECTORS).sort().join(', ')}`);
       continue;
     }
     let connector: Connector;
@@ -215,15 +223,15 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       const spec = declared.get(name);
       const tp = [...at, 'tables', name];
       if (!spec) {
-        problems.push(`${where(tp)}: ${s.type} has no table "${name}"; tables: ${[...declared.keys()].join(', ')}`);
+        problems.push(`${where(tp)}: ${s.type} has no table ${show(name)}; tables: ${[...declared.keys()].join(', ')}`);
         continue;
       }
       const mode = tcfg?.mode ?? spec.defaultMode;
-      if (!spec.modes.includes(mode)) problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${mode}; modes: ${spec.modes.join(', ')}`);
+      if (!spec.modes.includes(mode)) problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(mode)}; modes: ${spec.modes.join(', ')}`);
       let cursorField = spec.cursor?.default;
       if (tcfg?.cursor !== undefined) {
         if (!spec.cursor) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
-        else if (!spec.cursor.fields.includes(tcfg.cursor)) problems.push(`${where([...tp, 'cursor'])}: expected one of ${spec.cursor.fields.map((f) => `"${f}"`).join(', ')}; got "${tcfg.cursor}"`);
+        else if (!spec.cursor.fields.includes(tcfg.cursor)) problems.push(`${where([...tp, 'cursor'])}: expected one of ${spec.cursor.fields.map((f) => `"${f}"`).join(', ')}; got ${show(tcfg.cursor)}`);
         else cursorField = tcfg.cursor;
       }
       tables.push({ name, mode, cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}) });
