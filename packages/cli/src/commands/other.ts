@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporalDefaults } from '../../../../temporal.config';
 import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
 import { listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
 import { CONNECTORS } from '../../../../connectors/registry';
@@ -75,13 +78,15 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     } catch {
       // status works offline; next runs need the cluster
     }
+  } else {
+    // Embedded: the schedules live in the dev server of `sluice dev`; ask it if it is running (never start one).
+    next = await embeddedNextRuns(cfg.warehouse.temporalState());
   }
   // A table with a schedule of its own runs on it; the others on their source's.
   const nextRun = (s: (typeof cfg.sources)[number], t: (typeof s.tables)[number]): string => {
     const sch = t.schedule ?? s.schedule;
     if (!sch) return 'not scheduled';
-    if (!cfg.temporal) return 'when `sluice dev` runs';
-    if (!next) return 'unknown (Temporal unreachable)';
+    if (!next) return cfg.temporal ? 'unknown (Temporal unreachable)' : 'when `sluice dev` runs';
     const r = next.get(t.schedule ? `${s.name}:${t.name}` : s.name);
     if (!r) return 'not applied: run `sluice schedules apply`';
     return r.paused ? 'paused' : (r.next ?? 'none planned');
@@ -123,6 +128,25 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     );
   }
   return 0;
+}
+
+async function embeddedNextRuns(stateDir: string): Promise<Map<string, NextRun> | undefined> {
+  let info: { pid: number; address: string };
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(stateDir, 'server.json'), 'utf8')) as typeof info;
+    process.kill(info.pid, 0);
+  } catch {
+    return undefined;
+  }
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address: info.address, connectTimeout: '2 seconds' });
+    return await nextRuns(new Client({ connection, namespace: temporalDefaults.namespace }), temporalDefaults.taskQueue);
+  } catch {
+    return undefined;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
 }
 
 export async function connectorsCommand(opts: { name?: string; json?: boolean }, io: Io): Promise<number> {
