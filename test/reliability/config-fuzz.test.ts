@@ -35,11 +35,11 @@ function mutate(doc: any, r: () => number): any {
   for (let i = 0; i < n; i++) {
     // walk to a random node
     let parent: any = clone;
-    let key: string | number = 'sources';
+    let key: any = 'sources';
     for (let depth = 0; depth < 4; depth++) {
-      const v = parent[key];
+      const v: any = parent[key];
       if (v === null || typeof v !== 'object') break;
-      const keys = Array.isArray(v) ? v.map((_, j) => j) : Object.keys(v);
+      const keys: (string | number)[] = Array.isArray(v) ? v.map((_: unknown, j: number) => j) : Object.keys(v);
       if (!keys.length || r() < 0.3) break;
       parent = v;
       key = keys[Math.floor(r() * keys.length)]!;

@@ -63,6 +63,7 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
         }
       }),
     );
+    if (!session.worker) await warnIfNoWorker(session, io);
     const display = new ProgressDisplay(io.stderr);
     let finished = false;
     const poll = (async () => {
@@ -92,6 +93,16 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
     return failedTables.length || failedSources ? 1 : 0;
   } finally {
     await session.close();
+  }
+}
+
+/** With a configured cluster the work waits for a `sluice worker`: say so instead of hanging silently. */
+async function warnIfNoWorker(session: Awaited<ReturnType<typeof openTemporal>>, io: Io): Promise<void> {
+  try {
+    const r = await session.client.workflowService.describeTaskQueue({ namespace: session.namespace, taskQueue: { name: session.taskQueue }, taskQueueType: 1 });
+    if (!r.pollers?.length) io.info(`no worker is polling task queue "${session.taskQueue}" on ${session.address}: start one with \`sluice worker\` (the sync waits for it)`);
+  } catch {
+    // best effort
   }
 }
 
