@@ -129,7 +129,10 @@ describe('shipstation end to end', () => {
       const windows = ss.windows().slice(windowsBefore);
       const requests = windows.reduce((n, w) => n + w.count, 0);
       expect(requests).toBe(3 + 1 + 1 + 1 + 1 + 1 + 1);
-      expect(windows.slice(0, -1).every((w) => w.count === 4)).toBe(true);
+      // At most 4 per window, so at least 3 windows. (Whether every window is filled depends on how fast
+      // Temporal starts the table activities; the governor's precision is tested in connector.test.ts and bench/shipstation.ts.)
+      expect(windows.every((w) => w.count <= 4)).toBe(true);
+      expect(windows.length).toBeGreaterThanOrEqual(3);
       expect(Date.now() - t0).toBeGreaterThanOrEqual(2 * 2000 - 200);
       for (const table of TABLES) expect(await warehouseIds('ss', table), table).toEqual(storeIds(table));
     } finally {
