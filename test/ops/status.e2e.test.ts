@@ -55,7 +55,9 @@ describe('sluice status', () => {
     const first = await env.run('sync', 'st_shop');
     expect(first.code, first.stderr).toBe(0);
     const maxUpdated = [...emu.orders.values()].map((o) => o.updated_at).sort().at(-1)!;
-    let [shop, idle] = await status();
+    const initial = await status();
+    let shop = initial[0];
+    const idle = initial[1];
     expect(shop).toMatchObject({ outcome: 'succeeded', rows: 120, cursorField: 'updated_at', cursor: maxUpdated, error: null, schemaChanges: [], nextRun: 'not scheduled' });
     expect(Date.parse(shop!.lastRun!)).toBeGreaterThan(Date.now() - 120_000);
     expect(shop!.durationMs).toBeGreaterThan(0);
