@@ -17,6 +17,8 @@ const DROP = new Set(['taskToken']);
 
 export function temporalLogger(log: RootLogger): TemporalLogger {
   const at = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    // The worker's lifecycle chatter ("Worker state changed", "No Nexus services…") is debug, not news.
+    if (level === 'INFO' && meta?.sdkComponent === 'worker') level = 'DEBUG';
     const data: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(meta ?? {})) if (!DROP.has(k)) data[k] = v instanceof Error ? errorFields(v) : v;
     switch (level) {
