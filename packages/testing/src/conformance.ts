@@ -316,6 +316,9 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
 
     it('secrets absent from CLI output, worker logs, Temporal history and the warehouse', async (ctx) => {
       const secrets = [...new Set(sourceConfigs.flatMap((c) => connector.secrets.map((k) => c[k]).filter((v): v is string => typeof v === 'string' && v.length >= 4)))];
+      // A secret the connector does not declare is redacted nowhere: every field named like one must be declared.
+      const undeclared = Object.keys(sourceConfigs[0] ?? {}).filter((k) => /token|secret|password|api_?key|private_?key/i.test(k) && !connector.secrets.includes(k));
+      expect(undeclared, 'config fields named like secrets but missing from `secrets:`').toEqual([]);
       if (!secrets.length) ctx.skip(`${connector.type} declares no secret config fields`);
       if (!ran.size) await sync(sourceOf(modes[0]!));
       const found: string[] = [];
@@ -330,6 +333,7 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
       for (const w of runs) look(`history of ${w.workflowId}`, historyText(await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()));
       for (const f of walk(env.warehouse)) if (f.endsWith('.json')) look(path.relative(env.warehouse, f), fs.readFileSync(f, 'utf8'));
       look('sluice.syncs', JSON.stringify(await env.query('SELECT * FROM sluice.syncs')));
+      for (const m of modes) for (const t of tablesIn(m)) look(`${sourceOf(m)}.${t.name} rows`, JSON.stringify(await env.query(`SELECT * FROM "${sourceOf(m)}"."${t.name}"`)));
       expect(found).toEqual([]);
       // The suite did exercise the paths a secret could leak through.
       expect(logs.installed ? logs.lines.length : 1).toBeGreaterThan(0);

@@ -1,4 +1,6 @@
-import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { createLogger } from '@sluice/core';
+import { temporalLogger } from '@sluice/workflows/telemetry';
 import type { Client } from '@temporalio/client';
 
 /**
@@ -15,15 +17,19 @@ export interface LogCapture {
 
 let capture: LogCapture | undefined;
 
-/** Installs a Temporal Runtime whose logger keeps every line in memory. Call before the first worker starts. */
+/**
+ * Installs the Temporal Runtime with the logger a worker uses in production (Sluice's redacting pino,
+ * workflows/src/telemetry.ts), at debug level, writing into memory. Call before the first worker starts.
+ */
 export function captureTemporalLogs(): LogCapture {
   if (capture) return capture;
   const lines: string[] = [];
   let installed = false;
   try {
+    const destination = { write: (s: string) => void lines.push(s) };
     Runtime.install({
-      logger: new DefaultLogger('DEBUG', (e) => void lines.push(`${e.level} ${e.message} ${safeJson(e.meta)}`)),
-      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+      logger: temporalLogger(createLogger({ name: 'sluice-worker', level: 'debug', format: 'json', destination })),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
     });
     installed = true;
   } catch {
@@ -31,14 +37,6 @@ export function captureTemporalLogs(): LogCapture {
   }
   capture = { lines, installed };
   return capture;
-}
-
-function safeJson(v: unknown): string {
-  try {
-    return v === undefined ? '' : JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
-  } catch {
-    return String(v);
-  }
 }
 
 /** Every byte array in a history becomes text (payloads are JSON bytes), so a plain search finds secrets. */
