@@ -78,13 +78,13 @@ async function startWorker(configPath: string, work: string, opts: { pagesDir?: 
     spawn(TSX_NODE[0], [...TSX_NODE.slice(1), ...prof, path.join(ROOT, 'bench/lib/worker-entry.ts'), '--config', configPath, 'worker'], {
       cwd: work,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, BENCH_PROBE_OUT: probeFile, ...(opts.pagesDir ? { BENCH_PAGES_DIR: opts.pagesDir } : {}), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: { ...process.env, BENCH_PROBE_OUT: probeFile, ...(opts.pagesDir ? { BENCH_PAGES_DIR: opts.pagesDir } : {}) },
     }),
   );
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d) => {
-      stderr += d;
+      stderr = (stderr + d).slice(-20_000);
       if (process.env.BENCH_VERBOSE) process.stderr.write(d);
       if (stderr.includes('worker polling task queue')) resolve();
     });

@@ -59,50 +59,74 @@ async function main() {
   const profileDir = opt.profile ? path.resolve(opt.profile === 'true' ? path.join(ROOT, 'bench', 'results', 'profiles') : opt.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
   const n = num(opt.n, 1_000_000);
+  // --engine proto: measure the engine change prototyped in bench/proto/commit.ts (see bench/README.md).
+  if (opt.engine === 'proto') process.env.BENCH_ENGINE = 'proto';
+  // --duckdb-memory: the engine's own knob (SLUICE_DUCKDB_MEMORY), passed to every child.
+  if (opt['duckdb-memory']) process.env.SLUICE_DUCKDB_MEMORY = opt['duckdb-memory'];
+  let failed = false;
   const results: ScenarioResult[] = [];
   const started = new Date();
   try {
     for (const name of names) {
       const t = performance.now();
       say(`── ${name}`);
-      switch (name) {
-        case 'warehouse':
-          results.push(await runWarehouse({ n, work: path.join(work, 'warehouse'), profileDir }));
-          break;
-        case 'e2e':
-          results.push(
-            await runE2e({
-              n,
-              work: path.join(work, 'e2e'),
-              profileDir,
-              scales: opt.scales ? opt.scales.split(',').map((x) => num(x, 0)) : [100_000, 300_000, 1_000_000].filter((x) => x < n),
-              dltN: num(opt['dlt-n'], Math.min(n, 20_000)),
-            }),
-          );
-          break;
-        case 'smoke': {
-          const sn = num(opt.n, 10_000);
-          results.push({ ...(await runWarehouse({ n: sn, work: path.join(work, 'smoke-warehouse'), smoke: true })), scenario: 'smoke-warehouse' });
-          results.push({ ...(await runE2e({ n: sn, work: path.join(work, 'smoke-e2e'), smoke: true, scales: [], dltN: num(opt['dlt-n'], 0) })), scenario: 'smoke-e2e' });
-          break;
+      try {
+        switch (name) {
+          case 'warehouse':
+            results.push(await runWarehouse({ n, work: path.join(work, 'warehouse'), profileDir }));
+            break;
+          case 'e2e':
+            results.push(
+              await runE2e({
+                n,
+                work: path.join(work, 'e2e'),
+                profileDir,
+                scales: opt.scales !== undefined ? opt.scales.split(',').filter(Boolean).map((x) => num(x, 0)) : [100_000, 300_000, 1_000_000].filter((x) => x < n),
+                dltN: num(opt['dlt-n'], Math.min(n, 20_000)),
+              }),
+            );
+            break;
+          case 'smoke': {
+            const sn = num(opt.n, 10_000);
+            results.push({ ...(await runWarehouse({ n: sn, work: path.join(work, 'smoke-warehouse'), smoke: true })), scenario: 'smoke-warehouse' });
+            results.push({ ...(await runE2e({ n: sn, work: path.join(work, 'smoke-e2e'), smoke: true, scales: [], dltN: num(opt['dlt-n'], 0) })), scenario: 'smoke-e2e' });
+            break;
+          }
+          case 'shipstation':
+          case 'shopify':
+            results.push(await vendorBench(name, { n, work, profileDir }));
+            break;
         }
-        case 'shipstation':
-        case 'shopify':
-          results.push(await vendorBench(name, { n, work, profileDir }));
-          break;
+      } catch (err) {
+        failed = true;
+        const msg = (err as Error).message;
+        say(`${name} FAILED: ${msg.slice(0, 3000)}`);
+        results.push({ scenario: name, metrics: { failed: msg.slice(0, 2000) }, report: `${name}: FAILED: ${msg.split('\n').slice(0, 12).join('\n')}`, targets: [{ name: `${name}: completes`, value: 'failed', target: 'completes', met: false }] });
       }
       say(`── ${name} done in ${round((performance.now() - t) / 1000, 1)} s`);
+      const last = results.at(-1);
+      if (last) process.stderr.write(`${last.report}\n`);
+      printAndSave(results, started, false);
     }
   } finally {
     if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
   }
 
-  for (const r of results) {
-    process.stdout.write(`\n${r.report}\n`);
-    for (const note of r.notes ?? []) process.stdout.write(`  note: ${note}\n`);
+  printAndSave(results, started, true);
+  if (failed) process.exitCode = 1;
+}
+
+/** Prints the reports (at the end) and merges the results into latest.json (after every scenario, so a
+ * later failure does not lose them). */
+function printAndSave(results: ScenarioResult[], started: Date, final: boolean): void {
+  if (final) {
+    for (const r of results) {
+      process.stdout.write(`\n${r.report}\n`);
+      for (const note of r.notes ?? []) process.stdout.write(`  note: ${note}\n`);
+    }
   }
   const targets = results.flatMap((r) => r.targets);
-  if (targets.length) process.stdout.write(`\n${table(['target', 'measured', 'goal', 'met'], targets.map((t) => [t.name, t.value, t.target, t.met ? 'yes' : 'NO']))}\n`);
+  if (final && targets.length) process.stdout.write(`\n${table(['target', 'measured', 'goal', 'met'], targets.map((t) => [t.name, t.value, t.target, t.met ? 'yes' : 'NO']))}\n`);
 
   const file = path.join(ROOT, 'bench', 'results', 'latest.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -114,13 +138,15 @@ async function main() {
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), loadavg: os.loadavg().map((x) => round(x, 1)), node: process.version, platform: `${os.platform()} ${os.release()}` };
   const scenarios = { ...(previous.scenarios ?? {}) };
-  for (const r of results) scenarios[r.scenario] = { at: started.toISOString(), machine, metrics: r.metrics, targets: r.targets, notes: r.notes };
+  const engine = { variant: process.env.BENCH_ENGINE ?? 'engine', duckdbMemory: process.env.SLUICE_DUCKDB_MEMORY ?? 'default (384MB)' };
+  for (const r of results) scenarios[r.scenario] = { at: started.toISOString(), machine, engine, metrics: r.metrics, targets: r.targets, notes: r.notes };
   fs.writeFileSync(file, `${JSON.stringify({ updatedAt: new Date().toISOString(), scenarios }, null, 2)}\n`);
-  process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
+  if (final) process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
 }
 
+
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err) => {
     process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
