@@ -124,14 +124,14 @@ describe('shipstation end to end', () => {
     try {
       const t0 = Date.now();
       const results = await sync('ss', '--full-refresh');
-      expect(results.every((t) => t.outcome === 'succeeded')).toBe(true);
+      expect(results.filter((t) => t.outcome !== 'succeeded'), 'tables that did not succeed').toEqual([]);
       expect(ss.throttled() - before).toBe(0);
       const windows = ss.windows().slice(windowsBefore);
       const requests = windows.reduce((n, w) => n + w.count, 0);
       expect(requests).toBe(3 + 1 + 1 + 1 + 1 + 1 + 1);
       // At most 4 per window, so at least 3 windows. (Whether every window is filled depends on how fast
       // Temporal starts the table activities; the governor's precision is tested in connector.test.ts and bench/shipstation.ts.)
-      expect(windows.every((w) => w.count <= 4)).toBe(true);
+      expect(windows.filter((w) => w.count > 4), 'windows over the limit').toEqual([]);
       expect(windows.length).toBeGreaterThanOrEqual(3);
       expect(Date.now() - t0).toBeGreaterThanOrEqual(2 * 2000 - 200);
       for (const table of TABLES) expect(await warehouseIds('ss', table), table).toEqual(storeIds(table));
