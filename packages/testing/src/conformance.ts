@@ -185,8 +185,10 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
         for (const t of r.tables) expect(t.outcome, `${source}.${t.table}: ${t.error ?? ''}`).toBe('succeeded');
         const read = new Map(r.tables.map((t) => [t.table, t.rowsRead]));
         const unchecked: string[] = [];
+        const sizes: string[] = [];
         for (const t of tablesIn(mode)) {
           const [c] = await env.query<{ n: number; k: number }>(`SELECT count(*)::INTEGER AS n, count(DISTINCT ${keyExpr(t)})::INTEGER AS k FROM "${source}"."${t.name}"`);
+          sizes.push(`${t.name}=${c!.n}`);
           if (mode === 'append_only') {
             const cursor = t.cursor!.default;
             const [d] = await env.query<{ v: number }>(`SELECT count(DISTINCT (${keyExpr(t)}, "${cursor}"))::INTEGER AS v FROM "${source}"."${t.name}"`);
@@ -205,7 +207,8 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
           expect(c!.k, `${source}.${t.name}: every record of the source`).toBe(h.count(t.name));
           expect(await warehouseIds(source, t)).toEqual(h.ids(t.name).sort());
         }
-        if (unchecked.length) await ctx.annotate(`not compared with the source (no emulator hooks): ${unchecked.join(', ')}`);
+        expect(sizes.some((x) => !x.endsWith('=0')), `every table of ${source} is empty (${sizes.join(', ')}): the emulator should hold data`).toBe(true);
+        if (unchecked.length) await ctx.annotate(`not compared with the source (no emulator hooks): ${unchecked.join(', ')}; rows: ${sizes.join(', ')}`);
       });
     }
 
