@@ -13,7 +13,8 @@ export function toUtcIso(value: string): string | undefined {
 
 /**
  * Local wall-clock time in `zone` (no offset in the string) → UTC ISO. For the repeated hour at a DST
- * fall-back, luxon picks the earlier instant; `widenAmbiguous` callers move lower bounds back further.
+ * fall-back, luxon picks the later instant (standard time); callers that build lower bounds from such
+ * times must widen them by an hour (see the ShipStation connector).
  */
 export function localToUtcIso(value: string, zone: string): string | undefined {
   // Up to 7 fractional digits (.NET style): luxon takes milliseconds, DuckDB keeps microseconds.

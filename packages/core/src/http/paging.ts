@@ -14,7 +14,7 @@ export interface Paginator<State extends Json = Json> {
   next(state: State, res: HttpResponse, records: DataRecord[]): State | null;
 }
 
-const withQuery = (req: HttpRequest, q: HttpRequest['query']): HttpRequest => ({ ...req, query: { ...req.query, ...q } });
+export const withQuery = (req: HttpRequest, q: HttpRequest['query']): HttpRequest => ({ ...req, query: { ...req.query, ...q } });
 
 /** `page` / `pageSize` style (ShipStation): stop when the page is short or the reported page count is reached. */
 export function pageNumber(o: { pageParam?: string; sizeParam?: string; size: number; first?: number; totalPages?: (body: any) => number | undefined }): Paginator<{ page: number }> {
