@@ -1,5 +1,6 @@
 /** `sluice …` with the benchmark probe loaded first (bench/lib/probe.ts). Args as for the CLI. */
-import './probe';
-import { main } from '../../packages/cli/src/main';
+await import('./probe');
+// Imported only now, so the probe's module hook (--engine proto) sees the engine being resolved.
+const { main } = await import('../../packages/cli/src/main');
 
 process.exitCode = await main(process.argv.slice(2));
