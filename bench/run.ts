@@ -139,7 +139,8 @@ function printAndSave(results: ScenarioResult[], started: Date, final: boolean):
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), loadavg: os.loadavg().map((x) => round(x, 1)), node: process.version, platform: `${os.platform()} ${os.release()}` };
   const scenarios = { ...(previous.scenarios ?? {}) };
   const engine = { variant: process.env.BENCH_ENGINE ?? 'engine', duckdbMemory: process.env.SLUICE_DUCKDB_MEMORY ?? 'default (384MB)' };
-  for (const r of results) scenarios[r.scenario] = { at: started.toISOString(), machine, engine, metrics: r.metrics, targets: r.targets, notes: r.notes };
+  // Results of the prototype engine change are kept beside the engine's own, not over them.
+  for (const r of results) scenarios[`${r.scenario}${process.env.BENCH_ENGINE === 'proto' ? '+proto' : ''}`] = { at: started.toISOString(), machine, engine, metrics: r.metrics, targets: r.targets, notes: r.notes };
   fs.writeFileSync(file, `${JSON.stringify({ updatedAt: new Date().toISOString(), scenarios }, null, 2)}\n`);
   if (final) process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
 }
