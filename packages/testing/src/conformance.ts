@@ -28,6 +28,11 @@ export interface ConformanceOptions<H extends EmulatorServer> {
   emulator: { start(options?: any): Promise<H>; sourceConfig(handle: H): Record<string, unknown> };
   /** The connector config with credentials the vendor rejects (secrets in it must never show up anywhere). */
   badConfig: (handle: H) => Record<string, unknown>;
+  /**
+   * The emulator's conformance hooks, when the handle does not carry them as `handle.conformance` (or to
+   * adapt an emulator's own store API from the test file).
+   */
+  hooks?: (handle: H) => EmulatorConformance | undefined;
   /** What `sluice check` must say about the bad credentials (the vendor-specific, operator-grade message). */
   badCheckMessage?: RegExp;
   /** Options for the main emulator: keep the data small, the suite syncs every table several times. */
@@ -120,7 +125,7 @@ export function runConformance<H extends EmulatorServer>(opts: ConformanceOption
       if (!registered) throw new Error(`connector "${connector.type}" is not in connectors/registry.ts: add \`${connector.type}: async () => (await import('./${connector.type}/src/index')).default,\``);
       if ((await registered()).type !== connector.type) throw new Error(`connectors/registry.ts maps "${connector.type}" to another connector`);
       emu = await opts.emulator.start({ seed: 1, ...opts.startOptions });
-      hooks = (emu as H & { conformance?: EmulatorConformance }).conformance;
+      hooks = opts.hooks ? opts.hooks(emu) : (emu as H & { conformance?: EmulatorConformance }).conformance;
       const good = { ...opts.emulator.sourceConfig(emu), ...opts.configPatch };
       const bad = { ...opts.badConfig(emu), ...opts.configPatch };
       sourceConfigs.push(good, bad);
