@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { NON_RETRYABLE_FAILURE_TYPES } from '@sluice/core/errors';
 import type { Activities } from './activities';
 import {
   SEARCH_ATTRIBUTES as SA,
@@ -27,7 +28,7 @@ import {
 export const progressQuery = defineQuery<SourceProgress | TableProgress>('progress');
 
 // Errors the operator must fix (credentials, scopes, config) are not retried: retrying cannot help.
-const NON_RETRYABLE = ['Sluice.auth', 'Sluice.permission', 'Sluice.not_found', 'Sluice.config'];
+const NON_RETRYABLE = NON_RETRYABLE_FAILURE_TYPES;
 
 const { planSource, checkSource } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

@@ -53,7 +53,7 @@ export function classify(config: Pick<PostHogConfig, 'projectId' | 'host'>) {
     const isQuery = req.path.includes('/query');
     if (isQuery && (s === 504 || s === 512 || /execution time|timeout|too long|TOO_MANY_ROWS|memory limit/i.test(detail) && s >= 500))
       return new QueryTooLargeError(`PostHog could not finish the query in time (HTTP ${s}); narrowing its time window.${said}`, s);
-    if (isQuery && s >= 400 && s < 500) return new RefusedQueryError('bad_response', `PostHog refused the HogQL query (HTTP ${s}).${said}`, { status: s });
+    if (isQuery && s >= 400 && s < 500) return new RefusedQueryError('invalid_request', `PostHog refused the HogQL query (HTTP ${s}).${said}`, { status: s });
     return undefined; // default mapping: 5xx transient (retried), others bad_response
   };
 }

@@ -28,7 +28,7 @@ export function classify(res: HttpResponse): SluiceError | undefined {
     const retryAfterMs = Number.isFinite(reset) ? Math.max(1, reset) * 1000 : 60_000;
     return new SluiceError('rate_limited', `ShipStation rate limit reached (${res.headers['x-rate-limit-limit'] ?? '40'} requests per window)`, { status: s, retryAfterMs });
   }
-  if (s === 400) return new SluiceError('bad_response', `ShipStation rejected the request ${new URL(res.url).pathname}: ${bodyMessage(res)}`, { status: s });
+  if (s === 400) return new SluiceError('invalid_request', `ShipStation rejected the request ${new URL(res.url).pathname}: ${bodyMessage(res)}`, { status: s });
   if (s === 404) return new SluiceError('not_found', `ShipStation has no ${new URL(res.url).pathname} (HTTP 404): check baseUrl`, { status: s });
   return undefined; // 5xx and the rest: core's default mapping (transient, retried)
 }

@@ -10,9 +10,10 @@ export type ErrorKind =
   | 'rate_limited' // vendor asked us to slow down
   | 'transient' // 5xx, network errors, timeouts, garbage from an edge proxy
   | 'bad_response' // the vendor answered something we cannot interpret (after retries)
+  | 'invalid_request' // the vendor refused our request as malformed (400/422): retrying cannot help
   | 'config'; // the operator's configuration is wrong
 
-const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'config']);
+const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'invalid_request', 'config']);
 
 export class SluiceError extends Error {
   readonly kind: ErrorKind;

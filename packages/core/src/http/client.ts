@@ -88,6 +88,9 @@ function defaultClassify(res: HttpResponse, vendor: string): SluiceError {
   if (s === 404) return new SluiceError('not_found', msg, { status: s });
   if (s === 429) return new SluiceError('rate_limited', msg, { status: s, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
   if (s >= 500 || s === 408) return new SluiceError('transient', msg, { status: s, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+  // Any other 4xx: the vendor refuses this request as it is; a connector's `classify` can say otherwise
+  // for codes it knows to be transient (commercetools' 400 QueryTimedOut).
+  if (s >= 400 && s < 500) return new SluiceError('invalid_request', msg, { status: s });
   return new SluiceError('bad_response', msg, { status: s });
 }
 

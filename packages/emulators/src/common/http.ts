@@ -30,7 +30,7 @@ export interface EmulatorResponse {
 export type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
 
 export interface Fault {
-  /** Which requests it applies to (default: every request that is not the token endpoint). */
+  /** Which requests it applies to (default: every request, the token endpoint included). */
   match?: (req: EmulatorRequest) => boolean;
   /** How many matching requests it hits before it disarms itself (default: unlimited). */
   times?: number;
