@@ -4,3 +4,4 @@ await import('./probe');
 const { main } = await import('../../packages/cli/src/main');
 
 process.exitCode = await main(process.argv.slice(2));
+export {};
