@@ -173,6 +173,21 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
         body = `SELECT * EXCLUDE (_old, _rn), ${monthExpr} AS ${MONTH} FROM (
                   SELECT *, row_number() OVER (PARTITION BY ${pk.join(', ')} ORDER BY ${rank}) AS _rn FROM (${union})
                 ) WHERE _rn = 1`;
+        if (process.env.BENCH_PROTO_MERGE !== 'window' && oldPart) {
+          // PROPOSED: the rewritten months' rows minus those a new version replaces, plus the new rows an
+          // old version does not beat. Two anti-joins keyed on (primary key, cursor) stream the old rows
+          // instead of sorting every row of every touched month in a window (which holds them in memory:
+          // OOM at 1M rows when a 1% change touches all months). Same winner: higher cursor, NULLs last,
+          // a tie goes to the new row.
+          const on = pk.map((k) => `o.${k} = n.${k}`).join(' AND ');
+          const newWins = cursor ? `(o.${cursor} IS NULL OR (n.${cursor} IS NOT NULL AND n.${cursor} >= o.${cursor}))` : 'true';
+          const oldRows = `SELECT * EXCLUDE (_file) FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))})`;
+          body = `SELECT o.*, ${monthExpr} AS ${MONTH} FROM (${oldRows}) o
+                    WHERE NOT EXISTS (SELECT 1 FROM new_rows n WHERE ${on} AND ${newWins})
+                  UNION ALL BY NAME
+                  SELECT n.*, ${system}, ${monthExpr} AS ${MONTH} FROM new_rows n
+                    WHERE NOT EXISTS (SELECT 1 FROM (SELECT ${[...pk, ...(cursor ? [cursor] : [])].join(', ')} FROM (${oldRows})) o WHERE ${on} AND NOT ${newWins})`;
+        }
       }
     }
 
