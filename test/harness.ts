@@ -16,7 +16,10 @@ import type { Io } from '../packages/cli/src/io';
  * (its own task queue), a real worker for it, and ways to drive the CLI exactly as an operator would:
  * in-process (`run`, fast) or as a child process (`spawnCli`, the real `sluice` binary).
  *
- *   const env = await sluiceEnv({ sources: [{ name: 'shop', type: 'demo', config: {...}, tables: {...} }] });
+ * Source names must be unique across test files: workflow ids (`sluice:<source>`) are per namespace, and
+ * test files run in parallel against the one shared server.
+ *
+ *   const env = await sluiceEnv({ sources: [{ name: 'my_test_shop', type: 'demo', config: {...}, tables: {...} }] });
  *   const r = await env.run('sync', 'shop');           // { code, stdout, stderr }
  *   const rows = await env.query('SELECT * FROM shop.orders');
  *   await env.close();

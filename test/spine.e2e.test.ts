@@ -39,74 +39,74 @@ describe('spine: a real sync through Temporal into Parquet + DuckDB', () => {
   describe('against a shared Temporal server', () => {
     let env: SluiceEnv;
     beforeAll(async () => {
-      env = await sluiceEnv({ sources: [{ name: 'shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 50 }, tables: { orders: { mode: 'incremental' } } }] });
+      env = await sluiceEnv({ sources: [{ name: 'spine_shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 50 }, tables: { orders: { mode: 'incremental' } } }] });
     });
     afterAll(async () => env.close());
 
     it('incremental sync merges inserts and updates; history and timestamps are right', async () => {
-      const first = await env.run('sync', 'shop');
+      const first = await env.run('sync', 'spine_shop');
       const maxUpdated = [...emu.orders.values()].map((o) => o.updated_at).sort().at(-1);
       expect(first.code, first.stderr).toBe(0);
       const updated = emu.update(3, new Date('2025-06-01T12:00:00Z'));
       const inserted = emu.insert(new Date('2025-06-02T08:30:00.123Z'));
-      const second = await env.run('sync', 'shop', '--json');
+      const second = await env.run('sync', 'spine_shop', '--json');
       expect(second.code, second.stderr).toBe(0);
       const [result] = JSON.parse(second.stdout);
       // 2 changed records, plus the one sitting exactly at the saved cursor: the lower bound is inclusive.
       expect(result.tables[0]).toMatchObject({ outcome: 'succeeded', rowsRead: 3, cursorBefore: maxUpdated, cursorAfter: '2025-06-02T08:30:00.123Z' });
-      const rows = await env.query<{ id: number; status: string; created_at: string }>(`SELECT id, status, created_at FROM shop.orders WHERE id IN (3, ${inserted.id}) ORDER BY id`);
+      const rows = await env.query<{ id: number; status: string; created_at: string }>(`SELECT id, status, created_at FROM spine_shop.orders WHERE id IN (3, ${inserted.id}) ORDER BY id`);
       expect(rows).toEqual([
         { id: 3, status: updated.status, created_at: emu.orders.get(3)!.created_at },
         { id: inserted.id, status: inserted.status, created_at: '2025-06-02T08:30:00.123Z' },
       ]);
-      const counts = await env.query<{ n: number; ids: number }>('SELECT count(*) n, count(DISTINCT id) ids FROM shop.orders');
+      const counts = await env.query<{ n: number; ids: number }>('SELECT count(*) n, count(DISTINCT id) ids FROM spine_shop.orders');
       expect(counts).toEqual([{ n: emu.orders.size, ids: emu.orders.size }]);
-      const syncs = await env.query<{ outcome: string; rows_written: number }>(`SELECT outcome, rows_written FROM sluice.syncs WHERE source = 'shop' ORDER BY finished`);
+      const syncs = await env.query<{ outcome: string; rows_written: number }>(`SELECT outcome, rows_written FROM sluice.syncs WHERE source = 'spine_shop' ORDER BY finished`);
       expect(syncs.map((s) => s.rows_written)).toEqual([730, 3]);
     });
 
     it('a sync shows up in Temporal visibility with its search attributes, memo and summary', async () => {
-      await env.run('sync', 'shop');
+      await env.run('sync', 'spine_shop');
       // Visibility is eventually consistent
       let found: { id: string; sa: Record<string, unknown> }[] = [];
       for (let i = 0; i < 50 && found.length === 0; i++) {
         found = [];
-        for await (const w of env.client.workflow.list({ query: `SluiceSource = "shop" AND SluiceTable = "orders" AND SluiceOutcome = "succeeded" AND TaskQueue = "${env.taskQueue}"` })) {
+        for await (const w of env.client.workflow.list({ query: `SluiceSource = "spine_shop" AND SluiceTable = "orders" AND SluiceOutcome = "succeeded" AND TaskQueue = "${env.taskQueue}"` })) {
           found.push({ id: w.workflowId, sa: w.searchAttributes as Record<string, unknown> });
         }
         if (!found.length) await new Promise((r) => setTimeout(r, 200));
       }
       expect(found.length).toBeGreaterThan(0);
-      expect(found[0]!.id).toBe('sluice:shop:orders');
-      expect(found[0]!.sa).toMatchObject({ SluiceSource: ['shop'], SluiceTable: ['orders'], SluiceMode: ['incremental'], SluiceOutcome: ['succeeded'] });
-      const desc = await env.client.workflow.getHandle('sluice:shop:orders').describe();
-      expect(desc.memo).toMatchObject({ source: 'shop', table: 'orders' });
+      expect(found[0]!.id).toBe('sluice:spine_shop:orders');
+      expect(found[0]!.sa).toMatchObject({ SluiceSource: ['spine_shop'], SluiceTable: ['orders'], SluiceMode: ['incremental'], SluiceOutcome: ['succeeded'] });
+      const desc = await env.client.workflow.getHandle('sluice:spine_shop:orders').describe();
+      expect(desc.memo).toMatchObject({ source: 'spine_shop', table: 'orders' });
       expect(typeof (desc.memo as Record<string, unknown>).rowsWritten).toBe('number');
     });
 
     it('--full-refresh re-imports and drops records deleted at the vendor', async () => {
       emu.remove(5);
-      const r = await env.run('sync', 'shop', '--full-refresh');
+      const r = await env.run('sync', 'spine_shop', '--full-refresh');
       expect(r.code, r.stderr).toBe(0);
-      expect(await env.query('SELECT count(*) n FROM shop.orders WHERE id = 5')).toEqual([{ n: 0 }]);
-      expect(await env.query('SELECT count(*) total FROM shop.orders')).toEqual([{ total: emu.orders.size }]);
+      expect(await env.query('SELECT count(*) n FROM spine_shop.orders WHERE id = 5')).toEqual([{ n: 0 }]);
+      expect(await env.query('SELECT count(*) total FROM spine_shop.orders')).toEqual([{ total: emu.orders.size }]);
     });
 
     it('transient vendor errors are retried; a bad token fails the table clearly and leaves the data intact', async () => {
       emu.faults.push({ kind: { type: 'status', status: 503 }, times: 2 }, { kind: { type: 'html', status: 502 }, times: 1 });
-      const ok = await env.run('sync', 'shop');
+      const ok = await env.run('sync', 'spine_shop');
       expect(ok.code, ok.stderr).toBe(0);
-      const before = await env.query<{ n: number }>('SELECT count(*) n FROM shop.orders');
-      await env.writeConfig([{ name: 'shop', type: 'demo', config: { baseUrl: emu.url, token: 'wrong-token-123' }, tables: { orders: { mode: 'incremental' } } }]);
-      const bad = await env.run('sync', 'shop');
+      const before = await env.query<{ n: number }>('SELECT count(*) n FROM spine_shop.orders');
+      await env.writeConfig([{ name: 'spine_shop', type: 'demo', config: { baseUrl: emu.url, token: 'wrong-token-123' }, tables: { orders: { mode: 'incremental' } } }]);
+      const bad = await env.run('sync', 'spine_shop');
       expect(bad.code).toBe(1);
-      expect(bad.stderr).toContain('shop.orders');
+      expect(bad.stderr).toContain('spine_shop.orders');
       expect(bad.stderr).toContain('invalid_token');
       expect(bad.stderr + bad.stdout).not.toContain('wrong-token-123');
-      expect(await env.query('SELECT count(*) n FROM shop.orders')).toEqual(before);
+      expect(await env.query('SELECT count(*) n FROM spine_shop.orders')).toEqual(before);
       const [last] = await env.query<{ outcome: string; error: string }>(`SELECT outcome, error FROM sluice.syncs ORDER BY finished DESC LIMIT 1`);
       expect(last!.outcome).toBe('failed');
-      const check = await env.run('check', 'shop');
+      const check = await env.run('check', 'spine_shop');
       expect(check.code).toBe(1);
       expect(check.stdout).toContain('invalid API token');
     });

@@ -11,11 +11,11 @@ import { diffIds, record } from './report';
 describe('vendor faults', () => {
   let emu: DemoEmulator;
   let env: SluiceEnv;
-  const source = (over: Record<string, unknown> = {}) => [{ name: 'shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 25, requestTimeoutMs: 1500, ...over }, tables: { orders: { mode: 'incremental' } } }];
+  const source = (over: Record<string, unknown> = {}) => [{ name: 'faulty_shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 25, requestTimeoutMs: 1500, ...over }, tables: { orders: { mode: 'incremental' } } }];
   beforeAll(async () => {
     emu = await startDemo({ orders: 400, seed: 5 });
     env = await sluiceEnv({ sources: source() });
-    const r = await env.run('sync', 'shop');
+    const r = await env.run('sync', 'faulty_shop');
     expect(r.code, r.stderr).toBe(0);
   }, 120_000);
   afterAll(async () => {
@@ -24,7 +24,7 @@ describe('vendor faults', () => {
   });
 
   async function exact(scenario: string, note?: string) {
-    const rows = await env.query<{ id: number; status: string }>('SELECT id, status FROM shop.orders');
+    const rows = await env.query<{ id: number; status: string }>('SELECT id, status FROM faulty_shop.orders');
     const d = diffIds(emu.orders.keys(), rows.map((r) => r.id));
     const stale = rows.filter((r) => emu.orders.get(r.id)?.status !== r.status).length;
     const ok = !d.lost && !d.duplicated && !d.extra && !stale;
@@ -39,7 +39,7 @@ describe('vendor faults', () => {
     for (const id of [7, 77, 177]) emu.update(id, new Date(Date.UTC(2025, 0, day, 0, 0, id % 60)));
     emu.insert(new Date(Date.UTC(2025, 0, day, 12)));
     emu.faults.push(...faults);
-    const r = await env.run('sync', 'shop', ...(opts.fullRefresh ? ['--full-refresh'] : []));
+    const r = await env.run('sync', 'faulty_shop', ...(opts.fullRefresh ? ['--full-refresh'] : []));
     emu.faults.length = 0;
     expect(r.code, r.stderr).toBe(0);
     await exact(name);
@@ -68,12 +68,12 @@ describe('vendor faults', () => {
     let calls = 0;
     const victim = [...emu.orders.keys()][50]!;
     emu.faults.push({ match: (r) => { if (pages(r) && ++calls === 3) { emu.update(10, new Date()); emu.update(300); emu.remove(victim); } return false; }, kind: { type: 'delay', ms: 0 } });
-    const r = await env.run('sync', 'shop');
+    const r = await env.run('sync', 'faulty_shop');
     emu.faults.length = 0;
     emu.latencyMs = 0;
     expect(r.code, r.stderr).toBe(0);
     // Incremental syncs cannot see deletions: the deleted order stays until a full refresh
-    const again = await env.run('sync', 'shop', '--full-refresh');
+    const again = await env.run('sync', 'faulty_shop', '--full-refresh');
     expect(again.code, again.stderr).toBe(0);
     await exact('records updated and deleted during paging', 'then one full refresh for the deletion');
   }, 120_000);
@@ -82,25 +82,25 @@ describe('vendor faults', () => {
     const o = emu.orders.get(20)!;
     (o as unknown as Record<string, unknown>).total_cents = { amount: o.total_cents, note: 'now an object' };
     o.updated_at = new Date(Date.UTC(2025, 5, 1)).toISOString();
-    const r = await env.run('sync', 'shop', '--json');
+    const r = await env.run('sync', 'faulty_shop', '--json');
     expect(r.code, r.stderr).toBe(0);
     const [res] = JSON.parse(r.stdout);
     expect(res.tables[0].schemaChanges.join()).toContain('incompatible total_cents BIGINT → JSON');
-    const [row] = await env.query<{ t: unknown }>('SELECT total_cents AS t FROM shop.orders WHERE id = 20');
+    const [row] = await env.query<{ t: unknown }>('SELECT total_cents AS t FROM faulty_shop.orders WHERE id = 20');
     expect(row!.t).toEqual((o as unknown as { total_cents: unknown }).total_cents);
-    const [other] = await env.query<{ t: unknown }>('SELECT total_cents AS t FROM shop.orders WHERE id = 21');
+    const [other] = await env.query<{ t: unknown }>('SELECT total_cents AS t FROM faulty_shop.orders WHERE id = 21');
     expect(other!.t).toBe(emu.orders.get(21)!.total_cents);
     record({ scenario: 'field changing type (number → object)', outcome: 'exact', lost: 0, duplicated: 0, note: 'column widened to JSON, reported' });
   }, 120_000);
 
   it('a fault that never clears fails the table clearly and keeps the previous data', async () => {
-    const before = await env.query('SELECT id, status FROM shop.orders ORDER BY id');
+    const before = await env.query('SELECT id, status FROM faulty_shop.orders ORDER BY id');
     emu.faults.push({ match: pages, kind: { type: 'status', status: 503 } });
-    const r = await env.run('sync', 'shop');
+    const r = await env.run('sync', 'faulty_shop');
     emu.faults.length = 0;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/shop\.orders: .*503/);
-    expect(await env.query('SELECT id, status FROM shop.orders ORDER BY id')).toEqual(before);
+    expect(r.stderr).toMatch(/faulty_shop\.orders: .*503/);
+    expect(await env.query('SELECT id, status FROM faulty_shop.orders ORDER BY id')).toEqual(before);
     record({ scenario: 'permanent 503', outcome: 'failed clearly, previous data intact', lost: 0, duplicated: 0 });
   }, 400_000);
 });

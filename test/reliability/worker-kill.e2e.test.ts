@@ -16,7 +16,7 @@ const PAGE_SIZE = 10;
 async function setup(): Promise<{ emu: DemoEmulator; env: SluiceEnv }> {
   const emu = await startDemo({ orders: PAGES * PAGE_SIZE, seed: 11 });
   emu.latencyMs = 60;
-  const env = await sluiceEnv({ worker: false, sources: [{ name: 'shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: PAGE_SIZE }, tables: { orders: { mode: 'incremental' } } }] });
+  const env = await sluiceEnv({ worker: false, sources: [{ name: 'kill_shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: PAGE_SIZE }, tables: { orders: { mode: 'incremental' } } }] });
   return { emu, env };
 }
 
@@ -29,13 +29,13 @@ async function until(cond: () => boolean, timeoutMs = 180_000) {
 }
 
 const stagedPages = (env: SluiceEnv) => {
-  const root = path.join(env.warehouse, '.staging/shop/orders');
+  const root = path.join(env.warehouse, '.staging/kill_shop/orders');
   if (!fs.existsSync(root)) return 0;
   return fs.readdirSync(root).reduce((n, d) => n + fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ndjson')).length, 0);
 };
 
 async function verify(env: SluiceEnv, emu: DemoEmulator, scenario: string, note: string) {
-  const rows = await env.query<{ id: number; status: string; updated_at: string }>('SELECT id, status, updated_at FROM shop.orders');
+  const rows = await env.query<{ id: number; status: string; updated_at: string }>('SELECT id, status, updated_at FROM kill_shop.orders');
   const d = diffIds(emu.orders.keys(), rows.map((r) => r.id));
   const wrongStatus = rows.filter((r) => emu.orders.get(r.id)?.status !== r.status).length;
   record({ scenario, outcome: d.lost || d.duplicated || d.extra || wrongStatus ? 'wrong' : 'exact', lost: d.lost, duplicated: d.duplicated, note });
@@ -48,8 +48,8 @@ async function verify(env: SluiceEnv, emu: DemoEmulator, scenario: string, note:
   expect(cursor <= maxUpdated).toBe(true);
   if (maxUpdated < new Date(Date.now() - 5 * 60_000).toISOString()) expect(cursor).toBe(maxUpdated);
   // and a further sync changes nothing
-  await env.run('sync', 'shop');
-  expect(await env.query('SELECT id, status FROM shop.orders ORDER BY id')).toEqual(rows.map((r) => ({ id: r.id, status: r.status })).sort((a, b) => a.id - b.id));
+  await env.run('sync', 'kill_shop');
+  expect(await env.query('SELECT id, status FROM kill_shop.orders ORDER BY id')).toEqual(rows.map((r) => ({ id: r.id, status: r.status })).sort((a, b) => a.id - b.id));
 }
 
 describe('worker killed (SIGKILL) and replaced', () => {
@@ -63,7 +63,7 @@ describe('worker killed (SIGKILL) and replaced', () => {
     ctx = await setup();
     const { emu, env } = ctx;
     const w1 = await env.workerProcess();
-    const sync = env.run('sync', 'shop', '--json');
+    const sync = env.run('sync', 'kill_shop', '--json');
     await until(() => stagedPages(env) >= 40);
     await new Promise((r) => setTimeout(r, 2500)); // let the checkpoint heartbeat go out
     w1.kill('SIGKILL');
@@ -76,7 +76,7 @@ describe('worker killed (SIGKILL) and replaced', () => {
     const reRead = pageRequests - PAGES;
     expect(reRead, `pages read again after the kill (${staged} were staged)`).toBeLessThan(30);
     expect(reRead).toBeLessThan(staged); // resumed, not restarted
-    await env.run('sync', 'shop');
+    await env.run('sync', 'kill_shop');
     await verify(env, emu, 'worker killed during extract', `${reRead} pages re-read of ${staged} staged`);
   }, 400_000);
 
@@ -85,7 +85,7 @@ describe('worker killed (SIGKILL) and replaced', () => {
     const { emu, env } = ctx;
     emu.latencyMs = 0;
     const w1 = await env.workerProcess({ SLUICE_CRASH_AT: point });
-    const sync = env.run('sync', 'shop', '--json');
+    const sync = env.run('sync', 'kill_shop', '--json');
     await new Promise<void>((resolve) => w1.once('exit', () => resolve()));
     expect(w1.signalCode).toBe('SIGKILL');
     await env.workerProcess();
