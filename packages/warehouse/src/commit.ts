@@ -111,7 +111,6 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     let keep: DataFile[] = [];
     let superseded: DataFile[] = [];
     let body: string;
-    let monthsTouched: Set<string>;
 
     if (replace) {
       superseded = previous.files;
@@ -167,7 +166,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       : [];
     const counts = new Map(meta.map((m) => [path.relative(tableDir, String(m.f)), Number(m.n)]));
     const newFiles = written.map((w) => ({ ...w, rows: counts.get(w.path) ?? 0 }));
-    monthsTouched = new Set(newFiles.map((f) => f.month));
+    const monthsTouched = new Set(newFiles.map((f) => f.month));
     input.crashPoint?.('after-write');
 
     const rowsWritten = replace || appendOnly ? newFiles.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM new_rows`));
