@@ -134,9 +134,15 @@ export interface DevServer {
   address: string;
   uiUrl?: string;
   namespace: string;
-  /** Stops the server if this process started it. */
-  stop(): Promise<void>;
+  /** Whether this process started the server (it may have been started by another sluice process). */
   startedHere: boolean;
+  /**
+   * This process is done with the server. The server is shared by every sluice process of the same
+   * warehouse; the last one to release it stops it, whoever started it.
+   */
+  release(): Promise<void>;
+  /** Stops the server now (tests). */
+  stop(): Promise<void>;
 }
 
 interface ServerFile {
@@ -154,61 +160,128 @@ function alive(pid: number): boolean {
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Registered users of an embedded server: one file per live sluice process. */
+function users(stateDir: string) {
+  const dir = path.join(stateDir, 'users');
+  fs.mkdirSync(dir, { recursive: true });
+  return {
+    add: () => fs.writeFileSync(path.join(dir, String(process.pid)), ''),
+    remove: () => fs.rmSync(path.join(dir, String(process.pid)), { force: true }),
+    /** Live users other than this process (entries of dead processes are removed). */
+    others: () =>
+      fs.readdirSync(dir).filter((f) => {
+        const pid = Number(f);
+        if (pid === process.pid) return false;
+        if (Number.isInteger(pid) && alive(pid)) return true;
+        fs.rmSync(path.join(dir, f), { force: true });
+        return false;
+      }),
+  };
+}
+
+async function stopPid(pid: number, infoFile: string): Promise<void> {
+  if (alive(pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  fs.rmSync(infoFile, { force: true });
+}
+
+/** One process at a time decides whether to start the server (a lock file with its pid). */
+async function withStartLock<T>(stateDir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(stateDir, 'start.lock');
+  for (let i = 0; ; i++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      const owner = Number(fs.readFileSync(lock, 'utf8') || 0);
+      if (!alive(owner) || i > 1200) fs.rmSync(lock, { force: true });
+      else await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
 /**
  * Starts `temporal server start-dev` with SQLite state in `stateDir`, the Web UI on, and the Sluice
  * search attributes registered. If a server for the same state directory is already running (another
- * `sluice dev`), it is reused.
+ * `sluice sync` or `sluice dev` of this warehouse), it is shared; it runs in its own process group, so
+ * Ctrl-C in one terminal does not take it away from the others.
  */
 export async function startDevServer(opts: { stateDir: string; say?: Say; ui?: boolean; port?: number; uiPort?: number }): Promise<DevServer> {
   const say = opts.say ?? ((m) => process.stderr.write(`${m}\n`));
   const d = temporalDefaults.devServer;
   fs.mkdirSync(opts.stateDir, { recursive: true });
   const infoFile = path.join(opts.stateDir, 'server.json');
-  if (fs.existsSync(infoFile)) {
-    try {
-      const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as ServerFile;
-      const [host, port] = info.address.split(':');
-      if (alive(info.pid) && (await portOpen(host!, Number(port)))) {
-        return { address: info.address, uiUrl: info.uiUrl, namespace: temporalDefaults.namespace, startedHere: false, stop: async () => undefined };
+  const registry = users(opts.stateDir);
+  return withStartLock(opts.stateDir, async () => {
+    const handle = (info: ServerFile, startedHere: boolean): DevServer => {
+      registry.add();
+      return {
+        address: info.address,
+        uiUrl: info.uiUrl,
+        namespace: temporalDefaults.namespace,
+        startedHere,
+        async release() {
+          registry.remove();
+          await withStartLock(opts.stateDir, async () => {
+            if (registry.others().length === 0) await stopPid(info.pid, infoFile);
+          });
+        },
+        async stop() {
+          registry.remove();
+          await stopPid(info.pid, infoFile);
+        },
+      };
+    };
+    if (fs.existsSync(infoFile)) {
+      try {
+        const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as ServerFile;
+        const [host, port] = info.address.split(':');
+        if (alive(info.pid) && (await portOpen(host!, Number(port)))) return handle(info, false);
+      } catch {
+        // stale file
       }
-    } catch {
-      // stale file
     }
-  }
-  const cli = await findTemporalCli(say);
-  const port = opts.port ?? (await freePort(d.ip));
-  const ui = opts.ui ?? d.ui;
-  const uiPort = ui ? (opts.uiPort ?? (await freePort(d.ip))) : undefined;
-  const args = ['server', 'start-dev', '--ip', d.ip, '--port', String(port), '--db-filename', path.join(opts.stateDir, 'temporal.db'), '--log-level', d.logLevel, '--namespace', temporalDefaults.namespace];
-  if (uiPort) args.push('--ui-port', String(uiPort));
-  else args.push('--headless');
-  for (const [k, v] of Object.entries(d.searchAttributes)) args.push('--search-attribute', `${k}=${v}`);
-  const logFile = path.join(opts.stateDir, 'server.log');
-  const out = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', out, out], detached: false });
-  fs.closeSync(out);
-  let exited: number | null = null;
-  child.once('exit', (code) => (exited = code ?? -1));
-  const address = `${d.ip}:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (!(await portOpen(d.ip, port))) {
-    if (exited !== null) throw new Error(`the Temporal dev server exited with code ${exited}; see ${logFile}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the Temporal dev server did not start within 60 s; see ${logFile}`);
+    const cli = await findTemporalCli(say);
+    const port = opts.port ?? (await freePort(d.ip));
+    const ui = opts.ui ?? d.ui;
+    const uiPort = ui ? (opts.uiPort ?? (await freePort(d.ip))) : undefined;
+    const args = ['server', 'start-dev', '--ip', d.ip, '--port', String(port), '--db-filename', path.join(opts.stateDir, 'temporal.db'), '--log-level', d.logLevel, '--namespace', temporalDefaults.namespace];
+    if (uiPort) args.push('--ui-port', String(uiPort));
+    else args.push('--headless');
+    for (const [k, v] of Object.entries(d.searchAttributes)) args.push('--search-attribute', `${k}=${v}`);
+    const logFile = path.join(opts.stateDir, 'server.log');
+    const out = fs.openSync(logFile, 'a');
+    const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', out, out], detached: true });
+    child.unref();
+    fs.closeSync(out);
+    let exited: number | null = null;
+    child.once('exit', (code) => (exited = code ?? -1));
+    const address = `${d.ip}:${port}`;
+    const deadline = Date.now() + 60_000;
+    while (!(await portOpen(d.ip, port))) {
+      if (exited !== null) throw new Error(`the Temporal dev server exited with code ${exited}; see ${logFile}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`the Temporal dev server did not start within 60 s; see ${logFile}`);
+      }
+      await sleep(100);
     }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const uiUrl = uiPort ? `http://${d.ip}:${uiPort}` : undefined;
-  fs.writeFileSync(infoFile, JSON.stringify({ pid: child.pid ?? -1, address, uiUrl } satisfies ServerFile));
-  const stop = async () => {
-    if (exited !== null) return;
-    const done = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await done;
-    clearTimeout(t);
-    fs.rmSync(infoFile, { force: true });
-  };
-  return { address, uiUrl, namespace: temporalDefaults.namespace, startedHere: true, stop };
+    const info: ServerFile = { pid: child.pid ?? -1, address, uiUrl: uiPort ? `http://${d.ip}:${uiPort}` : undefined };
+    fs.writeFileSync(infoFile, JSON.stringify(info));
+    return handle(info, true);
+  });
 }

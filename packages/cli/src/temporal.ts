@@ -41,7 +41,7 @@ export async function openTemporal(cfg: LoadedConfig, opts: { worker: boolean; s
     connection = await Connection.connect({ address, connectTimeout: '5 seconds' });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
-    await server?.stop();
+    await server?.release();
     throw new TemporalUnreachable(
       `cannot reach Temporal at ${address}${cfg.temporal ? ` (temporal.address in ${cfg.file})` : ''}: ${(err as Error).message.split('\n')[0]}. ` +
         (cfg.temporal ? 'Check that the cluster is running and the address is right, or remove the temporal: block to use the embedded dev server.' : ''),
@@ -62,7 +62,7 @@ export async function openTemporal(cfg: LoadedConfig, opts: { worker: boolean; s
     async close() {
       await worker?.shutdown();
       await connection.close().catch(() => undefined);
-      if (server?.startedHere && !opts.keepServer) await server.stop();
+      if (server && !opts.keepServer) await server.release();
     },
   };
 }
