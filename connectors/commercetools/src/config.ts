@@ -7,6 +7,9 @@ const scopeList = z
   .union([z.array(z.string().min(1)), z.string().transform((s) => s.split(/[\s,]+/).filter(Boolean))])
   .describe('OAuth scopes to request (`view_orders` or `view_orders:<projectKey>`); omitted = every scope of the API client');
 
+/** The API's largest `limit`. */
+export const MAX_PAGE_SIZE = 500;
+
 export const configSchema = z
   .object({
     region: z.enum(REGIONS).describe('commercetools region the project lives in (hosts api.<region> / auth.<region>.commercetools.com)'),
@@ -19,6 +22,13 @@ export const configSchema = z
     apiUrl: z.url().optional().describe('override of https://api.<region>.commercetools.com (emulators, proxies)'),
     authUrl: z.url().optional().describe('override of https://auth.<region>.commercetools.com (emulators, proxies)'),
     scopes: scopeList.optional(),
+    pageSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAGE_SIZE)
+      .default(MAX_PAGE_SIZE)
+      .describe(`records per request (limit); default and maximum ${MAX_PAGE_SIZE}, the API's maximum. Lower it only if pages time out`),
   })
   .strict();
 

@@ -4,8 +4,6 @@ import type { CommercetoolsConfig } from './config';
 
 type Ctx = ReadContext<CommercetoolsConfig, CommercetoolsClient>;
 
-/** Page size: the API's maximum. */
-export const PAGE_SIZE = 500;
 /**
  * Writes that commit late (concurrent transactions) can carry a lastModifiedAt slightly before the
  * newest one already read. Re-reading the last minute costs little; merge/append dedupe the overlap.
@@ -39,10 +37,10 @@ const addWhere = (req: HttpRequest, predicate: string): HttpRequest => {
  * Key-set paging on (lastModifiedAt, id): never an offset, so it reads any number of records sharing
  * one lastModifiedAt, and a record modified mid-scan only moves towards the end (read now or next sync).
  */
-const keyset = () =>
+const keyset = (ctx: Ctx) =>
   keysetPaging({
     fields: ['lastModifiedAt', 'id'],
-    size: PAGE_SIZE,
+    size: ctx.config.pageSize,
     apply: (after, req) => {
       if (!after) return req;
       if (typeof after[0] !== 'string' || typeof after[1] !== 'string')
@@ -86,7 +84,7 @@ export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TAB
     path: (ctx: Ctx) => `/${encodeURIComponent(ctx.config.projectKey)}/${t.endpoint}`,
     records: 'results',
     params: (ctx: Ctx) => ({
-      limit: PAGE_SIZE,
+      limit: ctx.config.pageSize,
       withTotal: false,
       sort: ['lastModifiedAt asc', 'id asc'],
       where: ctx.request.since !== undefined && ctx.request.mode !== 'full_refresh' ? [sincePredicate(ctx.request.since)] : undefined,

@@ -1,5 +1,7 @@
 import { ALL_VIEW_SCOPES, startCommercetools, type ApiClient, type CommercetoolsEmulator } from './server';
 import type { Endpoint } from './generator';
+import type { EmulatorConformance } from '../common/conformance';
+import { conformanceHooks } from './conformance';
 
 export { ENDPOINTS, money, type Endpoint } from './generator';
 export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, errorBody, type ApiClient, type InjectOptions, type CommercetoolsEmulator, type ListEvent } from './server';
@@ -26,11 +28,14 @@ export interface StartOptions {
   [knob: string]: unknown;
 }
 
-export type Handle = CommercetoolsEmulator;
+export type Handle = CommercetoolsEmulator & {
+  /** Hooks for the conformance suite (@sluice/testing). */
+  conformance: EmulatorConformance;
+};
 
 /** Starts the commercetools emulator on 127.0.0.1 (auth server and API on the same port). */
 export async function start(options: StartOptions = {}): Promise<Handle> {
-  return startCommercetools({
+  const emu = await startCommercetools({
     seed: options.seed ?? 42,
     port: options.port,
     projectKey: options.projectKey ?? DEMO_PROJECT_KEY,
@@ -42,6 +47,7 @@ export async function start(options: StartOptions = {}): Promise<Handle> {
     historyEnd: options.historyEnd,
     now: options.now,
   });
+  return Object.assign(emu, { conformance: conformanceHooks(emu.store) });
 }
 
 /** The connector `config:` block pointing at this emulator, with the first client's credentials. */
