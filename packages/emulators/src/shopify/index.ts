@@ -5,6 +5,8 @@ import { BulkOperations, type BulkOp } from './bulk';
 import { LeakyBucket, actualQueryCost, requestedQueryCost } from './cost';
 import { shopifySchema, type ExecContext } from './schema';
 import { ShopifyStore, type StoreOptions } from './store';
+import type { EmulatorConformance } from '../common/conformance';
+import { conformanceHooks } from './conformance';
 
 export { ShopifyStore } from './store';
 export { generateCustomers, customerEmail, DEFAULT_SEED, DEFAULT_COUNTS, orderTotals, orderTransactions, money } from './generator';
@@ -64,6 +66,8 @@ export interface ShopifyEmulator extends EmulatorServer {
   stats: { graphql: number; throttled: number; maxCostExceeded: number; requestedCost: number; actualCost: number; bulkRuns: number; bulkDownloads: number };
   /** GraphQL endpoint for a version. */
   endpoint(version?: string): string;
+  /** Hooks for the conformance suite (@sluice/testing). */
+  conformance: EmulatorConformance;
 }
 
 const VERSION_RE = /^(\d{4}-(01|04|07|10)|unstable)$/;
@@ -222,6 +226,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     knobs,
     stats,
     endpoint: (version = '2025-01') => `${server.url}/admin/api/${version}/graphql.json`,
+    conformance: conformanceHooks(store),
   });
 }
 
