@@ -7,12 +7,10 @@ import { normalizeRecord, pacificLowerBound, wallLowerBound } from './pacific';
 type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
 type Columns = Record<string, ColumnType>;
 
-export const PAGE_SIZE = 500;
-
 const totalPages = (body: any) => (typeof body?.pages === 'number' ? body.pages : undefined);
 
 /** `page`/`pageSize`, stopping at the `pages` the envelope reports; the checkpoint is the next page. */
-const paging = () => pageNumber({ size: PAGE_SIZE, totalPages });
+const paging = (ctx: Ctx) => pageNumber({ size: ctx.config.pageSize, totalPages });
 
 /**
  * Tables with a cursor: page/pageSize sorted by the cursor field, and after each page the
@@ -24,7 +22,7 @@ const paging = () => pageNumber({ size: PAGE_SIZE, totalPages });
 const cursorPaging = (allowed: readonly string[]) => (ctx: Ctx) => {
   const field = cursorField(ctx, allowed);
   return anchoredPageNumber({
-    size: PAGE_SIZE,
+    size: ctx.config.pageSize,
     totalPages,
     anchorParam: `${field}Start`,
     // The raw wall clock at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 00:40:00` (repeated hour: widened).

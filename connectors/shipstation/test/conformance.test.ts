@@ -8,6 +8,7 @@ runConformance({
   badConfig: (emu) => ({ ...sourceConfig(emu), apiSecret: 'sluice-conformance-wrong-secret' }),
   badCheckMessage: /authentication failed/,
   startOptions: { orders: 60, products: 20, customers: 20, stores: 2, warehouses: 2, dst: false },
+  paging: { table: 'customers', pageSize: (n) => ({ pageSize: n }), records: (n) => ({ customers: n }) },
   hooks: (emu) => ({
     tables: ['orders'],
     count: () => emu.store.count('orders'),
