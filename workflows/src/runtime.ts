@@ -1,4 +1,4 @@
-import type { Connector, Logger, ProgressEvent, SyncMode } from '@sluice/core';
+import type { Connector, Logger, ProgressEvent, SharedRates, SyncMode } from '@sluice/core';
 import type { WarehousePaths } from '@sluice/warehouse';
 
 /**
@@ -18,6 +18,8 @@ export interface RuntimeSource {
   /** Parsed connector config (holds secrets: never sent to Temporal). */
   config: unknown;
   tables: RuntimeTable[];
+  /** `redis:` in sluice.yaml: rate budgets shared with the other worker processes (ConnectContext.rates). */
+  rates?: SharedRates;
 }
 
 export interface Runtime {
@@ -32,6 +34,8 @@ export interface Runtime {
   uiUrl?: string;
   /** Extra views (connector views, cross-source views) to maintain in the catalog. */
   views(): { schema: string; name: string; sql: string }[];
+  /** Releases what the runtime holds open (the Redis connection of shared rate limits). */
+  close?(): Promise<void>;
 }
 
 /**
@@ -44,7 +48,7 @@ export class ClientCache {
     let entry = this.clients.get(source.name);
     if (!entry) {
       const listeners = new Set<(e: ProgressEvent) => void>();
-      const client = source.connector.connect(source.config as never, { source: source.name, log, report: (e) => listeners.forEach((l) => l(e)) });
+      const client = source.connector.connect(source.config as never, { source: source.name, log, report: (e) => listeners.forEach((l) => l(e)), rates: source.rates });
       entry = { client, listeners };
       this.clients.set(source.name, entry);
     }

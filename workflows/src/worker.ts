@@ -78,6 +78,7 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
       await run.catch(() => undefined);
       await connection.close().catch(() => undefined);
       await metrics?.close();
+      await opts.rt.close?.().catch(() => undefined);
     },
   };
 }

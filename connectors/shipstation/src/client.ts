@@ -37,7 +37,7 @@ export function classify(res: HttpResponse): SluiceError | undefined {
  * One client per source: Basic auth (API key as user, secret as password) and the key pair's rate
  * budget (40 requests a minute, read from the X-Rate-Limit-* headers) shared by every table.
  */
-export function connect(config: ShipStationConfig, _ctx?: ConnectContext): ShipStationClient {
+export function connect(config: ShipStationConfig, ctx?: ConnectContext): ShipStationClient {
   const governor = windowBudget({
     limit: 40,
     windowMs: 60_000,
@@ -46,6 +46,8 @@ export function connect(config: ShipStationConfig, _ctx?: ConnectContext): ShipS
     resetHeader: 'X-Rate-Limit-Reset',
     // Pages of 500 orders take seconds: a few in flight keep the budget busy; the governor counts them.
     maxConcurrent: 4,
+    // With `redis:`, every worker spends this key pair's budget in one shared window.
+    shared: ctx?.rates?.scope(`shipstation\n${config.baseUrl}\n${config.apiKey}`),
   });
   const http = new HttpClient({
     vendor: 'ShipStation',

@@ -1,4 +1,4 @@
-import { createLogger, registerSecret } from '@sluice/core';
+import { createLogger, redisRates, registerSecret } from '@sluice/core';
 import type { Runtime } from '@sluice/workflows';
 import { listTables } from '@sluice/warehouse';
 import type { LoadedConfig } from './config';
@@ -8,12 +8,16 @@ export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
   const log = createLogger({ name: 'sluice-worker' });
   // Webhook URLs (Slack, PagerDuty…) embed their credentials.
   if (cfg.raw.alerts) registerSecret(cfg.raw.alerts.webhook);
+  // `redis:` shares every source's rate budgets with the other workers (the connection opens on first use).
+  if (cfg.raw.redis && /\/\/[^/]*@/.test(cfg.raw.redis.url)) registerSecret(cfg.raw.redis.url); // redis://:password@host
+  const rates = cfg.raw.redis ? redisRates({ url: cfg.raw.redis.url, log }) : undefined;
   return {
     warehouse: cfg.warehouse,
     metrics: cfg.raw.metrics,
     alerts: cfg.raw.alerts,
     uiUrl: uiUrl ?? cfg.temporal?.uiUrl,
-    sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables }])),
+    sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables, rates: rates?.forSource(s.name) }])),
+    close: async () => rates?.close(),
     log,
     views() {
       const present = new Map<string, Set<string>>();

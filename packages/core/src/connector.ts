@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { HttpClient } from './http/client';
+import type { SharedRates } from './http/shared-rates';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type DataRecord = Record<string, unknown>;
@@ -96,6 +97,12 @@ export interface ConnectContext {
   source: string;
   log: Logger;
   report(event: ProgressEvent): void;
+  /**
+   * Present when sluice.yaml configures `redis:`: rate budgets shared by every worker process. Pass
+   * `rates?.scope(account)` as a governor's `shared` option (account: what identifies the vendor account,
+   * e.g. base URL + API key; hashed). Absent, governors keep their budget in the process.
+   */
+  rates?: SharedRates;
 }
 
 export interface ConnectorSpec<Schema extends z.ZodType = z.ZodType, Client = unknown> {

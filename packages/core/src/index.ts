@@ -10,5 +10,6 @@ export * from './http/anchored-paging';
 export * from './http/window-budget';
 export * from './http/sliding-window';
 export * from './http/cost-bucket';
+export * from './http/shared-rates';
 export * from './testing';
 export * from './logger';

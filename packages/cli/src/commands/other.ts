@@ -176,7 +176,7 @@ export async function workerCommand(opts: { config: string }, io: Io): Promise<n
   const w = await startWorker({ rt: runtimeOf(cfg), address: cfg.temporal.address, namespace: cfg.temporal.namespace, taskQueue: cfg.temporal.taskQueue });
   io.info(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}); Ctrl-C to stop`);
   if (w.metricsUrl) io.info(`metrics: ${w.metricsUrl} (Prometheus, all interfaces; Sluice's and the Temporal SDK's)`);
-  if (cfg.raw.redis) io.info('note: redis: is configured, but rate limits are not yet shared across workers through it: each worker process limits each source on its own (see README, "Scale-out")');
+  if (cfg.raw.redis) io.info('rate limits: shared with the other workers through redis: (see README, "Scale-out")');
   await Promise.race([waitForSignal(), w.run]);
   io.info('draining the worker…');
   await w.shutdown();

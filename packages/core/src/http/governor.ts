@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import type { ProgressEvent } from '../connector';
+import type { RateScope } from './shared-rates';
 
 /**
  * A rate governor decides when a request may go out. One governor per source (vendor account) per
@@ -20,11 +21,22 @@ export interface LimiterOptions {
   maxConcurrent?: number;
   /** Minimum spacing between request starts. */
   minTimeMs?: number;
-  /** Bottleneck clustering (Redis) for scale-out: passed through to Bottleneck. */
+  /** Extra Bottleneck options: passed through to Bottleneck. */
   bottleneck?: Bottleneck.ConstructorOptions;
+  /**
+   * Share the limits with every worker process (`ctx.rates?.scope(account)`): the limiter clusters through
+   * Bottleneck's Redis datastore, so `maxConcurrent` and `minTimeMs` hold across all workers together.
+   */
+  shared?: RateScope;
 }
 
 export function concurrencyLimiter(opts: LimiterOptions = {}): RateGovernor {
-  const limiter = new Bottleneck({ maxConcurrent: opts.maxConcurrent ?? 4, minTime: opts.minTimeMs ?? 0, ...opts.bottleneck });
-  return { schedule: (fn) => limiter.schedule(fn) };
+  const settings: Bottleneck.ConstructorOptions = { maxConcurrent: opts.maxConcurrent ?? 4, minTime: opts.minTimeMs ?? 0, ...opts.bottleneck };
+  if (!opts.shared) {
+    const limiter = new Bottleneck(settings);
+    return { schedule: (fn) => limiter.schedule(fn) };
+  }
+  const limiter = new Bottleneck(opts.shared.bottleneck('concurrency', settings));
+  // A worker that dies mid-request must not hold its slot forever: jobs expire (well past any HTTP timeout).
+  return { schedule: (fn) => limiter.schedule({ expiration: 15 * 60_000 }, fn) };
 }

@@ -1,5 +1,37 @@
 import type { ProgressEvent } from '../connector';
 import type { RateGovernor } from './governor';
+import type { RateScope } from './shared-rates';
+
+/**
+ * The shared form (scale-out): the start times of admitted requests are a Redis sorted set and the vendor's
+ * "hold everything until" a key, both under the account's scope; admission is one atomic script on Redis's
+ * clock. Returns 0 (admitted, `cost` entries added) or the milliseconds to wait.
+ */
+const SHARED_ADMIT = `
+local z, b = KEYS[1], KEYS[2]
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cost, limit, windowMs, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('zremrangebyscore', z, '-inf', now - windowMs)
+local ms = math.max(0, (tonumber(redis.call('get', b)) or 0) - now)
+local n = redis.call('zcard', z)
+if n + cost > limit and n > 0 then
+  local idx = math.min(n - 1, n + cost - limit - 1)
+  local e = redis.call('zrange', z, idx, idx, 'WITHSCORES')
+  ms = math.max(ms, tonumber(e[2]) + windowMs - now)
+end
+if ms > 0 then return ms end
+for i = 1, cost do redis.call('zadd', z, now, token .. ':' .. i) end
+redis.call('pexpire', z, windowMs + 60000)
+return 0
+`;
+const SHARED_BLOCK = `
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilAt = now + tonumber(ARGV[1])
+if untilAt > (tonumber(redis.call('get', KEYS[1])) or 0) then redis.call('set', KEYS[1], untilAt, 'PX', tonumber(ARGV[1]) + 1000) end
+return 0
+`;
 
 /**
  * A request budget of `limit` per rolling `windowMs` (PostHog: 120 HogQL queries an hour per key), kept
@@ -15,6 +47,8 @@ export interface SlidingWindowOptions {
   blockFor?: (response: { status: number; headers: Record<string, string>; body: unknown }) => number | undefined;
   /** For wait messages: "PostHog query budget (120/hour)". */
   label?: string;
+  /** Share the budget with every worker process through Redis (`ctx.rates?.scope(account)`); concurrency stays per process. */
+  shared?: RateScope;
 }
 
 export interface SlidingWindowGovernor extends RateGovernor {
@@ -51,7 +85,19 @@ export function slidingWindowBudget(opts: SlidingWindowOptions): SlidingWindowGo
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
   async function admit(cost: number, report?: (e: ProgressEvent) => void) {
+    const shared = opts.shared;
+    if (shared) {
+      const token = shared.token();
+      for (;;) {
+        const ms = Number(await shared.eval(SHARED_ADMIT, ['sliding', 'sliding:blocked'], [cost, opts.limit, opts.windowMs, token]));
+        if (ms <= 0) break;
+        waitedMs += ms;
+        report?.({ type: 'wait', ms, reason: `${label} spent, resuming in ${Math.ceil(ms / 1000)} s` });
+        await sleep(Math.min(ms, 60_000) + 5);
+      }
+    }
     for (;;) {
+      if (shared) break;
       const ms = waitMs(cost);
       if (ms <= 0) break;
       waitedMs += ms;
@@ -93,7 +139,10 @@ export function slidingWindowBudget(opts: SlidingWindowOptions): SlidingWindowGo
     },
     observe(response) {
       const ms = opts.blockFor?.(response);
-      if (ms !== undefined && ms > 0) blockedUntil = Math.max(blockedUntil, Date.now() + ms);
+      if (ms !== undefined && ms > 0) {
+        blockedUntil = Math.max(blockedUntil, Date.now() + ms);
+        void opts.shared?.eval(SHARED_BLOCK, ['sliding:blocked'], [ms]).catch(() => undefined);
+      }
     },
     stats: () => ({ requests, waitedMs, used: starts.length }),
     used: () => {

@@ -1,5 +1,7 @@
 import type { ProgressEvent } from '../connector';
 import type { RateGovernor } from './governor';
+import type { RateScope } from './shared-rates';
+import { sharedWindowBudget } from './window-budget-shared';
 
 /**
  * A fixed-window request budget driven by the vendor's rate-limit headers (ShipStation's
@@ -38,6 +40,8 @@ export interface WindowBudgetOptions {
   maxMarginMs?: number;
   /** Clock (tests). */
   now?: () => number;
+  /** Share the budget with every worker process through Redis (`ctx.rates?.scope(account)`); see window-budget-shared.ts. */
+  shared?: RateScope;
 }
 
 export interface WindowBudgetGovernor extends RateGovernor {
@@ -54,6 +58,7 @@ interface Flight {
 }
 
 export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
+  if (opts.shared) return sharedWindowBudget(opts, opts.shared);
   const now = opts.now ?? Date.now;
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
   const stepMs = opts.marginStepMs ?? 1000;
