@@ -13,6 +13,9 @@ import type { CheckInput, CheckOutput, CommitInput, ExtractHeartbeat, ExtractInp
  */
 export function createActivities(rt: Runtime) {
   const clients = new ClientCache();
+  // Commits are CPU- and memory-heavy (each runs a DuckDB engine with its own memory limit): a few at a
+  // time per worker keeps memory bounded however many tables sync at once.
+  const commitSlots = semaphore(Number(process.env.SLUICE_MAX_CONCURRENT_COMMITS) || 2);
 
   const sourceOf = (name: string): RuntimeSource => {
     const s = rt.sources.get(name);
@@ -141,7 +144,9 @@ export function createActivities(rt: Runtime) {
       // Idempotent: a retried commit whose first attempt already swapped the manifest does nothing again.
       const current = readManifest(paths.manifest(input.source, input.table));
       const done = current?.syncs.find((s) => s.syncId === input.syncId && s.outcome === 'succeeded');
-      const timer = setInterval(() => ctx.heartbeat({ phase: 'committing' }), 5000);
+      const timer = setInterval(() => ctx.heartbeat({ phase: 'committing', pages: input.extract.pages, rows: input.extract.rows }), 5000);
+      ctx.heartbeat({ phase: 'committing', pages: input.extract.pages, rows: input.extract.rows });
+      const releaseSlot = await commitSlots();
       try {
         const staging = input.extract.staging as StagingState;
         const result = done
@@ -184,6 +189,7 @@ export function createActivities(rt: Runtime) {
         throw toFailure(err, `${input.source}.${input.table} commit`);
       } finally {
         clearInterval(timer);
+        releaseSlot();
       }
     },
 
@@ -229,6 +235,24 @@ export function createActivities(rt: Runtime) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** A counting semaphore: `await acquire()` resolves to its release function. */
+function semaphore(slots: number): () => Promise<() => void> {
+  const waiting: (() => void)[] = [];
+  let free = slots;
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  return () =>
+    new Promise((resolve) => {
+      if (free > 0) {
+        free--;
+        resolve(release);
+      } else waiting.push(() => resolve(release));
+    });
+}
 
 /** Maps any error to a Temporal failure: SluiceError kinds decide retryability; messages are redacted. */
 function toFailure(err: unknown, where: string): Error {

@@ -38,10 +38,12 @@ export async function snapshot(client: Client, sources: string[]): Promise<Table
               const act = d.raw.pendingActivities?.[0];
               const payload = act?.heartbeatDetails?.payloads?.[0];
               if (payload) {
-                const hb = defaultPayloadConverter.fromPayload<ExtractHeartbeat>(payload);
-                line.pages = hb.pages;
-                line.rows = hb.rows;
-                line.retries = hb.retries;
+                // extract heartbeats carry pages/rows/waits; commit heartbeats carry the phase and totals
+                const hb = defaultPayloadConverter.fromPayload<Partial<ExtractHeartbeat> & { phase?: string }>(payload);
+                if (hb.phase) line.phase = hb.phase;
+                line.pages = hb.pages ?? line.pages;
+                line.rows = hb.rows ?? line.rows;
+                line.retries = hb.retries ?? 0;
                 if (hb.waiting && Date.parse(hb.waiting.until) > Date.now()) line.waiting = `rate limited, resuming in ${Math.ceil((Date.parse(hb.waiting.until) - Date.now()) / 1000)} s`;
               }
               if (act?.lastFailure?.message && (act.attempt ?? 1) > 1) line.waiting = `attempt ${act.attempt}: ${act.lastFailure.message.slice(0, 80)}`;
