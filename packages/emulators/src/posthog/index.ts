@@ -2,6 +2,8 @@ import { startServer, type EmulatorServer } from '../common/http';
 import { DEFAULT_SEED as SHOPIFY_DEFAULT_SEED, generateCustomers as shopifyCustomers } from '../shopify/generator';
 import { buildRouter, type PersonalKey, type PostHogKnobs, type QueryLogEntry } from './server';
 import { PostHogProject, type CommerceOrder, type StorefrontCustomer } from './store';
+import type { EmulatorConformance } from '../common/conformance';
+import { conformanceHooks } from './conformance';
 
 export { PostHogProject, uuidFrom, productHandle } from './store';
 export type { PhEvent, PhPerson, PhCohort, StorefrontCustomer, CommerceOrder } from './store';
@@ -29,6 +31,11 @@ export interface PostHogEmulatorOptions {
   anonymousVisitors?: number;
   /** Commerce orders (e.g. the Shopify emulator's): each order by a known customer gets the browsing session that led to it. */
   orders?: CommerceOrder[];
+  /**
+   * Exactly this many `$pageview` events (anonymous visitors, no persons), spread evenly over `days`, in
+   * place of the generated traffic: for tests that need an exact record count (page-size boundaries).
+   */
+  events?: number;
   /** Fixed offset of the project timezone (HogQL renders DateTimes in it). */
   timezoneOffsetMinutes?: number;
   knobs?: Partial<PostHogKnobs>;
@@ -45,6 +52,8 @@ export interface PostHogEmulator extends EmulatorServer {
   /** Every HogQL query with its key and outcome (budget tests). */
   queryLog: QueryLogEntry[];
   customers: StorefrontCustomer[];
+  /** Hooks for the conformance suite (@sluice/testing), over the demo project. */
+  conformance: EmulatorConformance;
 }
 
 /**
@@ -72,7 +81,8 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
   };
   const customers = Array.isArray(options.customers) ? options.customers : generatedCustomers(options.shopifySeed ?? SHOPIFY_DEFAULT_SEED, options.customers ?? 200);
   const project = new PostHogProject(DEFAULT_PROJECT_ID, 'Storefront', seed, options.timezoneOffsetMinutes ?? 0);
-  project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25, orders: options.orders });
+  if (options.events !== undefined) pageviews(project, options.events, options.nowMs ?? Date.now(), options.days ?? 35);
+  else project.generate({ nowMs: options.nowMs ?? Date.now(), days: options.days ?? 35, customers, anonymousVisitors: options.anonymousVisitors ?? 25, orders: options.orders });
   const empty = new PostHogProject(EMPTY_PROJECT_ID, 'Empty project', seed + 1);
   const projects = new Map([
     [project.id, project],
@@ -88,7 +98,17 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
     port: options.port,
     notFound: () => ({ status: 404, body: { type: 'invalid_request', code: 'not_found', detail: 'Not found.', attr: null } }),
   });
-  return Object.assign(server, { projects, project, projectId: project.id, keys, knobs, queryLog, customers });
+  return Object.assign(server, { projects, project, projectId: project.id, keys, knobs, queryLog, customers, conformance: conformanceHooks(project) });
+}
+
+/** `count` pageviews at distinct instants over the `days` before the last hour up to `nowMs`. */
+function pageviews(project: PostHogProject, count: number, nowMs: number, days: number): void {
+  const startMs = nowMs - days * 86400_000;
+  const span = days * 86400_000 - 3600_000;
+  for (let i = 0; i < count; i++) {
+    const at = startMs + Math.floor(((i + 0.5) / count) * span);
+    project.addEvent({ event: '$pageview', distinct_id: `visitor-${i % 7}`, timestamp: at, createdAt: at + 2000, properties: { $current_url: `${project.siteUrl}/p/${i}`, $pathname: `/p/${i}` } });
+  }
 }
 
 export function sourceConfig(handle: PostHogEmulator): Record<string, unknown> {
