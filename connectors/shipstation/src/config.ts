@@ -10,7 +10,7 @@ export const configSchema = z.object({
   apiSecret: z.string().min(1, 'the API secret from ShipStation → Settings → Account → API Settings'),
   baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_BASE_URL),
   /** Records per request (`pageSize`) of the paged tables: ShipStation's maximum, 500, by default. */
-  pageSize: z.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
+  pageSize: z.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE).describe(`records per request of the paged tables; default and maximum ${MAX_PAGE_SIZE}`),
 });
 
 export type ShipStationConfig = z.output<typeof configSchema>;
