@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concurrencyLimiter, redisRates, slidingWindowBudget, windowBudget, type RedisRates, type RateGovernor } from '@sluice/core';
+import { startRedis, type TestRedis } from '../redis-server';
+
+/**
+ * The shared (Redis) forms of the rate governors, two "worker processes" at a time: each side has its own
+ * Redis connections (its own `redisRates`), as two `sluice worker` processes would. The end-to-end proof with
+ * real worker processes is scale-out.e2e.test.ts.
+ */
+let redis: TestRedis | undefined;
+let skip = '';
+const opened: RedisRates[] = [];
+const prefix = `test:${process.pid}:${Date.now()}`;
+const rates = () => {
+  const r = redisRates({ url: redis!.url, prefix });
+  opened.push(r);
+  return r;
+};
+
+beforeAll(async () => {
+  const r = await startRedis();
+  if ('skip' in r) skip = r.skip;
+  else redis = r;
+});
+afterAll(async () => {
+  for (const r of opened) await r.close();
+  await redis?.stop();
+});
+
+/** A vendor with ShipStation's fixed window: `limit` per window, the window starting at the first request after the last one ended. */
+function fixedWindowVendor(limit: number, windowMs: number) {
+  let w: { start: number; end: number; count: number } | undefined;
+  const windows: { start: number; end: number; count: number }[] = [];
+  let throttled = 0;
+  return {
+    windows,
+    throttled: () => throttled,
+    async call() {
+      await new Promise((r) => setTimeout(r, 3));
+      const now = Date.now();
+      if (!w || now >= w.end) windows.push((w = { start: now, end: now + windowMs, count: 0 }));
+      const reset = String(Math.ceil((w.end - now) / 1000));
+      if (w.count >= limit) {
+        throttled++;
+        return { status: 429, headers: { 'x-rate-limit-limit': String(limit), 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': reset } };
+      }
+      w.count++;
+      return { status: 200, headers: { 'x-rate-limit-limit': String(limit), 'x-rate-limit-remaining': String(limit - w.count), 'x-rate-limit-reset': reset } };
+    },
+  };
+}
+
+const budget = (shared?: ReturnType<RedisRates['forSource']>) =>
+  windowBudget({
+    limit: 40,
+    windowMs: 60_000,
+    limitHeader: 'X-Rate-Limit-Limit',
+    remainingHeader: 'X-Rate-Limit-Remaining',
+    resetHeader: 'X-Rate-Limit-Reset',
+    maxConcurrent: 3,
+    shared: shared?.scope('vendor-account-1'),
+  });
+
+/** Sends `n` requests through each governor, 3 at a time per governor; a 429 is retried (as HttpClient would). */
+async function drive(govs: RateGovernor[], vendor: ReturnType<typeof fixedWindowVendor>, n: number) {
+  await Promise.all(
+    govs.map(async (g) => {
+      let left = n;
+      const lane = async () => {
+        while (left > 0) {
+          left--;
+          for (let i = 0; i < 10; i++) {
+            const res = await g.schedule(() => vendor.call(), {});
+            if (res.status !== 429) break;
+          }
+        }
+      };
+      await Promise.all([lane(), lane(), lane()]);
+    }),
+  );
+}
+
+describe('rate governors shared through Redis', () => {
+  it('two processes share one fixed window: zero 429s, never over the limit; unshared they collide', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const vendor = fixedWindowVendor(5, 1000);
+    await drive([budget(rates().forSource('a')), budget(rates().forSource('b'))], vendor, 10);
+    expect(vendor.throttled()).toBe(0);
+    expect(vendor.windows.filter((w) => w.count > 5)).toEqual([]);
+    expect(vendor.windows.reduce((s, w) => s + w.count, 0)).toBe(20);
+
+    const alone = fixedWindowVendor(5, 1000);
+    await drive([budget(), budget()], alone, 10);
+    expect(alone.throttled(), 'two per-process budgets of one account exceed it').toBeGreaterThan(0);
+  });
+
+  it('a clustered concurrencyLimiter holds maxConcurrent across processes', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const run = async (govs: RateGovernor[]) => {
+      let now = 0;
+      let max = 0;
+      const task = async () => {
+        max = Math.max(max, ++now);
+        await new Promise((r) => setTimeout(r, 30));
+        now--;
+      };
+      await Promise.all(govs.flatMap((g) => Array.from({ length: 6 }, () => g.schedule(task, {}))));
+      return max;
+    };
+    const shared = await run([concurrencyLimiter({ maxConcurrent: 2, shared: rates().forSource('s').scope() }), concurrencyLimiter({ maxConcurrent: 2, shared: rates().forSource('s').scope() })]);
+    expect(shared).toBe(2);
+    expect(await run([concurrencyLimiter({ maxConcurrent: 2 }), concurrencyLimiter({ maxConcurrent: 2 })])).toBe(4);
+  });
+
+  it('a shared sliding window admits `limit` per window across processes', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const mk = () => slidingWindowBudget({ limit: 4, windowMs: 800, maxConcurrent: 2, shared: rates().forSource('p').scope('posthog-key') });
+    const starts: number[] = [];
+    const g = [mk(), mk()];
+    await Promise.all(g.flatMap((x) => Array.from({ length: 5 }, () => x.schedule(async () => void starts.push(Date.now()), {}))));
+    starts.sort((a, b) => a - b);
+    expect(starts).toHaveLength(10);
+    // Any 5 consecutive starts span at least a window: never 5 in one window (both sides together).
+    for (let i = 0; i + 4 < starts.length; i++) expect(starts[i + 4]! - starts[i]!).toBeGreaterThanOrEqual(795);
+  });
+});
