@@ -3,6 +3,7 @@ export * from './errors';
 export * from './redact';
 export * from './time';
 export * from './http/client';
+export * from './http/classify';
 export * from './http/auth';
 export * from './http/governor';
 export * from './http/paging';
