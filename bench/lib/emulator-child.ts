@@ -8,11 +8,14 @@
 import { start, sourceConfig } from '@sluice/emulators/commercetools/index';
 
 const n = Number(process.argv[2] ?? 10_000);
+/** Optional latency added to every response (ms): a stand-in for the network to a real vendor. */
+const latencyMs = Number(process.argv[3] ?? 0);
 const h = await start({
   seed: 42,
   counts: { orders: n, carts: 0, customers: 100, payments: 0, 'product-projections': 1000, categories: 10, 'discount-codes': 0, inventory: 0 },
   historyStart: '2024-01-01T00:00:00.000Z',
   historyEnd: '2025-12-31T23:59:59.999Z',
+  latencyMs,
 });
 // The request log keeps every request's headers: keep it short on long runs.
 const trim = setInterval(() => h.requests.splice(0, Math.max(0, h.requests.length - 100)), 1000);
