@@ -159,7 +159,12 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
 
     input.crashPoint?.('before-write');
     fs.mkdirSync(outDir, { recursive: true });
-    await conn.run(`COPY (${body}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}')`);
+    // DuckDB sizes write buffers in rows (512k rows per partitioned-write flush, 122,880 per row group)
+    // and keeps one row group open per month being written: with 5 KB records that is gigabytes. Size
+    // them from the records' width and the memory limit, for at most 32 months open at once.
+    const rowsPerBuffer = bufferRows(stagedList, engine.memoryLimitBytes, MAX_OPEN_PARTITIONS);
+    await conn.run(`SET partitioned_write_flush_threshold = ${rowsPerBuffer}; SET partitioned_write_max_open_files = ${MAX_OPEN_PARTITIONS}`);
+    await conn.run(`COPY (${body}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer})`);
     const written = moveOutputs(outDir, tableDir, input.syncId);
     const meta = written.length
       ? await rows(conn, `SELECT file_name AS f, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${written.map((w) => lit(path.join(tableDir, w.path))).join(', ')}]) GROUP BY 1`)
@@ -255,6 +260,29 @@ export function collectGarbage(paths: WarehousePaths, source: string, table: str
     }
   }
   return removed;
+}
+
+const MAX_OPEN_PARTITIONS = 32;
+
+/**
+ * Rows per write buffer: 40% of the engine's memory shared by the partitions that may be open at once,
+ * divided by the width of a record; between 256 rows and DuckDB's default row group (122,880).
+ */
+export function bufferRows(stagedFiles: string[], memoryLimitBytes: number, openPartitions: number): number {
+  let bytes = 0;
+  let lines = 0;
+  // a sample of files is enough to know the width of a record
+  for (const f of stagedFiles.slice(0, 20)) {
+    try {
+      const text = fs.readFileSync(f, 'utf8');
+      bytes += Buffer.byteLength(text);
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+    } catch {
+      // a missing page: ignore
+    }
+  }
+  const width = lines ? bytes / lines : 1024;
+  return Math.max(256, Math.min(122_880, Math.floor((memoryLimitBytes * 0.4) / openPartitions / width)));
 }
 
 function monthOf(partitionBy: string | undefined, columns: Column[]): string {
