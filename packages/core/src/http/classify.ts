@@ -29,14 +29,14 @@ const waits = (status: number) => status === 429 || status === 408 || status >= 
  * The 401/403/404/429 ladder every connector writes, as data: `{ 401: 'invalid API key …', 403: (res) => … }`.
  * A rule's message becomes a SluiceError of the status's kind (401 auth; 402, 403, 423 permission; 404
  * not_found; 429 rate_limited; 408 and 5xx transient, other 4xx invalid_request) with the status, and for
- * 429/408/5xx the Retry-After header's wait. `'5xx'` is the rule of every 5xx status without its own.
+ * 429/408/5xx the Retry-After header's wait. `'5xx'` is the rule of every status from 500 up without its own.
  * Answers without a rule, or whose rule gives undefined, go to `otherwise` (vendor logic that is not
  * about one status: GraphQL errors in a 200, a query endpoint's 4xx), then to the HttpClient's default.
  */
 export function classifyStatus(rules: Partial<Record<number | '5xx', StatusRule>>, otherwise?: Classify): Classify {
   return (res, req) => {
     const s = res.status;
-    const rule = rules[s] ?? (s >= 500 && s < 600 ? rules['5xx'] : undefined);
+    const rule = rules[s] ?? (s >= 500 ? rules['5xx'] : undefined);
     const said = typeof rule === 'function' ? rule(res, req) : rule;
     if (said instanceof SluiceError) return said;
     if (said !== undefined) return new SluiceError(statusKind(s), said, { status: s, retryAfterMs: waits(s) ? parseRetryAfter(res.headers['retry-after']) : undefined });
