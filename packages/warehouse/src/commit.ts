@@ -94,19 +94,23 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     } else {
       await conn.run(`CREATE TEMP VIEW staged_raw AS SELECT ${[...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${q(c.name)}`), `CAST(NULL AS BIGINT) AS ${SEQ_COLUMN}`].join(', ')} WHERE false`);
     }
-    const dupes = input.staging.rows > 0 ? Number(await scalar(conn, `SELECT count(*) - count(DISTINCT ${pkTuple}) FROM staged_raw`)) : 0;
     // Several versions of one key in one sync (updated while we paged, or a lookback overlap): the
-    // newest cursor wins, then the one fetched last.
+    // newest cursor wins, then the one fetched last. Append-only keeps one row per (key, cursor).
     const order = [cursor ? `${cursor} DESC NULLS LAST` : undefined, `${SEQ_COLUMN} DESC`].filter(Boolean).join(', ');
     const selectCols = columns.map((c) => q(c.name)).join(', ');
     const system = `TIMESTAMPTZ ${lit(syncedAt)} AS _sluice_synced_at, ${lit(input.syncId)} AS _sluice_sync_id`;
     const appendOnly = input.mode === 'append_only' && !input.fullRefresh;
-    const stagedDedup =
-      dupes === 0
+    const versionKey = appendOnly ? [...pk, cursor ?? 'NULL'] : pk;
+    const dedup = (needed: boolean) =>
+      !needed
         ? `SELECT ${selectCols} FROM staged_raw`
         : appendOnly
-          ? `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${[...pk, cursor ?? 'NULL'].join(', ')} ORDER BY ${SEQ_COLUMN} DESC) = 1`
+          ? `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${versionKey.join(', ')} ORDER BY ${SEQ_COLUMN} DESC) = 1`
           : `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${pk.join(', ')} ORDER BY ${order}) = 1`;
+    // A replace writes optimistically without deduplicating (one pass over the staged JSON) and checks
+    // the written key column afterwards, which is cheap in Parquet; a merge deduplicates its (usually
+    // small) new rows up front.
+    const stagedDedup = replace ? dedup(false) : dedup(input.staging.rows > 0 && Number(await scalar(conn, `SELECT count(*) - count(DISTINCT ${pkTuple}) FROM staged_raw`)) > 0);
 
     let keep: DataFile[] = [];
     let superseded: DataFile[] = [];
@@ -164,8 +168,19 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     // them from the records' width and the memory limit, for at most 32 months open at once.
     const rowsPerBuffer = bufferRows(stagedList, engine.memoryLimitBytes, MAX_OPEN_PARTITIONS);
     await conn.run(`SET partitioned_write_flush_threshold = ${rowsPerBuffer}; SET partitioned_write_max_open_files = ${MAX_OPEN_PARTITIONS}`);
-    await conn.run(`COPY (${body}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer})`);
-    const written = moveOutputs(outDir, tableDir, input.syncId);
+    const copy = async (sql: string) => {
+      await conn.run(`COPY (${sql}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer})`);
+      return moveOutputs(outDir, tableDir, input.syncId);
+    };
+    let written = await copy(body);
+    if (replace && written.length) {
+      const files = written.map((w) => lit(path.join(tableDir, w.path))).join(', ');
+      const dupes = Number(await scalar(conn, `SELECT count(*) - count(DISTINCT (${versionKey.join(', ')})) FROM read_parquet([${files}])`));
+      if (dupes > 0) {
+        for (const w of written) fs.rmSync(path.join(tableDir, w.path), { force: true });
+        written = await copy(`SELECT ${selectCols}, ${system}, ${monthExpr} AS ${MONTH} FROM (${dedup(true)})`);
+      }
+    }
     const meta = written.length
       ? await rows(conn, `SELECT file_name AS f, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${written.map((w) => lit(path.join(tableDir, w.path))).join(', ')}]) GROUP BY 1`)
       : [];

@@ -62,4 +62,13 @@ describe('warehouse modes', () => {
     const rows = await tableRows(wh, 'SELECT id, qty, note::VARCHAR AS note, extra FROM src.orders ORDER BY id');
     expect(rows).toEqual([{ id: 'a', qty: 1, note: '7', extra: null }, { id: 'b', qty: 1.5, note: '{"text":"hi"}', extra: 'x' }]);
   });
+
+  it('a replace that staged one key twice (moved mid-scan) keeps only the newest version', async () => {
+    const wh = tempWarehouse();
+    await syncPages(wh, {
+      shape, mode: 'full_refresh', cursorField: 'updatedAt',
+      pages: [[rec('a', '2024-01-05T10:00:00Z', '2024-01-05T10:00:00Z', { total: 1 }), rec('b', '2024-01-06T10:00:00Z', '2024-01-06T10:00:00Z')], [rec('a', '2024-03-05T10:00:00Z', '2024-03-07T00:00:00Z', { total: 2 })]],
+    });
+    expect(await tableRows(wh, `SELECT id, total, strftime(createdAt, '%Y-%m') AS m FROM src.orders ORDER BY id`)).toEqual([{ id: 'a', total: 2, m: '2024-03' }, { id: 'b', total: 100, m: '2024-01' }]);
+  });
 });
