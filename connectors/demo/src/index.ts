@@ -32,8 +32,9 @@ export default defineConnector({
   description: 'Demo storefront (a local emulator ships with Sluice)',
   config,
   secrets: ['token'],
-  connect: (cfg): Client => ({
-    http: new HttpClient({ vendor: 'demo', baseUrl: cfg.baseUrl, auth: bearerAuth(cfg.token), governor: concurrencyLimiter({ maxConcurrent: 4 }), retries: 4, minRetryDelayMs: 200, timeoutMs: cfg.requestTimeoutMs }),
+  connect: (cfg, ctx): Client => ({
+    // With `redis:`, the 4 requests at a time hold for every worker together (the source is the account here).
+    http: new HttpClient({ vendor: 'demo', baseUrl: cfg.baseUrl, auth: bearerAuth(cfg.token), governor: concurrencyLimiter({ maxConcurrent: 4, shared: ctx.rates?.scope() }), retries: 4, minRetryDelayMs: 200, timeoutMs: cfg.requestTimeoutMs }),
   }),
   async check({ client }) {
     try {

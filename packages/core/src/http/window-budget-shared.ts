@@ -106,11 +106,23 @@ if status == 429 then
   granted = limit
   local untilAt = now + (k and k * 1000 or windowMs) + margin
   if (not resetAt) or fepoch == epoch then resetAt = untilAt else resetAt = math.min(resetAt, untilAt) end
-elseif r and k and fepoch == epoch and fseq >= applied then
-  applied = fseq
-  granted = math.max(0, math.min(limit, limit - r + redis.call('zcard', z)))
+elseif r and k and fseq >= applied then
   local estimate = now + k * 1000 + margin
-  if (not resetAt) or estimate < resetAt then resetAt = estimate end
+  if fepoch == epoch then
+    applied = fseq
+    granted = math.max(0, math.min(limit, limit - r + redis.call('zcard', z)))
+    if resetAt and estimate > resetAt + 1000 then
+      -- The vendor's window ends a whole rounding step later than ours: it already began a new one (a
+      -- request of ours reached it after its reset). Follow it: a new epoch that ends when the vendor's does.
+      epoch = epoch + 1
+      firstAt = now
+      afterWait = false
+      resetAt = estimate
+      redis.call('hset', h, 'epoch', epoch, 'startedAt', now)
+    elseif (not resetAt) or estimate < resetAt then
+      resetAt = estimate
+    end
+  end
 end
 redis.call('hset', h, 'limit', limit, 'granted', granted, 'margin', margin, 'afterWait', afterWait and 1 or 0, 'applied', applied)
 if firstAt then redis.call('hset', h, 'firstAt', firstAt) end
