@@ -205,6 +205,7 @@ async function runScale(n: number, server: DevServer, client: Client, opts: Scen
   try {
     worker = await startWorker(configPath, work, { pagesDir: extra.pagesDir, profileDir: opts.profileDir, label: String(n) });
     say(`e2e: full sync of ${n.toLocaleString()} orders through Temporal`);
+    worker.watch.poll();
     const idleRssMb = worker.watch.peakRssMb;
     const full = await sync(configPath, client, worker, emu);
     if (full.records !== n) throw new Error(`synced ${full.records} records, expected ${n}`);
