@@ -148,16 +148,24 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
         }
         superseded = previous.files.filter((f) => touchedFiles.has(f.path));
         keep = previous.files.filter((f) => !touchedFiles.has(f.path));
+        // Newest version wins: the stored one only where its cursor is strictly newer than the fetched
+        // one (a vendor answering a stale replica); on a tie the fresh fetch wins. New rows are few and
+        // already one per key, so anti-joins do it without sorting the stored rows.
+        const keyList = pk.join(', ');
+        if (cursor && superseded.length) {
+          const stored = superseded.map((f) => lit(path.join(tableDir, f.path))).join(', ');
+          await conn.run(
+            `CREATE TEMP TABLE stale AS SELECT ${pk.map((k) => `n.${k}`).join(', ')} FROM new_rows n
+             JOIN (SELECT ${keyList}, ${cursor} AS _c FROM read_parquet([${stored}], union_by_name = true) SEMI JOIN new_rows USING (${keyList})) o USING (${keyList})
+             WHERE o._c > n.${cursor} OR (n.${cursor} IS NULL AND o._c IS NOT NULL)`,
+          );
+        } else await conn.run(`CREATE TEMP TABLE stale AS SELECT ${keyList} FROM new_rows WHERE false`);
+        await conn.run(`CREATE TEMP TABLE winners AS SELECT * FROM new_rows ANTI JOIN stale USING (${keyList})`);
         const oldPart = superseded.length
-          ? `SELECT * EXCLUDE (_file), 1 AS _old FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))})`
+          ? `SELECT * EXCLUDE (_file) FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))}) ANTI JOIN winners USING (${keyList})`
           : undefined;
-        const newPart = `SELECT *, ${system}, 0 AS _old FROM new_rows`;
-        const union = oldPart ? `${oldPart} UNION ALL BY NAME ${newPart}` : newPart;
-        // Newest version wins: higher cursor, then the freshly fetched one.
-        const rank = [cursor ? `${cursor} DESC NULLS LAST` : undefined, '_old ASC'].filter(Boolean).join(', ');
-        body = `SELECT * EXCLUDE (_old, _rn), ${monthExpr} AS ${MONTH} FROM (
-                  SELECT *, row_number() OVER (PARTITION BY ${pk.join(', ')} ORDER BY ${rank}) AS _rn FROM (${union})
-                ) WHERE _rn = 1`;
+        const newPart = `SELECT *, ${system} FROM winners`;
+        body = `SELECT *, ${monthExpr} AS ${MONTH} FROM (${oldPart ? `${oldPart} UNION ALL BY NAME ${newPart}` : newPart})`;
       }
     }
 
@@ -189,7 +197,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     const monthsTouched = new Set(newFiles.map((f) => f.month));
     input.crashPoint?.('after-write');
 
-    const rowsWritten = replace || appendOnly ? newFiles.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM new_rows`));
+    const rowsWritten = replace || appendOnly ? newFiles.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM winners`));
     const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
     const files = [...keep, ...newFiles.filter((f) => f.rows > 0)];
     const record: SyncRecord = {
