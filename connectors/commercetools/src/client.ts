@@ -1,4 +1,4 @@
-import { concurrencyLimiter, HttpClient, oauth2ClientCredentials, SluiceError, type Auth, type HttpClientOptions, type HttpRequest, type HttpResponse } from '@sluice/core';
+import { concurrencyLimiter, HttpClient, oauth2ClientCredentials, classifyStatus, parseRetryAfter, SluiceError, type Auth, type HttpClientOptions, type HttpRequest, type HttpResponse } from '@sluice/core';
 import { apiUrlOf, authUrlOf, scopeParam, type CommercetoolsConfig } from './config';
 
 /** Per-source client: one token and one concurrency budget shared by every table of the source. */
@@ -46,48 +46,61 @@ export function projectNotFound(c: CommercetoolsConfig, detail: string): SluiceE
   );
 }
 
+/** The parts of a commercetools error answer the messages use. */
+function parts(res: HttpResponse) {
+  const body = res.body as CtErrorBody;
+  const endpoint = new URL(res.url).pathname.split('/').filter(Boolean)[1];
+  return { code: errorCode(body), msg: errorMessage(body), endpoint, table: endpoint ? ENDPOINT_TABLES[endpoint] : undefined };
+}
+
 /** Maps commercetools error bodies (and the edge's HTML pages) onto SluiceError kinds. */
 export function classify(config: CommercetoolsConfig) {
+  const transient = (res: HttpResponse) => {
+    const { code, msg } = parts(res);
+    return `commercetools answered HTTP ${res.status} (${code ?? ''}: ${msg}); retrying`;
+  };
+  const ladder = classifyStatus({
+    // invalid_token: the HttpClient renews the token once and retries; a second 401 ends as an auth failure.
+    401: (res) => {
+      const { code, msg } = parts(res);
+      return `commercetools rejected the access token (${code ?? 401}: ${msg}); if this persists the API client was revoked or belongs to another region`;
+    },
+    403: (res, req) => {
+      const { code, msg, endpoint, table } = parts(res);
+      const scope = (code === 'insufficient_scope' ? missingScope(msg) : undefined) ?? table?.scope;
+      if (code === 'insufficient_scope' || scope) {
+        return (
+          `missing scope ${scope ?? '(unknown)'}${table ? ` for table ${table.table}` : ''}: the API client may not read ${endpoint ?? req.path}. ` +
+          `Add ${scope ?? 'the scope'}:${config.projectKey} to the API client (Merchant Center → Settings → Developer settings) or remove the table from this source. (commercetools: ${msg})`
+        );
+      }
+      return `commercetools denied access to ${req.path} (${code ?? 403}: ${msg})`;
+    },
+    404: (res, req) => {
+      const { code, msg, table } = parts(res);
+      if (table) return projectNotFound(config, `${code ?? 404}: ${msg}`);
+      return `commercetools: ${req.path} not found (${code ?? 404}: ${msg})`;
+    },
+    400: (res, req) => {
+      const { code, msg } = parts(res);
+      if (code === 'QueryTimedOut') return new SluiceError('transient', `commercetools query timed out (${msg}); retrying`, { status: 400 });
+      return new SluiceError('bad_response', `commercetools rejected the request to ${req.path} (${code ?? 400}: ${msg})`, { status: 400 });
+    },
+    429: (res) => `commercetools asked to slow down (429: ${parts(res).msg})`,
+    408: transient,
+    '5xx': transient,
+  });
   return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
     const s = res.status;
     if (s >= 200 && s < 300) return undefined;
-    const body = (res.body !== null && typeof res.body === 'object' ? res.body : undefined) as CtErrorBody | undefined;
-    const retryAfterMs = res.headers['retry-after'] && Number.isFinite(Number(res.headers['retry-after'])) ? Number(res.headers['retry-after']) * 1000 : undefined;
-    if (!body) {
+    if (res.body === null || typeof res.body !== 'object') {
       // An HTML page or a cut body from a load balancer / CDN: not the API speaking. Retry.
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
       const snippet = res.text.slice(0, 80).replace(/\s+/g, ' ');
       if (s === 429) return new SluiceError('rate_limited', `commercetools answered HTTP 429 (${snippet})`, { status: s, retryAfterMs });
       return new SluiceError('transient', `commercetools answered HTTP ${s} with a non-JSON body (an error page from the edge?): ${snippet}`, { status: s, retryAfterMs });
     }
-    const code = errorCode(body);
-    const msg = errorMessage(body);
-    const endpoint = new URL(res.url).pathname.split('/').filter(Boolean)[1];
-    const table = endpoint ? ENDPOINT_TABLES[endpoint] : undefined;
-    if (s === 401) {
-      // invalid_token: the HttpClient renews the token once and retries; a second 401 ends as an auth failure.
-      return new SluiceError('auth', `commercetools rejected the access token (${code ?? 401}: ${msg}); if this persists the API client was revoked or belongs to another region`, { status: s });
-    }
-    if (s === 403) {
-      const scope = (code === 'insufficient_scope' ? missingScope(msg) : undefined) ?? table?.scope;
-      if (code === 'insufficient_scope' || scope) {
-        return new SluiceError(
-          'permission',
-          `missing scope ${scope ?? '(unknown)'}${table ? ` for table ${table.table}` : ''}: the API client may not read ${endpoint ?? req.path}. ` +
-            `Add ${scope ?? 'the scope'}:${config.projectKey} to the API client (Merchant Center → Settings → Developer settings) or remove the table from this source. (commercetools: ${msg})`,
-          { status: s },
-        );
-      }
-      return new SluiceError('permission', `commercetools denied access to ${req.path} (${code ?? 403}: ${msg})`, { status: s });
-    }
-    if (s === 404) {
-      if (table) return projectNotFound(config, `${code ?? 404}: ${msg}`);
-      return new SluiceError('not_found', `commercetools: ${req.path} not found (${code ?? 404}: ${msg})`, { status: s });
-    }
-    if (s === 400 && code === 'QueryTimedOut') return new SluiceError('transient', `commercetools query timed out (${msg}); retrying`, { status: s });
-    if (s === 400) return new SluiceError('bad_response', `commercetools rejected the request to ${req.path} (${code ?? 400}: ${msg})`, { status: s });
-    if (s === 429) return new SluiceError('rate_limited', `commercetools asked to slow down (429: ${msg})`, { status: s, retryAfterMs });
-    if (s >= 500 || s === 408) return new SluiceError('transient', `commercetools answered HTTP ${s} (${code ?? ''}: ${msg}); retrying`, { status: s, retryAfterMs });
-    return undefined;
+    return ladder(res, req);
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpClient, SluiceError, bearerAuth, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent } from '@sluice/core';
+import { HttpClient, SluiceError, bearerAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent } from '@sluice/core';
 import { slidingWindowBudget, type SlidingWindowGovernor } from '@sluice/core/http/sliding-window';
 import { INVALID_KEY_HINT, PROJECT_NOT_FOUND_HINT, type PostHogConfig } from './config';
 
@@ -30,32 +30,45 @@ export function throttleWaitMs(res: { status: number; headers: Record<string, st
   return parseRetryAfter(res.headers['retry-after']);
 }
 
+/** PostHog's own words about a failure (the body's `detail`, or the start of the page). */
+function detailOf(res: HttpResponse): string {
+  const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { detail?: unknown };
+  return typeof body.detail === 'string' ? body.detail : res.text.slice(0, 160).replace(/\s+/g, ' ');
+}
+
+const saidOf = (res: HttpResponse) => {
+  const detail = detailOf(res);
+  return detail ? ` PostHog said: ${detail}` : '';
+};
+
 export function classify(config: Pick<PostHogConfig, 'projectId' | 'host'>) {
-  return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
-    const s = res.status;
-    if (s < 400) return undefined;
-    const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { type?: string; code?: string; detail?: unknown };
-    const detail = typeof body.detail === 'string' ? body.detail : res.text.slice(0, 160).replace(/\s+/g, ' ');
-    const said = detail ? ` PostHog said: ${detail}` : '';
-    if (s === 401) return new SluiceError('auth', `Invalid API key (${INVALID_KEY_HINT}).${said}`, { status: s });
-    if (s === 403) {
-      const scope = /scope '([^']+)'/.exec(detail)?.[1];
-      if (scope)
-        return new SluiceError('permission', `The personal API key lacks the ${scope} scope: edit the key in PostHog → Settings → Personal API keys and grant ${scope}.${said}`, { status: s });
-      if (/project|team|organization/i.test(detail))
-        return new SluiceError('permission', `The personal API key has no access to project ${config.projectId}: scope the key to this project (or to all projects) in PostHog → Settings → Personal API keys.${said}`, {
-          status: s,
-        });
-      return new SluiceError('permission', `PostHog refused access (HTTP 403); the key needs query:read and project:read for project ${config.projectId}.${said}`, { status: s });
-    }
-    if (s === 404) return new SluiceError('not_found', `Project not found (${PROJECT_NOT_FOUND_HINT}): no project ${config.projectId} at ${config.host} for this key.`, { status: s });
-    if (s === 429) return new SluiceError('rate_limited', `PostHog throttled the request.${said}`, { status: s, retryAfterMs: throttleWaitMs(res) });
-    const isQuery = req.path.includes('/query');
-    if (isQuery && (s === 504 || s === 512 || /execution time|timeout|too long|TOO_MANY_ROWS|memory limit/i.test(detail) && s >= 500))
-      return new QueryTooLargeError(`PostHog could not finish the query in time (HTTP ${s}); narrowing its time window.${said}`, s);
-    if (isQuery && s >= 400 && s < 500) return new RefusedQueryError('invalid_request', `PostHog refused the HogQL query (HTTP ${s}).${said}`, { status: s });
-    return undefined; // default mapping: 5xx transient (retried), others bad_response
-  };
+  return classifyStatus(
+    {
+      401: (res) => `Invalid API key (${INVALID_KEY_HINT}).${saidOf(res)}`,
+      403: (res) => {
+        const detail = detailOf(res);
+        const said = saidOf(res);
+        const scope = /scope '([^']+)'/.exec(detail)?.[1];
+        if (scope) return `The personal API key lacks the ${scope} scope: edit the key in PostHog → Settings → Personal API keys and grant ${scope}.${said}`;
+        if (/project|team|organization/i.test(detail))
+          return `The personal API key has no access to project ${config.projectId}: scope the key to this project (or to all projects) in PostHog → Settings → Personal API keys.${said}`;
+        return `PostHog refused access (HTTP 403); the key needs query:read and project:read for project ${config.projectId}.${said}`;
+      },
+      404: `Project not found (${PROJECT_NOT_FOUND_HINT}): no project ${config.projectId} at ${config.host} for this key.`,
+      429: (res) => new SluiceError('rate_limited', `PostHog throttled the request.${saidOf(res)}`, { status: res.status, retryAfterMs: throttleWaitMs(res) }),
+    },
+    (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
+      const s = res.status;
+      if (s < 400) return undefined;
+      const detail = detailOf(res);
+      const said = saidOf(res);
+      const isQuery = req.path.includes('/query');
+      if (isQuery && (s === 504 || s === 512 || /execution time|timeout|too long|TOO_MANY_ROWS|memory limit/i.test(detail) && s >= 500))
+        return new QueryTooLargeError(`PostHog could not finish the query in time (HTTP ${s}); narrowing its time window.${said}`, s);
+      if (isQuery && s >= 400 && s < 500) return new RefusedQueryError('invalid_request', `PostHog refused the HogQL query (HTTP ${s}).${said}`, { status: s });
+      return undefined; // default mapping: 5xx transient (retried), others bad_response
+    },
+  );
 }
 
 export interface HogQLResult {

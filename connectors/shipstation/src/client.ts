@@ -1,4 +1,4 @@
-import { HttpClient, SluiceError, basicAuth, type ConnectContext, type HttpResponse } from '@sluice/core';
+import { HttpClient, SluiceError, basicAuth, classifyStatus, type ConnectContext, type HttpResponse } from '@sluice/core';
 import { windowBudget, type WindowBudgetGovernor } from '@sluice/core/http/window-budget';
 import type { ShipStationConfig } from './config';
 
@@ -16,22 +16,20 @@ function bodyMessage(res: HttpResponse): string {
   return (parts.length ? parts.join(' ') : res.text.replace(/\s+/g, ' ')).slice(0, 300);
 }
 
-/** ShipStation's failures as operator-grade errors. */
-export function classify(res: HttpResponse): SluiceError | undefined {
-  const s = res.status;
-  if (s >= 200 && s < 300) return undefined;
-  if (s === 401) return new SluiceError('auth', `${AUTH_FAILED} (HTTP 401)`, { status: s });
-  if (s === 402 || s === 403) return new SluiceError('permission', `${NO_API_ACCESS} (HTTP ${s}: ${bodyMessage(res)})`, { status: s });
-  if (s === 429) {
+/** ShipStation's failures as operator-grade errors; 5xx and the rest: core's default mapping (transient, retried). */
+export const classify = classifyStatus({
+  401: `${AUTH_FAILED} (HTTP 401)`,
+  402: (res) => `${NO_API_ACCESS} (HTTP 402: ${bodyMessage(res)})`,
+  403: (res) => `${NO_API_ACCESS} (HTTP 403: ${bodyMessage(res)})`,
+  429: (res) => {
     const reset = Number(res.headers['x-rate-limit-reset']);
     // Wait what the vendor says; a reset of 0 (rounded down) still means "not yet": one second.
     const retryAfterMs = Number.isFinite(reset) ? Math.max(1, reset) * 1000 : 60_000;
-    return new SluiceError('rate_limited', `ShipStation rate limit reached (${res.headers['x-rate-limit-limit'] ?? '40'} requests per window)`, { status: s, retryAfterMs });
-  }
-  if (s === 400) return new SluiceError('invalid_request', `ShipStation rejected the request ${new URL(res.url).pathname}: ${bodyMessage(res)}`, { status: s });
-  if (s === 404) return new SluiceError('not_found', `ShipStation has no ${new URL(res.url).pathname} (HTTP 404): check baseUrl`, { status: s });
-  return undefined; // 5xx and the rest: core's default mapping (transient, retried)
-}
+    return new SluiceError('rate_limited', `ShipStation rate limit reached (${res.headers['x-rate-limit-limit'] ?? '40'} requests per window)`, { status: 429, retryAfterMs });
+  },
+  400: (res) => `ShipStation rejected the request ${new URL(res.url).pathname}: ${bodyMessage(res)}`,
+  404: (res) => `ShipStation has no ${new URL(res.url).pathname} (HTTP 404): check baseUrl`,
+});
 
 /**
  * One client per source: Basic auth (API key as user, secret as password) and the key pair's rate
