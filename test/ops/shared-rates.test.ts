@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concurrencyLimiter, redisRates, slidingWindowBudget, windowBudget, type RedisRates, type RateGovernor } from '@sluice/core';
+import { concurrencyLimiter, costBucket, redisRates, slidingWindowBudget, windowBudget, type RedisRates, type RateGovernor } from '@sluice/core';
 import { startRedis, type TestRedis } from '../redis-server';
 
 /**
@@ -110,6 +110,21 @@ describe('rate governors shared through Redis', () => {
     const shared = await run([concurrencyLimiter({ maxConcurrent: 2, shared: rates().forSource('s').scope() }), concurrencyLimiter({ maxConcurrent: 2, shared: rates().forSource('s').scope() })]);
     expect(shared).toBe(2);
     expect(await run([concurrencyLimiter({ maxConcurrent: 2 }), concurrencyLimiter({ maxConcurrent: 2 })])).toBe(4);
+  });
+
+  it('a shared cost bucket spends one bucket across processes', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const admittedAtOnce = async (shared: boolean) => {
+      // Two workers (their own Redis connections), one shop.
+      const g = ['c', 'd'].map((source) => costBucket({ maximumAvailable: 100, restoreRate: 200, shared: shared ? rates().forSource(source).scope('shop-x') : undefined }));
+      const t0 = Date.now();
+      const at: number[] = [];
+      await Promise.all(g.flatMap((b) => [0, 1, 2].map(() => b.schedule(async () => void at.push(Date.now() - t0), { cost: 40 }))));
+      return at.filter((t) => t < 100).length;
+    };
+    // 100 points hold two requests of 40 at once, whichever worker asks; two private buckets let four through.
+    expect(await admittedAtOnce(true)).toBe(2);
+    expect(await admittedAtOnce(false)).toBe(4);
   });
 
   it('a shared sliding window admits `limit` per window across processes', async (ctx) => {

@@ -1,6 +1,49 @@
 import type { ProgressEvent } from '../connector';
 import type { RateGovernor } from './governor';
 import { sleep } from './client';
+import type { RateScope } from './shared-rates';
+
+/**
+ * The shared form (scale-out): the bucket model (available points, when, maximum, restore rate) is a Redis hash
+ * and the reservations in flight a sorted set (`token:cost`, scored by a deadline so a dead worker's expire),
+ * under the account's scope. RESERVE takes `cost` points or says how many ms until they are there; OBSERVE
+ * resets the model from the vendor's throttle status minus every worker's reservations still in flight.
+ */
+const SHARED_RESERVE = `
+local h, z = KEYS[1], KEYS[2]
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local c, keep, defMax, defRate, member, flightMs, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('zremrangebyscore', z, '-inf', now)
+local s = redis.call('hmget', h, 'avail', 'at', 'max', 'rate')
+local max = tonumber(s[3]) or defMax
+local rate = tonumber(s[4]) or defRate
+local avail = tonumber(s[1]) or max
+local at = tonumber(s[2]) or now
+local est = math.min(max, avail + (now - at) / 1000 * rate)
+c = math.min(c, max - keep)
+local need = c - (est - keep)
+if need > 0 then return math.ceil(need / rate * 1000) end
+redis.call('hset', h, 'avail', tostring(est - c), 'at', now, 'max', max, 'rate', rate)
+redis.call('zadd', z, now + flightMs, member)
+redis.call('pexpire', h, ttl)
+redis.call('pexpire', z, ttl)
+return 0
+`;
+const SHARED_OBSERVE = `
+local h, z = KEYS[1], KEYS[2]
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max, cur, rate, requested, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('zremrangebyscore', z, '-inf', now)
+local sum = 0
+for _, m in ipairs(redis.call('zrange', z, 0, -1)) do sum = sum + (tonumber(string.match(m, ':([%d%.]+)$')) or 0) end
+local others = math.max(0, sum - requested)
+redis.call('hset', h, 'avail', tostring(math.min(max, cur) - others), 'at', now, 'max', max, 'rate', rate)
+redis.call('pexpire', h, ttl)
+return 0
+`;
+const SHARED_DONE = `redis.call('zrem', KEYS[1], ARGV[1]) return 0`;
 
 /**
  * A governor for cost-based rate limits (Shopify's GraphQL Admin API, and any API that reports a leaky
@@ -38,6 +81,11 @@ export interface CostBucketOptions {
   /** Keep this many points in hand (other clients of the same account, clock skew). */
   reserve?: number;
   clock?: () => number;
+  /**
+   * Share the bucket with every worker process through Redis (`ctx.rates?.scope(account)`): reservations and
+   * the vendor's reports of all workers update one model. `fit`/`available`/`waitMs` read this process's copy.
+   */
+  shared?: RateScope;
 }
 
 export interface PageCost {
@@ -130,8 +178,20 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
       const c = Math.max(0, Math.min(cost ?? opts.defaultCost ?? 1, max - keep));
       // Admission is serial (FIFO): the wait is computed from the model, slept once, then re-checked in
       // case another table of the source reserved points meanwhile.
+      const member = opts.shared ? `${opts.shared.token()}:${c}` : '';
       const turn = admission.then(async () => {
-        for (let ms = waitMs(c); ms > 0; ms = waitMs(c)) {
+        const shared = opts.shared;
+        if (shared) {
+          for (;;) {
+            const ms = Number(await shared.eval(SHARED_RESERVE, ['bucket', 'bucket:inflight'], [c, keep, max, rate, member, 10 * 60_000, 24 * 3600_000]));
+            if (ms <= 0) break;
+            s.waits++;
+            s.waitedMs += ms;
+            report?.({ type: 'wait', ms, reason: `cost budget (shared): need ${c} points, refilling at ${rate}/s` } satisfies ProgressEvent);
+            await sleep(Math.max(ms, 10));
+          }
+        }
+        for (let ms = shared ? 0 : waitMs(c); ms > 0; ms = waitMs(c)) {
           s.waits++;
           s.waitedMs += ms;
           report?.({ type: 'wait', ms, reason: `cost budget: need ${c} points, ${Math.floor(Math.max(0, usable()))} available, refilling at ${rate}/s` } satisfies ProgressEvent);
@@ -148,6 +208,7 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
         return await fn();
       } finally {
         inflight -= c;
+        if (opts.shared) await opts.shared.eval(SHARED_DONE, ['bucket:inflight'], [member]).catch(() => undefined);
       }
     },
     observe(res) {
@@ -170,6 +231,9 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
         const others = Math.max(0, inflight - (r.requested ?? 0));
         avail = Math.min(max, r.throttle.currentlyAvailable) - others;
         at = clock();
+        void opts.shared
+          ?.eval(SHARED_OBSERVE, ['bucket', 'bucket:inflight'], [max, r.throttle.currentlyAvailable, rate, r.requested ?? 0, 24 * 3600_000])
+          .catch(() => undefined);
       }
     },
     stats() {
