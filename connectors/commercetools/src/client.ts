@@ -1,4 +1,4 @@
-import { concurrencyLimiter, HttpClient, oauth2ClientCredentials, classifyStatus, parseRetryAfter, SluiceError, type Auth, type HttpClientOptions, type HttpRequest, type HttpResponse } from '@sluice/core';
+import { concurrencyLimiter, HttpClient, type RateScope, oauth2ClientCredentials, classifyStatus, parseRetryAfter, SluiceError, type Auth, type HttpClientOptions, type HttpRequest, type HttpResponse } from '@sluice/core';
 import { apiUrlOf, authUrlOf, scopeParam, type CommercetoolsConfig } from './config';
 
 /** Per-source client: one token and one concurrency budget shared by every table of the source. */
@@ -125,7 +125,7 @@ export function describeTokenFailure(config: CommercetoolsConfig) {
 }
 
 /** Retry tuning (tests shorten the backoff; production uses the core defaults). */
-export type Tuning = Partial<Pick<HttpClientOptions, 'retries' | 'minRetryDelayMs' | 'maxRetryDelayMs' | 'timeoutMs'>> & { maxConcurrent?: number };
+export type Tuning = Partial<Pick<HttpClientOptions, 'retries' | 'minRetryDelayMs' | 'maxRetryDelayMs' | 'timeoutMs'>> & { maxConcurrent?: number; shared?: RateScope };
 
 export function connect(config: CommercetoolsConfig, tuning: Tuning = {}): CommercetoolsClient {
   const auth = oauth2ClientCredentials({
@@ -141,7 +141,7 @@ export function connect(config: CommercetoolsConfig, tuning: Tuning = {}): Comme
     baseUrl: apiUrlOf(config),
     auth,
     // No published rate limit: stay polite with bounded concurrency per source.
-    governor: concurrencyLimiter({ maxConcurrent: tuning.maxConcurrent ?? 4 }),
+    governor: concurrencyLimiter({ maxConcurrent: tuning.maxConcurrent ?? 4, shared: tuning.shared }),
     classify: classify(config),
     timeoutMs: tuning.timeoutMs ?? 120_000,
     retries: tuning.retries,

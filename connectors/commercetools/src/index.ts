@@ -1,6 +1,6 @@
 import { defineConnector, isSluiceError, SluiceError, type CheckResult } from '@sluice/core';
 import { connect, type CommercetoolsClient } from './client';
-import { configSchema, type CommercetoolsConfig } from './config';
+import { apiUrlOf, configSchema, type CommercetoolsConfig } from './config';
 import { TABLES, tables } from './tables';
 
 /**
@@ -42,7 +42,8 @@ export default defineConnector({
   description: 'commercetools Composable Commerce: orders, carts, customers, payments, products, categories, discount codes, inventory',
   config: configSchema,
   secrets: ['clientSecret'],
-  connect: (config) => connect(config),
+  // With `redis:`, the project's concurrency holds for every worker together.
+  connect: (config, ctx) => connect(config, { shared: ctx.rates?.scope(`commercetools\n${apiUrlOf(config)}\n${config.projectKey}`) }),
   check,
   tables,
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpClient, SluiceError, bearerAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent } from '@sluice/core';
+import { HttpClient, SluiceError, bearerAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
 import { slidingWindowBudget, type SlidingWindowGovernor } from '@sluice/core/http/sliding-window';
 import { INVALID_KEY_HINT, PROJECT_NOT_FOUND_HINT, type PostHogConfig } from './config';
 
@@ -93,8 +93,9 @@ export interface PostHogClient {
 /** One budget per PostHog key and host in a worker, shared by every source that uses the key. */
 const budgets = new Map<string, SlidingWindowGovernor>();
 
-export function budgetFor(config: Pick<PostHogConfig, 'host' | 'personalApiKey' | 'queriesPerHour'>): SlidingWindowGovernor {
-  const id = createHash('sha256').update(`${config.host}\n${config.personalApiKey}\n${config.queriesPerHour}`).digest('hex');
+export function budgetFor(config: Pick<PostHogConfig, 'host' | 'personalApiKey' | 'queriesPerHour'>, rates?: SharedRates): SlidingWindowGovernor {
+  const account = `${config.host}\n${config.personalApiKey}\n${config.queriesPerHour}`;
+  const id = createHash('sha256').update(account).digest('hex') + (rates ? ':shared' : '');
   let b = budgets.get(id);
   if (!b) {
     b = slidingWindowBudget({
@@ -104,14 +105,16 @@ export function budgetFor(config: Pick<PostHogConfig, 'host' | 'personalApiKey' 
       // A 429 on the query endpoint holds every query; REST endpoints (cohorts) have limits of their own.
       blockFor: (res) => ((res as { url?: string }).url?.includes('/query') === false ? undefined : throttleWaitMs(res)),
       label: `PostHog query budget (${config.queriesPerHour}/hour)`,
+      // With `redis:`, every worker spends the key's queries in one window.
+      shared: rates?.scope(`posthog\n${account}`),
     });
     budgets.set(id, b);
   }
   return b;
 }
 
-export function createClient(config: PostHogConfig, opts: { budget?: SlidingWindowGovernor; retries?: number; minRetryDelayMs?: number } = {}): PostHogClient {
-  const budget = opts.budget ?? budgetFor(config);
+export function createClient(config: PostHogConfig, opts: { budget?: SlidingWindowGovernor; retries?: number; minRetryDelayMs?: number; rates?: SharedRates } = {}): PostHogClient {
+  const budget = opts.budget ?? budgetFor(config, opts.rates);
   const http = new HttpClient({
     vendor: 'PostHog',
     baseUrl: config.host,

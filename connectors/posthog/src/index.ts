@@ -41,7 +41,7 @@ export default defineConnector({
   description: 'PostHog product analytics: events (HogQL, key-set paged, late-event lookback), persons, distinct-id links, cohorts',
   config: configSchema,
   secrets: ['personalApiKey'],
-  connect: (config) => createClient(config),
+  connect: (config, ctx) => createClient(config, { rates: ctx.rates }),
   check: ({ config, client, signal }) => checkPostHog(config, client, signal),
   tables,
   views: ({ source, tables: present }) =>
