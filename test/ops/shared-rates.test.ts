@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 /** A vendor with ShipStation's fixed window: `limit` per window, the window starting at the first request after the last one ended. */
-function fixedWindowVendor(limit: number, windowMs: number) {
+function fixedWindowVendor(limit: number, windowMs: number, o: { rounding?: 'ceil' | 'floor'; headers?: boolean; latency?: () => number } = {}) {
   let w: { start: number; end: number; count: number } | undefined;
   const windows: { start: number; end: number; count: number }[] = [];
   let throttled = 0;
@@ -39,26 +39,26 @@ function fixedWindowVendor(limit: number, windowMs: number) {
       await new Promise((r) => setTimeout(r, 3));
       const now = Date.now();
       if (!w || now >= w.end) windows.push((w = { start: now, end: now + windowMs, count: 0 }));
-      const reset = String(Math.ceil((w.end - now) / 1000));
-      if (w.count >= limit) {
-        throttled++;
-        return { status: 429, headers: { 'x-rate-limit-limit': String(limit), 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': reset } };
-      }
-      w.count++;
-      return { status: 200, headers: { 'x-rate-limit-limit': String(limit), 'x-rate-limit-remaining': String(limit - w.count), 'x-rate-limit-reset': reset } };
+      const left = (w.end - now) / 1000;
+      const reset = String(o.rounding === 'floor' ? Math.floor(left) : Math.ceil(left));
+      const ok = w.count < limit;
+      if (ok) w.count++;
+      else throttled++;
+      const headers: Record<string, string> = o.headers === false ? {} : { 'x-rate-limit-limit': String(limit), 'x-rate-limit-remaining': String(limit - w.count), 'x-rate-limit-reset': reset };
+      await new Promise((r) => setTimeout(r, o.latency?.() ?? 3));
+      return { status: ok ? 200 : 429, headers };
     },
   };
 }
 
-const budget = (shared?: ReturnType<RedisRates['forSource']>) =>
+const budget = (shared?: ReturnType<RedisRates['forSource']>, account = 'vendor-account-1', assumed = { limit: 40, windowMs: 60_000 }) =>
   windowBudget({
-    limit: 40,
-    windowMs: 60_000,
+    ...assumed,
     limitHeader: 'X-Rate-Limit-Limit',
     remainingHeader: 'X-Rate-Limit-Remaining',
     resetHeader: 'X-Rate-Limit-Reset',
     maxConcurrent: 3,
-    shared: shared?.scope('vendor-account-1'),
+    shared: shared?.scope(account),
   });
 
 /** Sends `n` requests through each governor, 3 at a time per governor; a 429 is retried (as HttpClient would). */
@@ -92,6 +92,27 @@ describe('rate governors shared through Redis', () => {
     const alone = fixedWindowVendor(5, 1000);
     await drive([budget(), budget()], alone, 10);
     expect(alone.throttled(), 'two per-process budgets of one account exceed it').toBeGreaterThan(0);
+  });
+
+  it('shared window: random latency, a reset rounded down (one early 429, then a shared margin), no headers at all', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const jittery = fixedWindowVendor(6, 1000, { latency: () => 5 + Math.random() * 60 });
+    await drive([budget(rates().forSource('a'), 'jitter'), budget(rates().forSource('b'), 'jitter')], jittery, 7);
+    expect(jittery.throttled()).toBe(0);
+    expect(jittery.windows.filter((w) => w.count > 6)).toEqual([]);
+
+    const floor = fixedWindowVendor(5, 1500, { rounding: 'floor' });
+    const pair = [budget(rates().forSource('a'), 'floor'), budget(rates().forSource('b'), 'floor')];
+    await drive(pair, floor, 5);
+    expect(floor.throttled(), 'at most one early 429 while the margin is learnt').toBeLessThanOrEqual(1);
+    const before = floor.throttled();
+    await drive(pair, floor, 3);
+    expect(floor.throttled(), 'none once the margin is shared').toBe(before);
+
+    const silent = fixedWindowVendor(6, 800, { headers: false });
+    await drive([budget(rates().forSource('a'), 'silent', { limit: 6, windowMs: 800 }), budget(rates().forSource('b'), 'silent', { limit: 6, windowMs: 800 })], silent, 7);
+    expect(silent.throttled()).toBe(0);
+    expect(silent.windows.filter((w) => w.count > 6)).toEqual([]);
   });
 
   it('a clustered concurrencyLimiter holds maxConcurrent across processes', async (ctx) => {
