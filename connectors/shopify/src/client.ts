@@ -1,4 +1,4 @@
-import { HttpClient, SluiceError, apiKeyHeaderAuth, type HttpRequest, type HttpResponse, type ProgressEvent } from '@sluice/core';
+import { HttpClient, SluiceError, apiKeyHeaderAuth, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
 import { costBucket, shopifyCostReport, type CostBucket } from '@sluice/core/http/cost-bucket';
 import type { ShopifyConfig } from './config';
 
@@ -93,9 +93,10 @@ export function classifyShopify(config: ShopifyConfig, bucket: CostBucket) {
   };
 }
 
-export function createClient(config: ShopifyConfig, report?: (e: ProgressEvent) => void): ShopifyClient {
+export function createClient(config: ShopifyConfig, report?: (e: ProgressEvent) => void, rates?: SharedRates): ShopifyClient {
   void report;
-  const bucket = costBucket({ maximumAvailable: 1000, restoreRate: 100 });
+  // With `redis:`, every worker spends the app's bucket on this shop through one shared model.
+  const bucket = costBucket({ maximumAvailable: 1000, restoreRate: 100, shared: rates?.scope(`shopify\n${config.baseUrl ?? ''}\n${config.shop}\n${config.accessToken}`) });
   const origin = (config.baseUrl ?? `https://${config.shop}`).replace(/\/$/, '');
   const http = new HttpClient({
     baseUrl: origin,

@@ -19,7 +19,7 @@ export default defineConnector({
   description: 'Shopify GraphQL Admin API: orders, customers, products with variants, inventory items, transactions',
   config: configSchema,
   secrets: SECRETS,
-  connect: (config, ctx) => createClient(config, ctx.report),
+  connect: (config, ctx) => createClient(config, ctx.report, ctx.rates),
   async check({ client, signal }) {
     const { data } = await graphql<{ shop: { name: string; myshopifyDomain: string; plan?: { displayName?: string } } }>(
       client,
