@@ -20,10 +20,10 @@ log=/tmp/sluice-redis-install.log
 policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi
 ok=0
-if apt-get install -y --no-install-recommends redis-server >"$log" 2>&1; then ok=1
+if apt-get install -y -o DPkg::Lock::Timeout=240 --no-install-recommends redis-server >"$log" 2>&1; then ok=1
 else
   apt-get update >>"$log" 2>&1 || true
-  apt-get install -y --no-install-recommends redis-server >>"$log" 2>&1 && ok=1
+  apt-get install -y -o DPkg::Lock::Timeout=240 --no-install-recommends redis-server >>"$log" 2>&1 && ok=1
 fi
 [ "$policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
 [ "$ok" = 1 ] || { echo "apt-get install redis-server failed (see $log)" >&2; exit 1; }
