@@ -24,7 +24,7 @@ function freePort(): Promise<number> {
 export async function startRedis(): Promise<TestRedis | { skip: string }> {
   let bin: string;
   try {
-    bin = execFileSync('bash', [path.join(ROOT, 'scripts/ensure-redis.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 }).trim();
+    bin = execFileSync('bash', [path.join(ROOT, 'scripts/ensure-redis.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 }).trim();
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     return { skip: `redis-server unavailable: ${(e.stderr || e.message).trim()}` };
