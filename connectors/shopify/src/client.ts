@@ -1,4 +1,4 @@
-import { HttpClient, SluiceError, apiKeyHeaderAuth, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
+import { HttpClient, SluiceError, apiKeyHeaderAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
 import { costBucket, shopifyCostReport, type CostBucket } from '@sluice/core/http/cost-bucket';
 import type { ShopifyConfig } from './config';
 
@@ -53,44 +53,50 @@ export function missingScopes(body: unknown, text: string): string[] {
 
 export function classifyShopify(config: ShopifyConfig, bucket: CostBucket) {
   const shop = config.shop;
-  return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
-    if (req.anonymous) return undefined;
+  const denied = (res: HttpResponse) => {
     const s = res.status;
-    const errs = errorsOf(res.body);
-    const denied = s === 403 || errs.some((e) => e.extensions?.code === 'ACCESS_DENIED');
-    if (s === 401)
-      return new SluiceError('auth', `Shopify: invalid access token for ${shop} (HTTP 401). Create an Admin API access token in the store admin (Settings → Apps and sales channels → Develop apps) and set accessToken.`, { status: s });
-    if (s === 402)
-      return new SluiceError('permission', `Shopify: store is frozen (payment required): ${shop} answered HTTP 402. The store's Shopify bill is unpaid or the store is paused; resolve it in the store admin, then sync again.`, { status: s });
-    if (s === 423) return new SluiceError('permission', `Shopify: store ${shop} is locked (HTTP 423); contact Shopify support.`, { status: s });
-    if (s === 404)
-      return new SluiceError('not_found', `Shopify: shop not found: ${shop} does not exist or has been closed (HTTP 404). Set shop to the store's myshopify.com domain.`, { status: s });
-    if (denied) {
-      const scopes = missingScopes(res.body, res.text);
-      const what = scopes.length ? `missing access scope ${scopes.map((x) => `\`${x}\``).join(', ')}` : 'access denied';
-      return new SluiceError(
-        'permission',
-        `Shopify: ${what} for ${shop}${s === 403 ? ' (HTTP 403)' : ''}. Grant ${scopes.join(', ') || 'the scope'} to the app in the store admin (Develop apps → Configuration → Admin API access scopes), reinstall it and use the new access token.`,
-        { status: s },
-      );
-    }
-    if (s === 200 && errs.some((e) => e.extensions?.code === 'THROTTLED')) {
-      const report = shopifyCostReport(res.body);
-      const t = report?.throttle;
-      const need = report?.requested ?? req.cost ?? 1;
-      if (t && need > t.maximumAvailable) return new MaxCostExceeded(need, t.maximumAvailable);
-      const ms = t ? Math.ceil((Math.max(0, need - t.currentlyAvailable) / t.restoreRate) * 1000) : bucket.waitMs(need);
-      return new SluiceError('rate_limited', `Shopify throttled the query (cost ${need}, ${t?.currentlyAvailable ?? '?'} points available)`, { retryAfterMs: Math.max(100, ms), status: s });
-    }
-    if (s === 429 || s === 503) {
-      const header = Number(res.headers['retry-after']);
-      const ms = Number.isFinite(header) && header > 0 ? header * 1000 : Math.max(1000, bucket.waitMs(req.cost ?? 1));
-      return new SluiceError(s === 429 ? 'rate_limited' : 'transient', `Shopify answered HTTP ${s}; retrying in ${Math.ceil(ms / 1000)} s`, { retryAfterMs: ms, status: s });
-    }
-    if (s === 200 && errs.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR'))
-      return new SluiceError('transient', `Shopify internal error: ${errs.map((e) => e.message).join('; ').slice(0, 300)}`, { status: s });
-    return undefined;
+    const scopes = missingScopes(res.body, res.text);
+    const what = scopes.length ? `missing access scope ${scopes.map((x) => `\`${x}\``).join(', ')}` : 'access denied';
+    return new SluiceError(
+      'permission',
+      `Shopify: ${what} for ${shop}${s === 403 ? ' (HTTP 403)' : ''}. Grant ${scopes.join(', ') || 'the scope'} to the app in the store admin (Develop apps → Configuration → Admin API access scopes), reinstall it and use the new access token.`,
+      { status: s },
+    );
   };
+  const limited = (res: HttpResponse, req: HttpRequest) => {
+    const s = res.status;
+    const header = parseRetryAfter(res.headers['retry-after']);
+    const ms = header !== undefined && header > 0 ? header : Math.max(1000, bucket.waitMs(req.cost ?? 1));
+    return new SluiceError(s === 429 ? 'rate_limited' : 'transient', `Shopify answered HTTP ${s}; retrying in ${Math.ceil(ms / 1000)} s`, { retryAfterMs: ms, status: s });
+  };
+  const ladder = classifyStatus(
+    {
+      401: `Shopify: invalid access token for ${shop} (HTTP 401). Create an Admin API access token in the store admin (Settings → Apps and sales channels → Develop apps) and set accessToken.`,
+      402: `Shopify: store is frozen (payment required): ${shop} answered HTTP 402. The store's Shopify bill is unpaid or the store is paused; resolve it in the store admin, then sync again.`,
+      423: `Shopify: store ${shop} is locked (HTTP 423); contact Shopify support.`,
+      404: `Shopify: shop not found: ${shop} does not exist or has been closed (HTTP 404). Set shop to the store's myshopify.com domain.`,
+      403: denied,
+    },
+    // GraphQL speaks in a 200: denials, throttling and internal errors are in `errors`; a denial wins over any status.
+    (res, req) => {
+      const s = res.status;
+      const errs = errorsOf(res.body);
+      if (errs.some((e) => e.extensions?.code === 'ACCESS_DENIED')) return denied(res);
+      if (s === 200 && errs.some((e) => e.extensions?.code === 'THROTTLED')) {
+        const report = shopifyCostReport(res.body);
+        const t = report?.throttle;
+        const need = report?.requested ?? req.cost ?? 1;
+        if (t && need > t.maximumAvailable) return new MaxCostExceeded(need, t.maximumAvailable);
+        const ms = t ? Math.ceil((Math.max(0, need - t.currentlyAvailable) / t.restoreRate) * 1000) : bucket.waitMs(need);
+        return new SluiceError('rate_limited', `Shopify throttled the query (cost ${need}, ${t?.currentlyAvailable ?? '?'} points available)`, { retryAfterMs: Math.max(100, ms), status: s });
+      }
+      if (s === 429 || s === 503) return limited(res, req);
+      if (s === 200 && errs.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR'))
+        return new SluiceError('transient', `Shopify internal error: ${errs.map((e) => e.message).join('; ').slice(0, 300)}`, { status: s });
+      return undefined;
+    },
+  );
+  return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => (req.anonymous ? undefined : ladder(res, req));
 }
 
 export function createClient(config: ShopifyConfig, report?: (e: ProgressEvent) => void, rates?: SharedRates): ShopifyClient {
