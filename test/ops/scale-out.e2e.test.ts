@@ -49,7 +49,9 @@ async function syncBoth(prefix: string, extra: Record<string, unknown>) {
   const results = await Promise.all(pair.map((e, i) => e.run('sync', `${prefix}_${i === 0 ? 'a' : 'b'}`, '--full-refresh', '--json')));
   for (const r of results) expect(r.code, r.stderr + r.stdout).toBe(0);
   const tables = results.flatMap((r) => (JSON.parse(r.stdout) as { tables: { table: string; outcome: string }[] }[]).flatMap((s) => s.tables));
-  for (const w of workers) w.kill('SIGTERM');
+  // Workers drain and exit on SIGTERM (the Redis connection does not hold them open).
+  const exits = await Promise.all(workers.map((w) => new Promise<number | null>((resolve) => (w.exitCode !== null ? resolve(w.exitCode) : (w.once('exit', (code) => resolve(code)), w.kill('SIGTERM'))))));
+  expect(exits).toEqual([0, 0]);
   const windows = ss.windows().slice(windowsBefore);
   return { tables, throttled: ss.throttled() - throttledBefore, windows, requests: windows.reduce((n, w) => n + w.count, 0) };
 }
