@@ -139,7 +139,9 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       const oldCols = columns.map((c) => (previous.schema.some((p) => p.name === c.name) ? castOld(c, previous.schema) : `CAST(NULL AS ${c.type}) AS ${q(c.name)}`)).join(', ');
       const old = (list: string[]) =>
         `SELECT ${oldCols}, _sluice_synced_at, _sluice_sync_id, filename AS _file FROM read_parquet([${list.join(', ')}], union_by_name = true, filename = true)`;
+      trace('before new_rows');
       await conn.run(`CREATE TEMP TABLE new_rows AS ${stagedDedup}`);
+      trace('new_rows');
       if (appendOnly) {
         // Never update; a (key, cursor) already stored is not appended again.
         const keyCols = [...pk, ...(cursor ? [cursor] : [])];
@@ -151,6 +153,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
         // Months to rewrite: those the new rows fall in, plus those holding older versions of them
         // (a record whose creation month changed), or all of them when a column changed type.
         const newMonths = (await rows(conn, `SELECT DISTINCT ${monthExpr} AS m FROM new_rows`)).map((r) => String(r.m));
+        trace(`new months ${newMonths.length}`);
         let touchedFiles: Set<string>;
         if (typeChanged) touchedFiles = new Set(previous.files.map((f) => f.path));
         else {
@@ -193,7 +196,9 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
 
     input.crashPoint?.('before-write');
     fs.mkdirSync(outDir, { recursive: true });
+    trace(`before COPY (${superseded.length} files rewritten)`);
     await conn.run(`COPY (${body}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}'${process.env.BENCH_PROTO_COPY ? `, ${process.env.BENCH_PROTO_COPY}` : ''})`); // PROPOSED: BENCH_PROTO_COPY
+    trace('COPY');
     const written = moveOutputs(outDir, tableDir, input.syncId);
     const meta = written.length
       ? await rows(conn, `SELECT file_name AS f, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${written.map((w) => lit(path.join(tableDir, w.path))).join(', ')}]) GROUP BY 1`)
@@ -355,4 +360,13 @@ function parseBytes(text: string): number {
   const unit = m[2]!.toUpperCase();
   const pow = { B: 0, KB: 1, KIB: 1, MB: 2, MIB: 2, GB: 3, GIB: 3, TB: 4, TIB: 4 }[unit] ?? 0;
   return Number(m[1]) * (unit.includes('I') || unit === 'B' ? 1024 : 1000) ** pow;
+}
+
+let traceT = performance.now();
+/** BENCH_PROTO_TRACE=1: elapsed time per step of the commit, on stderr. */
+function trace(what: string): void {
+  if (!process.env.BENCH_PROTO_TRACE) return;
+  const now = performance.now();
+  process.stderr.write(`  [commit] ${what}: +${Math.round(now - traceT)} ms\n`);
+  traceT = now;
 }
