@@ -78,6 +78,28 @@ describe('vendor faults', () => {
     await exact('records updated and deleted during paging', 'then one full refresh for the deletion');
   }, 120_000);
 
+  it('a record whose cursor moves backwards is reported; the newer stored version is kept', async () => {
+    // Changed just now: stored, and re-read next time (the saved cursor stops 60 s before the extract).
+    const o = emu.update(33, new Date());
+    const newer = { status: o.status, updated_at: o.updated_at };
+    const first = await env.run('sync', 'faulty_shop');
+    expect(first.code, first.stderr).toBe(0);
+    // The vendor now answers an older version: cursor 30 s back, other content.
+    o.updated_at = new Date(Date.parse(newer.updated_at) - 30_000).toISOString();
+    o.status = o.status === 'cancelled' ? 'open' : 'cancelled';
+    const r = await env.run('sync', 'faulty_shop', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const [res] = JSON.parse(r.stdout);
+    expect(res.tables[0].warnings.join()).toContain('1 fetched record(s) had an older cursor than the version already stored');
+    expect(await env.query('SELECT status FROM faulty_shop.orders WHERE id = 33')).toEqual([{ status: newer.status }]);
+    const [syncRow] = await env.query<{ warnings: string[] }>('SELECT warnings FROM sluice.syncs ORDER BY finished DESC LIMIT 1');
+    expect(syncRow!.warnings).toHaveLength(1);
+    record({ scenario: 'record whose cursor moves backwards', outcome: 'exact', lost: 0, duplicated: 0, note: 'newest cursor kept; the stale version is reported in the sync result and sluice.syncs' });
+    // put the emulator back to a consistent, newer state for the following scenarios
+    emu.update(33, new Date(Date.UTC(2025, 3, 1)));
+    await env.run('sync', 'faulty_shop', '--full-refresh');
+  }, 120_000);
+
   it('a field that changes type is kept, as JSON text, and reported', async () => {
     const o = emu.orders.get(20)!;
     (o as unknown as Record<string, unknown>).total_cents = { amount: o.total_cents, note: 'now an object' };

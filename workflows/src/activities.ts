@@ -28,7 +28,7 @@ export function createActivities(rt: Runtime) {
     return t;
   };
 
-  return {
+  const activities = {
     async planSource(input: SyncSourceInput): Promise<TablePlan[]> {
       const src = sourceOf(input.source);
       const wanted = input.tables?.length ? input.tables : src.tables.map((t) => t.name);
@@ -55,6 +55,9 @@ export function createActivities(rt: Runtime) {
         since = spec.cursor?.lookbackMs ? subtractMs(manifest.cursor, spec.cursor.lookbackMs) : manifest.cursor;
       }
 
+      // A read-only warehouse surfaces here as EROFS/EACCES (a recursive mkdir would say ENOENT).
+      fs.mkdirSync(paths.root, { recursive: true });
+      fs.accessSync(paths.root, fs.constants.W_OK);
       // Staging dirs of other (abandoned) syncs of this table are garbage: one sync per table at a time.
       const root = paths.stagingRoot(input.source, input.table);
       if (fs.existsSync(root)) for (const d of fs.readdirSync(root)) if (d !== input.syncId) fs.rmSync(`${root}/${d}`, { recursive: true, force: true });
@@ -114,7 +117,7 @@ export function createActivities(rt: Runtime) {
           ctx.heartbeat(details());
         }
       } catch (err) {
-        throw toFailure(err, `${input.source}.${input.table}`);
+        throw toFailure(err, 'extract');
       } finally {
         clearInterval(timer);
         meter.done();
@@ -150,7 +153,7 @@ export function createActivities(rt: Runtime) {
       try {
         const staging = input.extract.staging as StagingState;
         const result = done
-          ? { rowsRead: done.rowsRead, rowsWritten: done.rowsWritten, tableRows: current!.rows, cursorBefore: done.cursorBefore, cursorAfter: done.cursorAfter, schemaChanges: done.schemaChanges }
+          ? { rowsRead: done.rowsRead, rowsWritten: done.rowsWritten, tableRows: current!.rows, cursorBefore: done.cursorBefore, cursorAfter: done.cursorAfter, schemaChanges: done.schemaChanges, warnings: done.warnings ?? [] }
           : await commitStaged({
               paths,
               source: input.source,
@@ -181,12 +184,13 @@ export function createActivities(rt: Runtime) {
           cursorBefore: result.cursorBefore,
           cursorAfter: result.cursorAfter,
           schemaChanges: result.schemaChanges.map((c) => (c.kind === 'added' ? `added ${c.column} ${c.to}` : `${c.kind} ${c.column} ${c.from} → ${c.to}`)),
+          warnings: result.warnings,
           durationMs: input.extract.durationMs + (Date.now() - t0),
         };
         syncMetrics.committed(out);
         return out;
       } catch (err) {
-        throw toFailure(err, `${input.source}.${input.table} commit`);
+        throw toFailure(err, 'commit');
       } finally {
         clearInterval(timer);
         releaseSlot();
@@ -198,7 +202,8 @@ export function createActivities(rt: Runtime) {
       const src = sourceOf(input.source);
       const spec = tableOf(src, input.table);
       const paths = rt.warehouse;
-      recordFailure(paths, input.source, input.table, { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy }, {
+      try {
+        recordFailure(paths, input.source, input.table, { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy }, {
         syncId: input.syncId,
         mode: input.mode,
         fullRefresh: input.fullRefresh,
@@ -210,8 +215,16 @@ export function createActivities(rt: Runtime) {
         cursorField: input.cursorField,
         cursorBefore: readManifest(paths.manifest(input.source, input.table))?.cursor,
         error: redact(input.error),
-      });
-      fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
+        });
+        fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
+      } catch (err) {
+        // The failure may be the disk itself (read-only, full): then it cannot be recorded there either.
+        if (isStorageError(err)) {
+          Context.current().log.warn(`could not record the failed sync in the warehouse: ${errorMessage(err)}`);
+          return;
+        }
+        throw err;
+      }
       await refreshCatalog(paths, rt.views()).catch(() => false);
     },
 
@@ -228,13 +241,34 @@ export function createActivities(rt: Runtime) {
         return { ok: r.ok, message: redact(r.message), warnings: (r.warnings ?? []).map(redact) };
       } catch (err) {
         if (err instanceof SluiceError && !err.retryable) return { ok: false, message: redact(err.message), warnings: [] };
-        throw toFailure(err, input.source);
+        throw toFailure(err, 'check');
       }
     },
+  };
+  // Every failure of the two long activities, including their set-up (opening staging on a read-only
+  // disk), is mapped to a Temporal failure with the right retry policy and a redacted message.
+  return {
+    ...activities,
+    extractTable: (input: ExtractInput) => guard('extract', () => activities.extractTable(input)),
+    commitTable: (input: CommitInput) => guard('commit', () => activities.commitTable(input)),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The warehouse disk refuses writes. Node reports errno codes; DuckDB reports the OS message inside an IO Error. */
+function isStorageError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES' || /No space left on device|Read-only file system/i.test(errorMessage(err));
+}
+
+async function guard<T>(phase: 'extract' | 'commit', fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err, phase);
+  }
+}
 
 /** A counting semaphore: `await acquire()` resolves to its release function. */
 function semaphore(slots: number): () => Promise<() => void> {
@@ -254,18 +288,23 @@ function semaphore(slots: number): () => Promise<() => void> {
     });
 }
 
-/** Maps any error to a Temporal failure: SluiceError kinds decide retryability; messages are redacted. */
-function toFailure(err: unknown, where: string): Error {
+/**
+ * Maps any error to a Temporal failure: SluiceError kinds decide retryability; messages are redacted.
+ * The table is named by the workflow and the CLI, so messages name only the phase.
+ */
+function toFailure(err: unknown, phase: 'extract' | 'commit' | 'check'): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SluiceError) {
     return ApplicationFailure.create({ type: failureType(err.kind), message: redact(err.message), nonRetryable: !err.retryable });
   }
   if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'CancelledFailure') return err as Error;
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES') {
-    return ApplicationFailure.create({ type: 'Sluice.storage', message: redact(`${where}: the warehouse cannot be written (${code}: ${errorMessage(err)}); the previous data is intact`), nonRetryable: false });
+  if (isStorageError(err)) {
+    // A read-only or full disk needs an operator; retrying only delays a clear failure (the next
+    // scheduled sync tries again).
+    return ApplicationFailure.create({ type: 'Sluice.storage', message: redact(`${phase}: the warehouse cannot be written (${code ?? 'IO'}: ${errorMessage(err)}); free space or fix permissions under the warehouse path; the previous data is intact`), nonRetryable: true });
   }
-  return ApplicationFailure.create({ type: 'Sluice.internal', message: redact(`${where}: ${errorMessage(err)}`), nonRetryable: false });
+  return ApplicationFailure.create({ type: 'Sluice.internal', message: redact(`${phase} failed: ${errorMessage(err)}`), nonRetryable: false });
 }
 
 /** Crash tests set SLUICE_CRASH_AT=<point> to kill the worker process at a commit point. */

@@ -67,6 +67,8 @@ export interface TableResult {
   cursorBefore?: string;
   cursorAfter?: string;
   schemaChanges: string[];
+  /** Anomalies that did not fail the sync (e.g. stale versions ignored). */
+  warnings?: string[];
   durationMs: number;
   error?: string;
 }

@@ -43,10 +43,16 @@ const { extractTable } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const { commitTable, recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
+const { commitTable } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+// Bookkeeping after a failure: a few quick attempts, never long enough to delay reporting the failure.
+const { recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
 /** Syncs one table: extract (stage pages on disk, heartbeating its checkpoint) then commit. */

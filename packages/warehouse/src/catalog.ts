@@ -43,13 +43,13 @@ export function tableViewSql(paths: WarehousePaths, m: Manifest): string {
 }
 
 const SYNCS_COLUMNS = `source VARCHAR, "table" VARCHAR, sync_id VARCHAR, mode VARCHAR, full_refresh BOOLEAN, started TIMESTAMPTZ, finished TIMESTAMPTZ,
-  outcome VARCHAR, rows_read BIGINT, rows_written BIGINT, pages BIGINT, cursor_field VARCHAR, cursor_before VARCHAR, cursor_after VARCHAR, error VARCHAR, schema_changes JSON`;
+  outcome VARCHAR, rows_read BIGINT, rows_written BIGINT, pages BIGINT, cursor_field VARCHAR, cursor_before VARCHAR, cursor_after VARCHAR, error VARCHAR, schema_changes JSON, warnings JSON`;
 
 export function syncsSql(paths: WarehousePaths, tables: { manifest: Manifest }[]): string {
   const values = tables.flatMap(({ manifest: m }) =>
     m.syncs.map(
       (s) =>
-        `(${[m.source, m.table, s.syncId, s.mode].map(lit).join(', ')}, ${s.fullRefresh}, ${lit(s.startedAt)}::TIMESTAMPTZ, ${lit(s.finishedAt)}::TIMESTAMPTZ, ${lit(s.outcome)}, ${s.rowsRead}, ${s.rowsWritten}, ${s.pages}, ${opt(s.cursorField)}, ${opt(s.cursorBefore)}, ${opt(s.cursorAfter)}, ${opt(s.error)}, ${lit(JSON.stringify(s.schemaChanges ?? []))}::JSON)`,
+        `(${[m.source, m.table, s.syncId, s.mode].map(lit).join(', ')}, ${s.fullRefresh}, ${lit(s.startedAt)}::TIMESTAMPTZ, ${lit(s.finishedAt)}::TIMESTAMPTZ, ${lit(s.outcome)}, ${s.rowsRead}, ${s.rowsWritten}, ${s.pages}, ${opt(s.cursorField)}, ${opt(s.cursorBefore)}, ${opt(s.cursorAfter)}, ${opt(s.error)}, ${lit(JSON.stringify(s.schemaChanges ?? []))}::JSON, ${lit(JSON.stringify(s.warnings ?? []))}::JSON)`,
     ),
   );
   void paths;

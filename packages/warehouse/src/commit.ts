@@ -39,6 +39,8 @@ export interface CommitResult {
   cursorAfter?: string;
   schemaChanges: SchemaChange[];
   monthsTouched: number;
+  /** Anomalies the operator should know about (stale versions ignored). */
+  warnings: string[];
   superseded: string[];
   manifest: Manifest;
 }
@@ -113,6 +115,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     const stagedDedup = replace ? dedup(false) : dedup(input.staging.rows > 0 && Number(await scalar(conn, `SELECT count(*) - count(DISTINCT ${pkTuple}) FROM staged_raw`)) > 0);
 
     let keep: DataFile[] = [];
+    let staleIgnored = 0;
     let superseded: DataFile[] = [];
     let body: string;
 
@@ -161,6 +164,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
           );
         } else await conn.run(`CREATE TEMP TABLE stale AS SELECT ${keyList} FROM new_rows WHERE false`);
         await conn.run(`CREATE TEMP TABLE winners AS SELECT * FROM new_rows ANTI JOIN stale USING (${keyList})`);
+        staleIgnored = Number(await scalar(conn, 'SELECT count(*) FROM stale'));
         const oldPart = superseded.length
           ? `SELECT * EXCLUDE (_file) FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))}) ANTI JOIN winners USING (${keyList})`
           : undefined;
@@ -215,6 +219,9 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       cursorAfter,
       schemaChanges: changes,
       monthsTouched: monthsTouched.size,
+      warnings: staleIgnored
+        ? [`${staleIgnored} fetched record(s) had an older cursor than the version already stored (the vendor's cursor moved backwards); the newer stored version was kept — run a full refresh if the vendor rewrote history`]
+        : undefined,
     };
     const manifest: Manifest = {
       ...previous,
@@ -241,6 +248,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       cursorAfter,
       schemaChanges: changes,
       monthsTouched: monthsTouched.size,
+      warnings: record.warnings ?? [],
       superseded: superseded.map((f) => f.path),
       manifest,
     };

@@ -35,6 +35,8 @@ export interface SyncRecord {
   schemaChanges: SchemaChange[];
   /** Months whose files this sync rewrote or added. */
   monthsTouched?: number;
+  /** Anomalies worth an operator's attention that did not fail the sync. */
+  warnings?: string[];
 }
 
 export interface Manifest {

@@ -85,7 +85,7 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
     finished = true;
     await poll;
     display.update(await snapshot(session.client, targets.map((t) => t.source)).catch(() => []));
-    const rows = results.flatMap((r) => r.tables.map((t) => [t.source, t.table, t.mode, t.outcome, t.rowsRead, t.rowsWritten, t.tableRows ?? '', t.cursorAfter ?? '', duration(t.durationMs), t.error ?? (t.schemaChanges.length ? `schema: ${t.schemaChanges.join('; ')}` : '')]));
+    const rows = results.flatMap((r) => r.tables.map((t) => [t.source, t.table, t.mode, t.outcome, t.rowsRead, t.rowsWritten, t.tableRows ?? '', t.cursorAfter ?? '', duration(t.durationMs), t.error ?? [t.schemaChanges.length ? `schema: ${t.schemaChanges.join('; ')}` : '', ...(t.warnings ?? []).map((w) => `⚠ ${w}`)].filter(Boolean).join(' | ')]));
     if (opts.json) io.out(JSON.stringify(results, null, 2));
     else io.out(textTable(['source', 'table', 'mode', 'outcome', 'read', 'written', 'table rows', 'cursor', 'took', 'note'], rows));
     const failedTables = results.flatMap((r) => r.tables).filter((t) => t.outcome === 'failed');
