@@ -74,7 +74,8 @@ describe('worker killed (SIGKILL) and replaced', () => {
     expect(r.code, r.stderr).toBe(0);
     const pageRequests = emu.requests.filter((q) => q.path === '/v1/orders' && q.status === 200).length;
     const reRead = pageRequests - PAGES;
-    expect(reRead, `pages read again after the kill (${staged} were staged)`).toBeLessThan(30);
+    // The staging state is written beside the pages: only the page in flight at the kill is read again.
+    expect(reRead, `pages read again after the kill (${staged} were staged)`).toBeLessThanOrEqual(3);
     expect(reRead).toBeLessThan(staged); // resumed, not restarted
     await env.run('sync', 'kill_shop');
     await verify(env, emu, 'worker killed during extract', `${reRead} pages re-read of ${staged} staged`);

@@ -53,13 +53,17 @@ export class StagingWriter {
   }): { writer: StagingWriter; resumed: boolean } {
     fs.mkdirSync(opts.dir, { recursive: true });
     const files = fs.readdirSync(opts.dir);
-    const resume = opts.resume;
-    const complete = resume !== undefined && Array.from({ length: resume.pages }, (_, i) => pageName(i + 1)).every((f) => files.includes(f));
+    const covered = (st: StagingState | undefined) => st !== undefined && Array.from({ length: st.pages }, (_, i) => pageName(i + 1)).every((f) => files.includes(f));
+    // The state written beside the pages is exact; the heartbeat may lag a few pages behind it (and is
+    // all there is when only the heartbeat survived). Use the furthest one whose pages are all on disk.
+    const resume = [readState(opts.dir), opts.resume].filter(covered).sort((a, b) => b!.pages - a!.pages)[0];
+    const complete = resume !== undefined;
     for (const f of files) {
       const n = pageNumberOf(f);
       if (!complete || n === undefined || n > resume!.pages) fs.rmSync(path.join(opts.dir, f), { force: true });
     }
     const state: StagingState = complete ? structuredClone(resume!) : { pages: 0, rows: 0, types: {}, belowBound: 0, startedAt: new Date().toISOString() };
+    if (complete) writeState(opts.dir, state);
     return { writer: new StagingWriter(opts.dir, state, opts.cursorField, opts.declared ?? {}), resumed: complete && resume!.pages > 0 };
   }
 
@@ -90,12 +94,30 @@ export class StagingWriter {
     this.state.rows += records.length;
     this.state.types = this.schema.toJSON();
     this.state.checkpoint = checkpoint;
+    writeState(this.dir, this.state);
     return records.length;
   }
 
   files(): string[] {
     return Array.from({ length: this.state.pages }, (_, i) => path.join(this.dir, pageName(i + 1)));
   }
+}
+
+const STATE_FILE = 'state.json';
+
+function readState(dir: string): StagingState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as StagingState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written after the page it describes (write + rename): it never claims a page that is not on disk. */
+function writeState(dir: string, state: StagingState): void {
+  const file = path.join(dir, STATE_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state));
+  fs.renameSync(`${file}.tmp`, file);
 }
 
 const pageName = (n: number) => `page-${String(n).padStart(7, '0')}.ndjson`;

@@ -72,3 +72,27 @@ describe('warehouse modes', () => {
     expect(await tableRows(wh, `SELECT id, total, strftime(createdAt, '%Y-%m') AS m FROM src.orders ORDER BY id`)).toEqual([{ id: 'a', total: 2, m: '2024-03' }, { id: 'b', total: 100, m: '2024-01' }]);
   });
 });
+
+describe('staging resume', () => {
+  it('resumes exactly after the last staged page, even when the heartbeat lags behind', async () => {
+    const { StagingWriter } = await import('../src/index');
+    const wh = tempWarehouse();
+    const dir = wh.staging('src', 'orders', 'resume-1');
+    const first = StagingWriter.open({ dir, cursorField: 'updatedAt' }).writer;
+    first.writePage([rec('a', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')], { page: 2 });
+    const lagging = structuredClone(first.state); // what the last heartbeat carried
+    first.writePage([rec('b', '2024-01-02T00:00:00Z', '2024-01-02T00:00:00Z')], { page: 3 });
+    first.writePage([rec('c', '2024-01-03T00:00:00Z', '2024-01-03T00:00:00Z')], { page: 4 });
+    const { writer, resumed } = StagingWriter.open({ dir, cursorField: 'updatedAt', resume: lagging });
+    expect(resumed).toBe(true);
+    expect(writer.state.pages).toBe(3);
+    expect(writer.state.checkpoint).toEqual({ page: 4 });
+    expect(writer.state.maxCursor).toBe('2024-01-03T00:00:00Z');
+    // a page file whose state was never written (killed between the two writes) is discarded
+    const fs = await import('node:fs');
+    fs.writeFileSync(`${dir}/page-0000004.ndjson`, '{"id":"d"}\n');
+    const again = StagingWriter.open({ dir, cursorField: 'updatedAt' });
+    expect(again.writer.state.pages).toBe(3);
+    expect(fs.existsSync(`${dir}/page-0000004.ndjson`)).toBe(false);
+  });
+});
