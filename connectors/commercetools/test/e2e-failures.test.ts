@@ -1,38 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CLIENT, sourceConfig, start, type ApiClient, type Handle } from '@sluice/emulators/commercetools/index';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
-import { endpointOf, expectedDocs } from './helpers';
+import { DEMO_CLIENT, start, type Handle } from '@sluice/emulators/commercetools/index';
+import { sluiceEnv, type SluiceEnv } from '../../../test/harness';
+import { expectedDocs } from './helpers';
+import { NO_PAYMENTS, TABLES, ctE2e } from './e2e-setup';
 
 /**
  * Failure scenarios through the real workflows (missing scope, bad credentials, unknown project,
  * injected faults); each ends with the warehouse equal to the emulator.
  */
-const TABLES = ['orders', 'carts', 'customers', 'payments', 'product_projections', 'categories', 'discount_codes', 'inventory'];
-const NO_PAYMENTS: ApiClient = { clientId: 'e2e-no-payments', clientSecret: 'e2e-no-payments-secret-42', scopes: ['view_orders', 'view_customers', 'view_products', 'view_categories', 'view_discount_codes'] };
-const iso = (v: unknown) => new Date(v as string).toISOString();
 
 describe('commercetools end to end: failures', () => {
   let h: Handle;
   let env: SluiceEnv;
-  const source = (tables: SourceYaml['tables'], client?: ApiClient, extra: Record<string, unknown> = {}): SourceYaml[] => [
-    { name: 'ct_fail', type: 'commercetools', config: { ...sourceConfig(h, client), ...extra }, tables },
-  ];
-  const allTables = (mode: string) => Object.fromEntries(TABLES.map((t) => [t, { mode }]));
-
-  /** Warehouse rows (id, version, lastModifiedAt) equal the emulator's, for each table given. */
-  async function expectWarehouseEqualsEmulator(tables = TABLES) {
-    for (const table of tables) {
-      const rows = await env.query<{ id: string; version: number; lastModifiedAt: string; createdAt: string }>(
-        `SELECT id, version, "lastModifiedAt", "createdAt" FROM ct_fail.${table} ORDER BY id`,
-      );
-      const docs = h.store.all(endpointOf(table));
-      expect(rows.length, table).toBe(docs.length);
-      expect(
-        rows.map((r) => [r.id, Number(r.version), iso(r.lastModifiedAt), iso(r.createdAt)]),
-        table,
-      ).toEqual(docs.map((d) => [d.id, d.version, d.lastModifiedAt, d.createdAt]));
-    }
-  }
+  const { source, allTables, expectWarehouseEqualsEmulator } = ctE2e('ct_fail', () => ({ h, env }));
 
   beforeAll(async () => {
     h = await start({ seed: 2024, counts: { orders: 700, carts: 120, customers: 150, payments: 200, 'product-projections': 60, categories: 15, 'discount-codes': 20, inventory: 90 }, clients: [DEMO_CLIENT, NO_PAYMENTS] });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
  */
 export async function openEngine(tempDir: string, opts: { memoryLimit?: string; threads?: number } = {}): Promise<{ conn: DuckDBConnection; close(): void; memoryLimitBytes: number }> {
   fs.mkdirSync(tempDir, { recursive: true });
-  const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '384MB';
+  const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: memoryLimit,
     threads: String(opts.threads ?? 2),
