@@ -59,8 +59,6 @@ async function main() {
   const profileDir = opt.profile ? path.resolve(opt.profile === 'true' ? path.join(ROOT, 'bench', 'results', 'profiles') : opt.profile) : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
   const n = num(opt.n, 1_000_000);
-  // --engine proto: measure the engine change prototyped in bench/proto/commit.ts (see bench/README.md).
-  if (opt.engine === 'proto') process.env.BENCH_ENGINE = 'proto';
   // --duckdb-memory: the engine's own knob (SLUICE_DUCKDB_MEMORY), passed to every child.
   if (opt['duckdb-memory']) process.env.SLUICE_DUCKDB_MEMORY = opt['duckdb-memory'];
   let failed = false;
@@ -138,9 +136,8 @@ function printAndSave(results: ScenarioResult[], started: Date, final: boolean):
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), loadavg: os.loadavg().map((x) => round(x, 1)), node: process.version, platform: `${os.platform()} ${os.release()}` };
   const scenarios = { ...(previous.scenarios ?? {}) };
-  const engine = { variant: process.env.BENCH_ENGINE ?? 'engine', duckdbMemory: process.env.SLUICE_DUCKDB_MEMORY ?? 'default (384MB)' };
-  // Results of the prototype engine change are kept beside the engine's own, not over them.
-  for (const r of results) scenarios[`${r.scenario}${process.env.BENCH_ENGINE === 'proto' ? '+proto' : ''}`] = { at: started.toISOString(), machine, engine, metrics: r.metrics, targets: r.targets, notes: r.notes };
+  const engine = { duckdbMemory: process.env.SLUICE_DUCKDB_MEMORY ?? 'default (256MB)' };
+  for (const r of results) scenarios[r.scenario] = { at: started.toISOString(), machine, engine, metrics: r.metrics, targets: r.targets, notes: r.notes };
   fs.writeFileSync(file, `${JSON.stringify({ updatedAt: new Date().toISOString(), scenarios }, null, 2)}\n`);
   if (final) process.stdout.write(`\nwrote ${path.relative(process.cwd(), file)}\n`);
 }

@@ -5,19 +5,9 @@
  * Writes its counters as JSON to BENCH_PROBE_OUT every half second and at exit.
  */
 import fs from 'node:fs';
-import { register } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { StagingWriter as StagingWriterType } from '@sluice/warehouse';
 
-// --engine proto: the worker commits with bench/proto/commit.ts (the change proposed in bench/README.md).
-if (process.env.BENCH_ENGINE === 'proto') {
-  const root = path.resolve(import.meta.dirname, '..', '..');
-  register(pathToFileURL(path.join(root, 'bench/lib/engine-hook.mjs')), {
-    data: { from: pathToFileURL(path.join(root, 'packages/warehouse/src/commit.ts')).href, to: pathToFileURL(path.join(root, 'bench/proto/commit.ts')).href },
-  });
-  process.env.BENCH_PROTO_FLUSH ??= 'auto';
-}
 const { StagingWriter } = await import('@sluice/warehouse');
 
 const out = process.env.BENCH_PROBE_OUT;

@@ -23,9 +23,7 @@ interface Args {
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
-// --engine proto: commit with bench/proto/commit.ts (the change proposed in bench/README.md).
-if (process.env.BENCH_ENGINE === 'proto') process.env.BENCH_PROTO_FLUSH ??= 'auto';
-const { commitStaged } = process.env.BENCH_ENGINE === 'proto' ? await import('../proto/commit') : await import('@sluice/warehouse');
+const { commitStaged } = await import('@sluice/warehouse');
 const pageSize = args.pageSize ?? 500;
 const paths = new WarehousePaths(args.dir);
 const SOURCE = 'bench';
