@@ -5,7 +5,8 @@ import { temporalDefaults } from '../../../../temporal.config';
 import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
 import { listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
 import { CONNECTORS } from '../../../../connectors/registry';
-import { loadConfig } from '../config';
+import { loadConfig, type LoadedConfig } from '../config';
+import { scheduleIntervalMs, startStalenessWatchdog, type ScheduledUnit } from '@sluice/workflows/watchdog';
 import { openTemporal } from '../temporal';
 import { runtimeOf } from '../runtime';
 import { applySchedules, describeSchedule, nextRuns, type NextRun } from '../schedules';
@@ -173,14 +174,27 @@ const waitForSignal = () =>
 export async function workerCommand(opts: { config: string }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
   if (!cfg.temporal) throw new UsageError(`sluice worker needs a temporal: block with the cluster's address in ${cfg.file}; for a local setup use \`sluice dev\``);
-  const w = await startWorker({ rt: runtimeOf(cfg), address: cfg.temporal.address, namespace: cfg.temporal.namespace, taskQueue: cfg.temporal.taskQueue });
+  const rt = runtimeOf(cfg);
+  const w = await startWorker({ rt, address: cfg.temporal.address, namespace: cfg.temporal.namespace, taskQueue: cfg.temporal.taskQueue });
+  const stopWatchdog = startStalenessWatchdog(rt, scheduledUnits(cfg));
   io.info(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (namespace ${cfg.temporal.namespace}); Ctrl-C to stop`);
   if (w.metricsUrl) io.info(`metrics: ${w.metricsUrl} (Prometheus, all interfaces; Sluice's and the Temporal SDK's)`);
   if (cfg.raw.redis) io.info('rate limits: shared with the other workers through redis: (see README, "Scale-out")');
   await Promise.race([waitForSignal(), w.run]);
   io.info('draining the worker…');
+  stopWatchdog();
   await w.shutdown();
   return 0;
+}
+
+/** Every scheduled unit (a source, or a table with its own schedule) and its interval, for the staleness watchdog. */
+export function scheduledUnits(cfg: LoadedConfig): ScheduledUnit[] {
+  const units: ScheduledUnit[] = [];
+  for (const s of cfg.sources) {
+    if (s.schedule && !s.schedule.paused) units.push({ source: s.name, intervalMs: scheduleIntervalMs(s.schedule) });
+    for (const t of s.tables) if (t.schedule && !t.schedule.paused) units.push({ source: s.name, table: t.name, intervalMs: scheduleIntervalMs(t.schedule) });
+  }
+  return units;
 }
 
 export async function devCommand(opts: { config: string }, io: Io): Promise<number> {
@@ -190,7 +204,9 @@ export async function devCommand(opts: { config: string }, io: Io): Promise<numb
     const changes = await applySchedules(session.client, cfg, session.taskQueue);
     for (const c of changes) io.info(`schedule ${c.target}${c.schedule ? ` (${c.schedule})` : ''}: ${c.action}`);
     io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"${session.worker?.metricsUrl ? `\n  Metrics:  ${session.worker.metricsUrl}` : ''}\nPress Ctrl-C to stop.`);
+    const stopWatchdog = startStalenessWatchdog(runtimeOf(cfg, session.uiUrl), scheduledUnits(cfg));
     await Promise.race([waitForSignal(), session.worker!.run]);
+    stopWatchdog();
     io.info('stopping…');
   } finally {
     await session.close();
