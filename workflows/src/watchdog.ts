@@ -100,8 +100,8 @@ function cronMatcher(expr: string): (d: Date) => boolean {
     for (const part of f.split(',')) {
       const [range, stepText] = part.split('/');
       const step = Number(stepText ?? 1);
-      let [a, b] = range === '*' ? [lo, hi] : (range!.split('-').map(Number) as [number, number?]);
-      b ??= stepText ? hi : a;
+      const [a, end] = range === '*' ? [lo, hi] : (range!.split('-').map(Number) as [number, number?]);
+      const b = end ?? (stepText ? hi : a);
       for (let v = a!; v <= b!; v += step) set.add(v);
     }
     return set;
