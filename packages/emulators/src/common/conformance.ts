@@ -21,3 +21,30 @@ export interface EmulatorConformance {
 export interface WithConformance {
   conformance?: EmulatorConformance;
 }
+
+/** The hooks of one table: its ids, a change, and (for tables with a cursor) each record's cursor value. */
+export interface TableHooks {
+  ids(): string[];
+  touch(): void;
+  versions?(): Record<string, string>;
+}
+
+/** Builds the emulator's hooks from one entry per table; `vendor` names the emulator in errors. */
+export function conformanceFromTables(vendor: string, tables: Record<string, TableHooks>): EmulatorConformance {
+  const of = (table: string) => {
+    const t = tables[table];
+    if (!t) throw new Error(`the ${vendor} emulator has no conformance hooks for ${table}`);
+    return t;
+  };
+  return {
+    tables: Object.keys(tables),
+    count: (table) => of(table).ids().length,
+    ids: (table) => of(table).ids(),
+    touch: (table) => of(table).touch(),
+    versions(table) {
+      const v = of(table).versions;
+      if (!v) throw new Error(`the ${vendor} emulator keeps no cursor values for ${table} (it has no cursor)`);
+      return v();
+    },
+  };
+}

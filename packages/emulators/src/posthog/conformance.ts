@@ -1,4 +1,4 @@
-import type { EmulatorConformance } from '../common/conformance';
+import { conformanceFromTables, type EmulatorConformance, type TableHooks } from '../common/conformance';
 import type { PostHogProject } from './store';
 
 const isoUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString().replace('Z', `${String(us % 1000).padStart(3, '0')}Z`);
@@ -13,7 +13,7 @@ const isoUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString().repl
 export function conformanceHooks(project: PostHogProject): EmulatorConformance {
   let n = 0;
   const newestMs = () => project.events.reduce((m, e) => Math.max(m, e.timestampUs), 0) / 1000;
-  const tables: Record<string, { ids(): string[]; touch(): void; versions?(): Record<string, string> }> = {
+  const tables: Record<string, TableHooks> = {
     events: {
       ids: () => project.events.map((e) => e.uuid),
       versions: () => Object.fromEntries(project.events.map((e) => [e.uuid, isoUs(e.timestampUs)])),
@@ -42,20 +42,5 @@ export function conformanceHooks(project: PostHogProject): EmulatorConformance {
       },
     },
   };
-  const of = (table: string) => {
-    const t = tables[table];
-    if (!t) throw new Error(`the posthog emulator has no conformance hooks for ${table}`);
-    return t;
-  };
-  return {
-    tables: Object.keys(tables),
-    count: (table) => of(table).ids().length,
-    ids: (table) => of(table).ids(),
-    touch: (table) => of(table).touch(),
-    versions(table) {
-      const v = of(table).versions;
-      if (!v) throw new Error(`the posthog emulator keeps no cursor values for ${table} (it has no cursor)`);
-      return v();
-    },
-  };
+  return conformanceFromTables('posthog', tables);
 }

@@ -1,4 +1,4 @@
-import type { EmulatorConformance } from '../common/conformance';
+import { conformanceFromTables, type EmulatorConformance, type TableHooks } from '../common/conformance';
 import { orderTransactions } from './generator';
 import { gid } from './schema';
 import type { ShopifyStore } from './store';
@@ -11,7 +11,7 @@ import type { ShopifyStore } from './store';
  */
 export function conformanceHooks(store: ShopifyStore): EmulatorConformance {
   const first = <T>(m: Map<number, T>) => m.values().next().value as T | undefined;
-  const tables: Record<string, { ids(): string[]; versions(): Record<string, string>; touch(): void }> = {
+  const tables: Record<string, TableHooks> = {
     orders: {
       ids: () => [...store.orders.values()].map((o) => gid('Order', o.id)),
       versions: () => Object.fromEntries([...store.orders.values()].map((o) => [gid('Order', o.id), o.updatedAt])),
@@ -55,16 +55,5 @@ export function conformanceHooks(store: ShopifyStore): EmulatorConformance {
       },
     },
   };
-  const of = (table: string) => {
-    const t = tables[table];
-    if (!t) throw new Error(`the shopify emulator has no conformance hooks for ${table}`);
-    return t;
-  };
-  return {
-    tables: Object.keys(tables),
-    count: (table) => of(table).ids().length,
-    ids: (table) => of(table).ids(),
-    touch: (table) => of(table).touch(),
-    versions: (table) => of(table).versions(),
-  };
+  return conformanceFromTables('shopify', tables);
 }
