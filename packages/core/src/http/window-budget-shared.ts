@@ -6,129 +6,131 @@ import type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget'
  * The fixed-window budget of window-budget.ts with its state in Redis, so that every worker process
  * spending one vendor account's budget counts against the same window (scale-out).
  *
- * Why not a Bottleneck reservoir: a reservoir refreshes on its own clock, while the vendor's window starts
- * with the first request after the previous one ended and its end is learnt from the reset header; a
- * reservoir refreshed mid-window would let a second budget in before the vendor's window ends.
+ * Why not estimate "the" window and roll over at its reset, as the in-process governor does: with several
+ * processes and network latency, a request sent before our estimated reset can reach the vendor after its
+ * real one and open the vendor's next window early; rolling over at our estimate then hands out a fresh
+ * budget while the vendor is already counting. That let one request in two runs meet a 429.
  *
- * The same rules as the in-process governor, applied atomically by Lua scripts on Redis's clock:
- * - `acquire`: rolls to a new window when the estimated reset has passed (requests still in flight count in
- *   the new window), admits a request while budget and the in-flight cap allow, otherwise says how long to
- *   wait (until the reset, or a short poll while a slot or a first answer is pending). Right after a reset
- *   wait one request probes the new window before the rest follow.
- * - `learn`: every answer sets the window's count to what the vendor counted plus every request of ours
- *   still in flight (the vendor may not have counted them yet), and the reset estimate to the earliest
- *   "now + reset seconds + margin"; answers to requests of an earlier window, or older than one already
- *   applied, are ignored. A 429 right after a reset wait grows the shared margin by `marginStepMs`.
- * - Requests in flight are members of a sorted set scored by a deadline: a worker that dies mid-request
- *   frees its slots when the deadline passes.
+ * Instead every request holds a slot from the moment it is admitted until the window that counted it has
+ * certainly ended: while in flight, and after its answer until "answer time + X-Rate-Limit-Reset seconds"
+ * (or + the window length when the vendor sends no headers), plus a learnt margin. Every request the vendor
+ * counts in a window arrived during it, so all of them still hold a slot at any moment of that window: a
+ * window can never count more than `limit` of ours, whatever the latency, the order of answers or the
+ * number of processes. The cost is at most one round trip per window (the first slot frees when the first
+ * answer of the window says the window is over), not a rounding step: slots free one by one as their own
+ * estimates pass, and the earliest is exact to a round trip.
+ *
+ * What the slots cannot know is learnt from the vendor:
+ * - `X-Rate-Limit-Limit` replaces the assumed limit.
+ * - A `Remaining` lower than our free slots means another application spends the same key: its requests
+ *   hold phantom slots until the reset the vendor announced.
+ * - A 429 holds every request until the reset it announces, and grows the shared margin by `marginStepMs`
+ *   (the header's resolution; a vendor rounding the reset down is early by up to that much), once per 429
+ *   burst and at most to `maxMarginMs`. After the budget was full, the first freed slot lets one request
+ *   probe the new window before the others follow, so an early estimate costs one 429, not one per slot.
+ *
+ * State (Redis, under the account's scope; times on Redis's clock, so the workers' clocks need not agree):
+ * `window` hash (limit, margin, hold, probe, full, grownAt), `window:slots` sorted set (every slot by the
+ * raw time it frees; the margin is applied on reading, so a grown margin also holds the slots already
+ * taken) and `window:inflight` (requests in flight by a deadline: a worker that dies mid-request frees its
+ * slot after `flightMs`).
  */
 const ACQUIRE = `
-local h, z = KEYS[1], KEYS[2]
+local h, z, f = KEYS[1], KEYS[2], KEYS[3]
 local t = redis.call('time')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local defLimit, windowMs, margin0, cap0 = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local token, flightMs, ttl, pollMs = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-redis.call('zremrangebyscore', z, '-inf', now)
-local s = redis.call('hmget', h, 'limit', 'epoch', 'granted', 'resetAt', 'margin', 'startedAt', 'firstAt', 'afterWait', 'seq')
+local defLimit, margin0, cap, token, flightMs, ttl, pollMs, windowMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local s = redis.call('hmget', h, 'limit', 'margin', 'hold', 'probe', 'full')
 local limit = tonumber(s[1]) or defLimit
-local epoch = tonumber(s[2]) or 0
-local granted = tonumber(s[3]) or 0
-local resetAt = tonumber(s[4])
-local margin = tonumber(s[5]) or margin0
-local startedAt = tonumber(s[6]) or now
-local firstAt = tonumber(s[7])
-local afterWait = s[8] == '1'
-local seq = tonumber(s[9]) or 0
-local inflight = redis.call('zcard', z)
-if resetAt and now >= resetAt then
-  afterWait = granted >= limit
-  epoch = epoch + 1
-  startedAt = now
-  firstAt = nil
-  resetAt = nil
-  granted = math.min(limit, inflight)
-  redis.call('hdel', h, 'resetAt', 'firstAt')
+local margin = tonumber(s[2]) or margin0
+local hold = tonumber(s[3]) or 0
+local probe = s[4]
+local full = s[5] == '1'
+for _, m in ipairs(redis.call('zrangebyscore', f, '-inf', now)) do
+  -- lost with its worker: it may have reached the vendor, so its slot stays for a window
+  redis.call('zrem', f, m)
+  redis.call('zadd', z, now + windowMs, m)
 end
-local cap = cap0
-if afterWait and not firstAt then cap = 1 end
+redis.call('zremrangebyscore', z, '-inf', now - margin)
+if probe and not redis.call('zscore', f, probe) then
+  redis.call('hdel', h, 'probe')
+  probe = false
+end
+local used = redis.call('zcard', z)
+local flying = redis.call('zcard', f)
 local out
-if granted < limit and inflight < cap then
-  granted = granted + 1
-  seq = seq + 1
+if now < hold then
+  out = {2, hold - now}
+elseif used < limit and flying < cap and not probe then
   redis.call('zadd', z, now + flightMs, token)
-  out = {0, epoch, seq, limit - granted}
-elseif granted < limit then
-  out = {1, pollMs, 0, limit - granted}
-elseif resetAt then
-  out = {2, resetAt - now, 0, 0}
-elseif inflight > 0 then
-  out = {1, pollMs, 0, 0}
+  redis.call('zadd', f, now + flightMs, token)
+  if full then
+    redis.call('hset', h, 'probe', token)
+    redis.call('hdel', h, 'full')
+  end
+  out = {0, now}
+  used = used + 1
+  flying = flying + 1
+elseif used < limit then
+  out = {1, pollMs}
 else
-  resetAt = (firstAt or startedAt) + windowMs + margin
-  out = {2, resetAt - now, 0, 0}
+  redis.call('hset', h, 'full', 1)
+  local first = redis.call('zrange', z, 0, 0, 'WITHSCORES')
+  if redis.call('zscore', f, first[1]) then
+    out = {1, pollMs}
+  else
+    out = {2, math.max(1, tonumber(first[2]) + margin - now)}
+  end
 end
-redis.call('hset', h, 'limit', limit, 'epoch', epoch, 'granted', granted, 'margin', margin, 'startedAt', startedAt, 'afterWait', afterWait and 1 or 0, 'seq', seq)
-if resetAt then redis.call('hset', h, 'resetAt', resetAt) end
-redis.call('pexpire', h, ttl)
-redis.call('pexpire', z, ttl)
+redis.call('hset', h, 'limit', limit, 'margin', margin)
+for _, k in ipairs(KEYS) do redis.call('pexpire', k, ttl) end
+table.insert(out, limit)
+table.insert(out, limit - used)
 table.insert(out, margin)
-table.insert(out, inflight)
-if resetAt then table.insert(out, resetAt - now) else table.insert(out, -1) end
+table.insert(out, flying)
 return out
 `;
 
 const LEARN = `
-local h, z = KEYS[1], KEYS[2]
+local h, z, f = KEYS[1], KEYS[2], KEYS[3]
 local t = redis.call('time')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local token, fepoch, fseq, status = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local l, r, k = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local windowMs, stepMs, maxMargin, ttl = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-redis.call('zrem', z, token)
-if status == 0 then return 0 end
-local s = redis.call('hmget', h, 'limit', 'epoch', 'granted', 'resetAt', 'margin', 'firstAt', 'afterWait', 'applied')
-local limit = tonumber(s[1])
-if not limit then return 0 end
-local epoch = tonumber(s[2]) or 0
-local granted = tonumber(s[3]) or 0
-local resetAt = tonumber(s[4])
-local margin = tonumber(s[5]) or 0
-local firstAt = tonumber(s[6])
-local afterWait = s[7] == '1'
-local applied = tonumber(s[8]) or 0
+local token, admittedAt, status = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local l, r, k = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local windowMs, stepMs, maxMargin, ttl, defLimit, margin0 = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+redis.call('zrem', f, token)
+local s = redis.call('hmget', h, 'limit', 'margin', 'hold', 'probe', 'grownAt')
+local limit = tonumber(s[1]) or defLimit
+local margin = tonumber(s[2]) or margin0
+local hold = tonumber(s[3]) or 0
+local grownAt = tonumber(s[5]) or 0
+if s[4] == token then redis.call('hdel', h, 'probe') end
 if l and l > 0 then limit = l end
-if fepoch == epoch and not firstAt then firstAt = now end
+local grew = 0
 if status == 429 then
-  if fepoch == epoch and afterWait then
+  -- Refused, so not counted: the slot frees. Our slots said there was room, so either our estimate of a
+  -- window's end was early or another application spends the key. Once per burst: requests admitted
+  -- before the last growth were sent on the old estimate.
+  redis.call('zrem', z, token)
+  if admittedAt >= grownAt and margin < maxMargin then
     margin = math.min(maxMargin, margin + stepMs)
-    afterWait = false
+    redis.call('hset', h, 'grownAt', now)
+    grew = 1
   end
-  granted = limit
-  local untilAt = now + (k and k * 1000 or windowMs) + margin
-  if (not resetAt) or fepoch == epoch then resetAt = untilAt else resetAt = math.min(resetAt, untilAt) end
-elseif r and k and fseq >= applied then
-  local estimate = now + k * 1000 + margin
-  if fepoch == epoch then
-    applied = fseq
-    granted = math.max(0, math.min(limit, limit - r + redis.call('zcard', z)))
-    if resetAt and estimate > resetAt + 1000 then
-      -- The vendor's window ends a whole rounding step later than ours: it already began a new one (a
-      -- request of ours reached it after its reset). Follow it: a new epoch that ends when the vendor's does.
-      epoch = epoch + 1
-      firstAt = now
-      afterWait = false
-      resetAt = estimate
-      redis.call('hset', h, 'epoch', epoch, 'startedAt', now)
-    elseif (not resetAt) or estimate < resetAt then
-      resetAt = estimate
-    end
+  hold = math.max(hold, now + (k and k * 1000 or windowMs) + margin)
+  redis.call('hset', h, 'hold', hold)
+else
+  -- Answered (or lost on the way: it may have been counted): the slot frees when its window has ended.
+  local frees = now + ((status > 0 and k) and k * 1000 or windowMs)
+  redis.call('zadd', z, frees, token)
+  if status > 0 and r and k then
+    local ours = redis.call('zcount', z, now - margin, '+inf')
+    for i = 1, (limit - r) - ours do redis.call('zadd', z, frees, 'x:' .. token .. ':' .. i) end
   end
 end
-redis.call('hset', h, 'limit', limit, 'granted', granted, 'margin', margin, 'afterWait', afterWait and 1 or 0, 'applied', applied)
-if firstAt then redis.call('hset', h, 'firstAt', firstAt) end
-if resetAt then redis.call('hset', h, 'resetAt', resetAt) end
-redis.call('pexpire', h, ttl)
-return 1
+redis.call('hset', h, 'limit', limit, 'margin', margin)
+for _, key in ipairs(KEYS) do redis.call('pexpire', key, ttl) end
+return grew
 `;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -138,11 +140,11 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
   const stepMs = opts.marginStepMs ?? 1000;
   const maxMarginMs = opts.maxMarginMs ?? 2000;
   const marginMs = opts.marginMs ?? 0;
-  const keys = ['window', 'window:inflight'];
+  const keys = ['window', 'window:slots', 'window:inflight'];
   /** A request in flight longer than this is presumed lost with its worker. */
   const flightMs = 10 * 60_000;
   const ttlMs = Math.max(opts.windowMs * 10, 3600_000);
-  const pollMs = 50;
+  const pollMs = 25;
   const counters = { requests: 0, waits: 0, waitedMs: 0, throttled: 0, earlyResets: 0 };
   let view = { limit: opts.limit, remaining: opts.limit, resetInMs: undefined as number | undefined, marginMs, inflight: 0 };
 
@@ -150,19 +152,20 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
     const raw = headers[name.toLowerCase()];
     if (raw === undefined || raw === '') return undefined;
     const n = Number(raw);
-    return Number.isFinite(n) ? n : undefined;
+    return Number.isFinite(n) && n >= 0 ? n : undefined;
   }
 
-  async function acquire(token: string, report?: (e: ProgressEvent) => void): Promise<{ epoch: number; seq: number }> {
+  /** Waits for a slot; returns the Redis time of admission. */
+  async function acquire(token: string, report?: (e: ProgressEvent) => void): Promise<number> {
     let reportedUntil: number | undefined;
     for (;;) {
-      const [code, a, b, remaining, margin, inflight, resetIn] = (await scope.eval(ACQUIRE, keys, [opts.limit, opts.windowMs, marginMs, maxConcurrent, token, flightMs, ttlMs, pollMs])) as number[];
-      view = { limit: view.limit, remaining: remaining!, resetInMs: resetIn! < 0 ? undefined : resetIn, marginMs: margin!, inflight: inflight! };
-      if (code === 0) return { epoch: a!, seq: b! };
+      const [code, a, limit, remaining, margin, inflight] = (await scope.eval(ACQUIRE, keys, [opts.limit, marginMs, maxConcurrent, token, flightMs, ttlMs, pollMs, opts.windowMs])) as number[];
+      view = { limit: limit!, remaining: remaining!, resetInMs: code === 2 ? a : undefined, marginMs: margin!, inflight: inflight! };
+      if (code === 0) return a!;
       if (code === 2) {
         const until = Date.now() + a!;
-        // One report per window wait (the estimate moves by a few ms between polls of other workers).
-        if (reportedUntil === undefined || Math.abs(until - reportedUntil) > 500) {
+        // One report per wait for a window (the next slot's time moves as other workers take slots).
+        if (reportedUntil === undefined || until - reportedUntil > 500) {
           reportedUntil = until;
           counters.waits++;
           counters.waitedMs += a!;
@@ -173,30 +176,30 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
     }
   }
 
-  async function learn(token: string, flight: { epoch: number; seq: number }, res: { status: number; headers: Record<string, string> } | undefined) {
+  async function learn(token: string, admittedAt: number, res: { status: number; headers: Record<string, string> } | undefined) {
     if (res?.status === 429) counters.throttled++;
     const h = res?.headers ?? {};
-    const l = res ? header(h, opts.limitHeader) : undefined;
-    if (l !== undefined && l > 0) view.limit = l;
-    await scope.eval(LEARN, keys, [
+    const grew = await scope.eval(LEARN, keys, [
       token,
-      flight.epoch,
-      flight.seq,
+      admittedAt,
       res?.status ?? 0,
-      l ?? '',
-      res ? (header(h, opts.remainingHeader) ?? '') : '',
-      res ? (header(h, opts.resetHeader) ?? '') : '',
+      (res && header(h, opts.limitHeader)) ?? '',
+      (res && header(h, opts.remainingHeader)) ?? '',
+      (res && header(h, opts.resetHeader)) ?? '',
       opts.windowMs,
       stepMs,
       maxMarginMs,
       ttlMs,
+      opts.limit,
+      marginMs,
     ]);
+    if (grew === 1) counters.earlyResets++;
   }
 
   return {
     async schedule(fn, { report }) {
       const token = scope.token();
-      const flight = await acquire(token, report);
+      const admittedAt = await acquire(token, report);
       counters.requests++;
       let res: { status: number; headers: Record<string, string> } | undefined;
       try {
@@ -205,7 +208,7 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
         if (r && typeof r.status === 'number' && r.headers && typeof r.headers === 'object') res = r as { status: number; headers: Record<string, string> };
         return result;
       } finally {
-        await learn(token, flight, res).catch(() => undefined);
+        await learn(token, admittedAt, res).catch(() => undefined);
       }
     },
     stats: () => ({ ...counters, marginMs: view.marginMs }),
