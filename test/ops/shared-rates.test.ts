@@ -115,6 +115,30 @@ describe('rate governors shared through Redis', () => {
     expect(silent.windows.filter((w) => w.count > 6)).toEqual([]);
   });
 
+  it('another application spends the same key: the workers keep to what the vendor says is left, and a 429 holds them until the reset', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    // It spent 3 of the 6 at the start of the window: Remaining says so, and phantom slots keep ours to 3.
+    const half = fixedWindowVendor(6, 1000);
+    for (let i = 0; i < 3; i++) await half.call();
+    await drive([budget(rates().forSource('a'), 'half'), budget(rates().forSource('b'), 'half')], half, 6);
+    expect(half.throttled(), '429s served to the workers').toBe(0);
+    expect(half.windows.filter((w) => w.count > 6)).toEqual([]);
+    expect(half.windows.reduce((s, w) => s + w.count, 0)).toBe(15);
+
+    // It spent the whole window: the first answers are 429s, and no request of ours reaches the vendor again
+    // before that window ends (the reset it announced).
+    const all = fixedWindowVendor(6, 1500);
+    for (let i = 0; i < 6; i++) await all.call();
+    const firstEnd = all.windows[0]!.start + 1500;
+    const sent: number[] = [];
+    const spy = { ...all, call: async () => (sent.push(Date.now()), all.call()) };
+    await drive([budget(rates().forSource('a'), 'all'), budget(rates().forSource('b'), 'all')], spy, 4);
+    expect(all.throttled(), 'only the requests in flight when the first 429 came back').toBeLessThanOrEqual(3);
+    const throttledAt = sent.slice(all.throttled());
+    expect(throttledAt.filter((t) => t < firstEnd), 'requests sent during the hold').toEqual([]);
+    expect(all.windows.reduce((s, w) => s + w.count, 0)).toBe(6 + 8);
+  });
+
   it('a clustered concurrencyLimiter holds maxConcurrent across processes', async (ctx) => {
     if (skip) return ctx.skip(skip);
     const run = async (govs: RateGovernor[]) => {

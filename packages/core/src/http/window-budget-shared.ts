@@ -97,7 +97,7 @@ local t = redis.call('time')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local token, admittedAt, status = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local l, r, k = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local windowMs, stepMs, maxMargin, ttl, defLimit, margin0 = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local windowMs, stepMs, maxMargin, ttl, defLimit, margin0, flightMs = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 redis.call('zrem', f, token)
 local s = redis.call('hmget', h, 'limit', 'margin', 'hold', 'probe', 'grownAt')
 local limit = tonumber(s[1]) or defLimit
@@ -124,8 +124,13 @@ else
   local frees = now + ((status > 0 and k) and k * 1000 or windowMs)
   redis.call('zadd', z, frees, token)
   if status > 0 and r and k then
-    local ours = redis.call('zcount', z, now - margin, '+inf')
-    for i = 1, (limit - r) - ours do redis.call('zadd', z, frees, 'x:' .. token .. ':' .. i) end
+    -- The vendor has counted limit - r. Held slots that are not in flight (answered, or phantoms already)
+    -- and requests of ours in flight admitted before this one (probably counted already) explain part;
+    -- the rest is another application's.
+    local flying = redis.call('zcard', f)
+    local held = redis.call('zcount', z, now - margin, '+inf') - flying
+    local earlier = redis.call('zcount', f, '-inf', '(' .. tostring(admittedAt + flightMs))
+    for i = 1, (limit - r) - held - earlier do redis.call('zadd', z, frees, 'x:' .. token .. ':' .. i) end
   end
 end
 redis.call('hset', h, 'limit', limit, 'margin', margin)
@@ -192,6 +197,7 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
       ttlMs,
       opts.limit,
       marginMs,
+      flightMs,
     ]);
     if (grew === 1) counters.earlyResets++;
   }
