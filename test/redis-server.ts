@@ -21,7 +21,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis | { skip: string }> {
+/** `port`: restart a stopped server where its clients expect it. */
+export async function startRedis(port?: number): Promise<TestRedis | { skip: string }> {
   let bin: string;
   try {
     bin = execFileSync('bash', [path.join(ROOT, 'scripts/ensure-redis.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 }).trim();
@@ -29,7 +30,7 @@ export async function startRedis(): Promise<TestRedis | { skip: string }> {
     const e = err as { stderr?: string; message: string };
     return { skip: `redis-server unavailable: ${(e.stderr || e.message).trim()}` };
   }
-  const port = await freePort();
+  port ??= await freePort();
   // No persistence, loopback only, in the foreground (killed by stop()).
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {

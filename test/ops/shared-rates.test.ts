@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concurrencyLimiter, costBucket, redisRates, slidingWindowBudget, windowBudget, type RedisRates, type RateGovernor } from '@sluice/core';
 import { startRedis, type TestRedis } from '../redis-server';
+import type { Logger } from '@sluice/core';
 
 /**
  * The shared (Redis) forms of the rate governors, two "worker processes" at a time: each side has its own
@@ -182,5 +183,48 @@ describe('rate governors shared through Redis', () => {
     expect(starts).toHaveLength(10);
     // Any 5 consecutive starts span at least a window: never 5 in one window (both sides together).
     for (let i = 0; i + 4 < starts.length; i++) expect(starts[i + 4]! - starts[i]!).toBeGreaterThanOrEqual(795);
+  });
+
+  it('redis going away: every shared governor falls back to its own budget within seconds (one warning), and shares again when redis is back', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const own = (await startRedis()) as TestRedis;
+    const said: string[] = [];
+    const log: Logger = { debug() {}, info: (m) => said.push(`info: ${m}`), warn: (m) => said.push(`warn: ${m}`), error: (m) => said.push(`error: ${m}`) };
+    const r = redisRates({ url: own.url, prefix, log });
+    opened.push(r);
+    const scope = r.forSource('down').scope('acct');
+    const vendor = fixedWindowVendor(5, 1000);
+    const win = budget(undefined, '', { limit: 5, windowMs: 1000 });
+    const shared = windowBudget({ limit: 5, windowMs: 1000, limitHeader: 'X-Rate-Limit-Limit', remainingHeader: 'X-Rate-Limit-Remaining', resetHeader: 'X-Rate-Limit-Reset', shared: scope });
+    const govs: [string, RateGovernor][] = [
+      ['window', shared],
+      ['concurrency', concurrencyLimiter({ maxConcurrent: 2, shared: scope })],
+      ['sliding', slidingWindowBudget({ limit: 100, windowMs: 1000, shared: scope })],
+      ['bucket', costBucket({ maximumAvailable: 100, restoreRate: 50, shared: scope })],
+    ];
+    const round = () => Promise.all(govs.map(([name, g]) => g.schedule(async () => (name === 'window' ? vendor.call() : { status: 200, headers: {} }), {})));
+    await round();
+    expect(Number(await scope.eval(`return redis.call('exists', KEYS[1])`, ['window:slots'], [])), 'the window budget lives in redis').toBe(1);
+    void win;
+
+    await own.stop();
+    const t0 = Date.now();
+    await round();
+    await round();
+    expect(Date.now() - t0, 'requests wait at most one command timeout for a dead redis').toBeLessThan(6000);
+    expect(said.filter((m) => m.startsWith('warn')), 'one warning per outage').toHaveLength(1);
+    expect(said[0]).toMatch(/unreachable.*each worker keeps its own rate budgets/);
+    expect(shared.stats().localRequests).toBe(2);
+
+    const back = (await startRedis(own.port)) as TestRedis;
+    try {
+      await expect.poll(() => scope.reachable(), { timeout: 15_000, interval: 100 }).toBe(true);
+      await round();
+      expect(shared.stats().localRequests, 'shared again').toBe(2);
+      expect(said.some((m) => m.startsWith('info') && /back/.test(m))).toBe(true);
+    } finally {
+      await r.close();
+      await back.stop();
+    }
   });
 });

@@ -180,15 +180,21 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
       // case another table of the source reserved points meanwhile.
       const member = opts.shared ? `${opts.shared.token()}:${c}` : '';
       const turn = admission.then(async () => {
-        const shared = opts.shared;
+        // While Redis cannot be reached, the process's own model of the bucket stands in for the shared one.
+        let shared = opts.shared?.reachable() ? opts.shared : undefined;
         if (shared) {
-          for (;;) {
-            const ms = Number(await shared.eval(SHARED_RESERVE, ['bucket', 'bucket:inflight'], [c, keep, max, rate, member, 10 * 60_000, 24 * 3600_000]));
-            if (ms <= 0) break;
-            s.waits++;
-            s.waitedMs += ms;
-            report?.({ type: 'wait', ms, reason: `cost budget (shared): need ${c} points, refilling at ${rate}/s` } satisfies ProgressEvent);
-            await sleep(Math.max(ms, 10));
+          try {
+            for (;;) {
+              const ms = Number(await shared.eval(SHARED_RESERVE, ['bucket', 'bucket:inflight'], [c, keep, max, rate, member, 10 * 60_000, 24 * 3600_000]));
+              if (ms <= 0) break;
+              s.waits++;
+              s.waitedMs += ms;
+              report?.({ type: 'wait', ms, reason: `cost budget (shared): need ${c} points, refilling at ${rate}/s` } satisfies ProgressEvent);
+              await sleep(Math.max(ms, 10));
+            }
+          } catch (err) {
+            if (!shared.unavailable(err)) throw err;
+            shared = undefined;
           }
         }
         for (let ms = shared ? 0 : waitMs(c); ms > 0; ms = waitMs(c)) {

@@ -36,7 +36,21 @@ export function concurrencyLimiter(opts: LimiterOptions = {}): RateGovernor {
     const limiter = new Bottleneck(settings);
     return { schedule: (fn) => limiter.schedule(fn) };
   }
-  const limiter = new Bottleneck(opts.shared.bottleneck('concurrency', settings));
-  // A worker that dies mid-request must not hold its slot forever: jobs expire (well past any HTTP timeout).
-  return { schedule: (fn) => limiter.schedule({ expiration: 15 * 60_000 }, fn) };
+  const shared = opts.shared;
+  const limiter = new Bottleneck(shared.bottleneck('concurrency', settings));
+  // While Redis cannot be reached, the process keeps its own limits.
+  const local = new Bottleneck(settings);
+  return {
+    async schedule(fn) {
+      if (!shared.reachable()) return local.schedule(fn);
+      let started = false;
+      try {
+        // A worker that dies mid-request must not hold its slot forever: jobs expire (well past any HTTP timeout).
+        return await limiter.schedule({ expiration: 15 * 60_000 }, () => ((started = true), fn()));
+      } catch (err) {
+        if (started || !shared.unavailable(err)) throw err;
+        return local.schedule(fn);
+      }
+    },
+  };
 }

@@ -35,7 +35,28 @@ export interface RateScope {
   eval(script: string, keys: string[], args: (string | number)[]): Promise<unknown>;
   /** A unique id for a request in flight (members of in-flight sets). */
   token(): string;
+  /**
+   * True when `err` (from `eval`, or a clustered Bottleneck) means Redis cannot be reached: the governor then
+   * keeps this request to its process-local budget instead of waiting for Redis (see `RedisUnavailableError`).
+   */
+  unavailable(err: unknown): boolean;
+  /** False while Redis is known to be down (so governors need not wait for a timeout to fall back). */
+  reachable(): boolean;
 }
+
+/**
+ * Redis could not be reached (down, restarting, unreachable, too slow to answer). Shared budgets are a
+ * coordination between workers, not a reason to stop syncing: every governor falls back to its own
+ * process-local budget until Redis answers again (so N workers may meet the vendor's 429s, which the HTTP
+ * client absorbs), and the worker logs one warning per outage. Errors of the scripts themselves are not
+ * this: they surface.
+ */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/** How long a command may wait for Redis before the governors fall back to local budgets. */
+const COMMAND_TIMEOUT_MS = 2000;
 
 export interface RedisRates {
   /** The shared rates of one source. */
@@ -51,27 +72,68 @@ export function redisRates(opts: { url: string; log?: Logger; prefix?: string })
   const prefix = opts.prefix ?? 'sluice:rate';
   let client: Redis | undefined;
   let connection: Bottleneck.IORedisConnection | undefined;
+  let ReplyError: (new () => Error) | undefined;
+  /** An outage was reported (once per outage: cleared when Redis is ready again). */
   let warned = false;
+  let everReady = false;
+  /** Redis has failed to answer since the process started (before it was ever ready, too). */
+  let failed = false;
+  const outage = (why: string) => {
+    if (warned) return;
+    warned = true;
+    opts.log?.warn(`redis (shared rate limits) unreachable: ${why}; each worker keeps its own rate budgets until it is back`);
+  };
   const redis = () => {
     if (!client) {
       // Loaded on first use: processes without `redis:` never load the client.
-      const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
-      client = new RedisClient(opts.url, { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: null });
-      client.on('error', (err: Error) => {
-        // ioredis reconnects by itself; say it once per outage, not once per attempt.
-        if (!warned) opts.log?.warn(`redis (shared rate limits): ${err.message}; retrying`);
-        warned = true;
+      const ioredis = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+      ReplyError = ioredis.ReplyError as new () => Error;
+      // Commands fail instead of queueing while Redis is down (governors fall back to local budgets);
+      // ioredis keeps reconnecting in the background.
+      client = new ioredis.Redis(opts.url, { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS, connectTimeout: COMMAND_TIMEOUT_MS });
+      client.on('error', (err: Error) => outage(err.message));
+      client.on('ready', () => {
+        if (warned) opts.log?.info('redis (shared rate limits) is back: rate budgets are shared again');
+        warned = false;
+        everReady = true;
       });
-      client.on('ready', () => (warned = false));
     }
     return client;
   };
   const bottleneckConnection = () => {
     if (!connection) {
       connection = new Bottleneck.IORedisConnection({ client: redis(), Redis: createRequire(import.meta.url)('ioredis') } as Bottleneck.IORedisConnectionOptions);
-      connection.on('error', (err: Error) => opts.log?.warn(`redis (bottleneck): ${err.message}`));
+      // Bottleneck (2.19.5, its last release) recovers from a Redis that lost its keys (restarted, or keys
+      // expired while idle) by matching the error message "SETTINGS_KEY_NOT_FOUND" exactly; Redis 7 prefixes
+      // script errors with "ERR ", so without this every clustered limiter fails for good after such a loss.
+      const conn = connection as unknown as { __scriptFn__(name: string): (...args: unknown[]) => unknown };
+      const scriptFn = conn.__scriptFn__.bind(conn);
+      conn.__scriptFn__ = (name) => {
+        const fn = scriptFn(name);
+        return (...args) => {
+          // Bottleneck passes a node-style callback last and reads the error there.
+          const cb = args.at(-1);
+          if (typeof cb === 'function')
+            args[args.length - 1] = (err: Error | null, replies: unknown) => {
+              if (err && /^ERR (SETTINGS_KEY_NOT_FOUND|UNKNOWN_CLIENT)$/.test(err.message)) err.message = err.message.slice(4);
+              (cb as (e: Error | null, r: unknown) => void)(err, replies);
+            };
+          return fn(...args);
+        };
+      };
     }
     return connection;
+  };
+  /** Waits (briefly) for the first connection; afterwards a client that is not ready is down. */
+  const ready = async (c: Redis) => {
+    if (c.status === 'ready') return;
+    if (everReady) throw new RedisUnavailableError(`redis is ${c.status}`);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => (cleanup(), reject(new RedisUnavailableError(`no connection to redis within ${COMMAND_TIMEOUT_MS} ms`))), COMMAND_TIMEOUT_MS);
+      const ok = () => (cleanup(), resolve());
+      const cleanup = () => (clearTimeout(t), c.off('ready', ok));
+      c.on('ready', ok);
+    });
   };
 
   const scopeAt = (key: string): RateScope => ({
@@ -80,8 +142,22 @@ export function redisRates(opts: { url: string; log?: Logger; prefix?: string })
       const id = `${key}:bn:${name}:${hash(JSON.stringify(settings))}`;
       return { ...settings, id, datastore: 'ioredis', clearDatastore: false, connection: bottleneckConnection(), timeout: 24 * 3600_000 };
     },
-    eval: (script, keys, args) => redis().eval(script, keys.length, ...keys.map((k) => `${key}:${k}`), ...args.map(String)),
+    async eval(script, keys, args) {
+      const c = redis();
+      try {
+        await ready(c);
+        return await c.eval(script, keys.length, ...keys.map((k) => `${key}:${k}`), ...args.map(String));
+      } catch (err) {
+        if (ReplyError && err instanceof ReplyError) throw err; // the script itself failed: a bug, not an outage
+        const e = err instanceof RedisUnavailableError ? err : new RedisUnavailableError((err as Error).message);
+        failed = true;
+        outage(e.message);
+        throw e;
+      }
+    },
     token: () => randomUUID(),
+    unavailable: (err) => err instanceof RedisUnavailableError || (!!client && client.status !== 'ready' && everReady),
+    reachable: () => client?.status === 'ready' || (!everReady && !failed),
   });
 
   return {

@@ -85,15 +85,21 @@ export function slidingWindowBudget(opts: SlidingWindowOptions): SlidingWindowGo
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
   async function admit(cost: number, report?: (e: ProgressEvent) => void) {
-    const shared = opts.shared;
+    // While Redis cannot be reached, the process's own log of starts stands in for the shared one.
+    let shared = opts.shared?.reachable() ? opts.shared : undefined;
     if (shared) {
       const token = shared.token();
-      for (;;) {
-        const ms = Number(await shared.eval(SHARED_ADMIT, ['sliding', 'sliding:blocked'], [cost, opts.limit, opts.windowMs, token]));
-        if (ms <= 0) break;
-        waitedMs += ms;
-        report?.({ type: 'wait', ms, reason: `${label} spent, resuming in ${Math.ceil(ms / 1000)} s` });
-        await sleep(Math.min(ms, 60_000) + 5);
+      try {
+        for (;;) {
+          const ms = Number(await shared.eval(SHARED_ADMIT, ['sliding', 'sliding:blocked'], [cost, opts.limit, opts.windowMs, token]));
+          if (ms <= 0) break;
+          waitedMs += ms;
+          report?.({ type: 'wait', ms, reason: `${label} spent, resuming in ${Math.ceil(ms / 1000)} s` });
+          await sleep(Math.min(ms, 60_000) + 5);
+        }
+      } catch (err) {
+        if (!shared.unavailable(err)) throw err;
+        shared = undefined;
       }
     }
     for (;;) {

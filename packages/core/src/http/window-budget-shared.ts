@@ -140,7 +140,8 @@ return grew
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope): WindowBudgetGovernor {
+/** `local` spends the process's own budget while Redis cannot be reached (see RedisUnavailableError). */
+export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope, local: WindowBudgetGovernor): WindowBudgetGovernor {
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
   const stepMs = opts.marginStepMs ?? 1000;
   const maxMarginMs = opts.maxMarginMs ?? 2000;
@@ -203,9 +204,16 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
   }
 
   return {
-    async schedule(fn, { report }) {
+    async schedule(fn, ctx) {
+      if (!scope.reachable()) return local.schedule(fn, ctx);
       const token = scope.token();
-      const admittedAt = await acquire(token, report);
+      let admittedAt: number;
+      try {
+        admittedAt = await acquire(token, ctx.report);
+      } catch (err) {
+        if (scope.unavailable(err)) return local.schedule(fn, ctx);
+        throw err;
+      }
       counters.requests++;
       let res: { status: number; headers: Record<string, string> } | undefined;
       try {
@@ -217,7 +225,7 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope):
         await learn(token, admittedAt, res).catch(() => undefined);
       }
     },
-    stats: () => ({ ...counters, marginMs: view.marginMs }),
+    stats: () => ({ ...counters, marginMs: view.marginMs, localRequests: local.stats().requests ?? 0 }),
     state: () => ({ ...view }),
   };
 }

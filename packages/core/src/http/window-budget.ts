@@ -58,7 +58,8 @@ interface Flight {
 }
 
 export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
-  if (opts.shared) return sharedWindowBudget(opts, opts.shared);
+  // The local form stays beside the shared one: it takes over while Redis cannot be reached.
+  if (opts.shared) return sharedWindowBudget(opts, opts.shared, windowBudget({ ...opts, shared: undefined }));
   const now = opts.now ?? Date.now;
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
   const stepMs = opts.marginStepMs ?? 1000;
