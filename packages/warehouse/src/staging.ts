@@ -67,28 +67,40 @@ export class StagingWriter {
     return { writer: new StagingWriter(opts.dir, state, opts.cursorField, opts.declared ?? {}), resumed: complete && resume!.pages > 0 };
   }
 
-  /** Writes one page; returns the number of rows written. */
+  /**
+   * Writes one page; returns the number of rows written. Each record goes from JSON.stringify to the
+   * file through one reused buffer: no page-sized string or Buffer is built (a 500-record page of 5 KB
+   * orders would be a 2.4 MB string, flattened and then encoded into a 2.4 MB Buffer, per page).
+   */
   writePage(records: DataRecord[], checkpoint: Json, since?: string): number {
     const page = this.state.pages + 1;
-    let out = '';
     let seq = this.state.rows;
     const cf = this.cursorField;
-    for (const r of records) {
-      this.schema.observe(r);
-      if (cf) {
-        const c = r[cf];
-        if (typeof c === 'string') {
-          if (this.state.maxCursor === undefined || compareIso(c, this.state.maxCursor) > 0) this.state.maxCursor = c;
-          if (since !== undefined && compareIso(c, since) < 0) this.state.belowBound++;
-        }
-      }
-      const json = JSON.stringify(r);
-      // The sequence number orders versions of one key fetched in one sync (last fetched wins on a tie).
-      out += json.length > 2 ? `${json.slice(0, -1)},"${SEQ_COLUMN}":${seq++}}\n` : `{"${SEQ_COLUMN}":${seq++}}\n`;
-    }
     const file = path.join(this.dir, pageName(page));
     const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, out);
+    const out = new FileSink(tmp);
+    try {
+      for (const r of records) {
+        this.schema.observe(r);
+        if (cf) {
+          const c = r[cf];
+          if (typeof c === 'string') {
+            if (this.state.maxCursor === undefined || compareIso(c, this.state.maxCursor) > 0) this.state.maxCursor = c;
+            if (since !== undefined && compareIso(c, since) < 0) this.state.belowBound++;
+          }
+        }
+        const json = JSON.stringify(r);
+        // The sequence number orders versions of one key fetched in one sync (last fetched wins on a tie).
+        if (json.length > 2) {
+          out.write(json.slice(0, -1));
+          out.write(`,"${SEQ_COLUMN}":${seq++}}\n`);
+        } else out.write(`{"${SEQ_COLUMN}":${seq++}}\n`);
+      }
+      out.close();
+    } catch (err) {
+      out.abort();
+      throw err;
+    }
     fs.renameSync(tmp, file);
     this.state.pages = page;
     this.state.rows += records.length;
@@ -101,6 +113,56 @@ export class StagingWriter {
   files(): string[] {
     return Array.from({ length: this.state.pages }, (_, i) => path.join(this.dir, pageName(i + 1)));
   }
+}
+
+/** The buffer FileSink encodes into: one per process (writes are synchronous, so never shared at once). */
+const SINK_BYTES = 1 << 20;
+let sinkBuffer: Buffer | undefined;
+
+/** Synchronous writes of strings to a new file, UTF-8 encoded into a reused buffer, flushed when full. */
+class FileSink {
+  private readonly fd: number;
+  private readonly buf = (sinkBuffer ??= Buffer.allocUnsafeSlow(SINK_BYTES));
+  private used = 0;
+  constructor(file: string) {
+    this.fd = fs.openSync(file, 'w');
+  }
+  write(s: string): void {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    if (s.length * 3 > SINK_BYTES - this.used) {
+      this.flush();
+      if (s.length * 3 > SINK_BYTES) {
+        writeAll(this.fd, Buffer.from(s));
+        return;
+      }
+    }
+    this.used += this.buf.write(s, this.used);
+  }
+  private closed = false;
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      fs.closeSync(this.fd);
+    }
+  }
+  /** After a failure: the partial file stays behind as *.tmp, which `open` removes. */
+  abort(): void {
+    this.used = 0;
+    if (!this.closed) {
+      this.closed = true;
+      fs.closeSync(this.fd);
+    }
+  }
+  private flush(): void {
+    writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at);
 }
 
 const STATE_FILE = 'state.json';
