@@ -1,3 +1,4 @@
+import './allocator'; // before @duckdb/node-api: see allocator.ts
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';

@@ -1,5 +1,7 @@
+import './allocator'; // before @duckdb/node-api: see allocator.ts
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import fs from 'node:fs';
+import { collectJsGarbage } from './heap';
 
 /**
  * An in-memory DuckDB used as the engine that turns staged NDJSON into Parquet. Memory is bounded
@@ -7,6 +9,8 @@ import fs from 'node:fs';
  */
 export async function openEngine(tempDir: string, opts: { memoryLimit?: string; threads?: number } = {}): Promise<{ conn: DuckDBConnection; close(): void; memoryLimitBytes: number }> {
   fs.mkdirSync(tempDir, { recursive: true });
+  // Return the JS heap's garbage before DuckDB takes its own memory, so the two never add up.
+  collectJsGarbage();
   const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
   const instance = await DuckDBInstance.create(':memory:', {
     memory_limit: memoryLimit,

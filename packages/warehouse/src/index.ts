@@ -1,3 +1,4 @@
+import './allocator'; // before anything loads @duckdb/node-api: see allocator.ts
 export * from './paths';
 export * from './schema';
 export * from './staging';

@@ -1,3 +1,4 @@
+import './allocator'; // before @duckdb/node-api: see allocator.ts
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { DuckDBConnection } from '@duckdb/node-api';
