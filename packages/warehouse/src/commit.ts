@@ -142,12 +142,14 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
         let touchedFiles: Set<string>;
         if (typeChanged) touchedFiles = new Set(previous.files.map((f) => f.path));
         else {
-          const holding = await rows(
-            conn,
-            `SELECT DISTINCT filename AS f FROM read_parquet([${existing.join(', ')}], union_by_name = true, filename = true) WHERE ${pkTuple} IN (SELECT ${pkTuple} FROM new_rows)`,
-          );
-          const holdingFiles = new Set(holding.map((r) => path.relative(tableDir, String(r.f))));
-          touchedFiles = new Set(previous.files.filter((f) => newMonths.includes(f.month) || holdingFiles.has(f.path)).map((f) => f.path));
+          // One file per query: DuckDB keeps the footer of every file a query scans until it ends, and
+          // footers grow with the table (all of them at once held ~65 MB for 1M orders).
+          touchedFiles = new Set();
+          for (const f of previous.files) {
+            if (newMonths.includes(f.month)) touchedFiles.add(f.path);
+            else if (Number(await scalar(conn, `SELECT count(*) FROM (SELECT 1 FROM read_parquet(${lit(path.join(tableDir, f.path))}) WHERE ${pkTuple} IN (SELECT ${pkTuple} FROM new_rows) LIMIT 1)`)) > 0)
+              touchedFiles.add(f.path);
+          }
         }
         superseded = previous.files.filter((f) => touchedFiles.has(f.path));
         keep = previous.files.filter((f) => !touchedFiles.has(f.path));
@@ -163,7 +165,8 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
              WHERE o._c > n.${cursor} OR (n.${cursor} IS NULL AND o._c IS NOT NULL)`,
           );
         } else await conn.run(`CREATE TEMP TABLE stale AS SELECT ${keyList} FROM new_rows WHERE false`);
-        await conn.run(`CREATE TEMP TABLE winners AS SELECT * FROM new_rows ANTI JOIN stale USING (${keyList})`);
+        // A view, not a second copy of the new rows (stale is usually empty).
+        await conn.run(`CREATE TEMP VIEW winners AS SELECT * FROM new_rows ANTI JOIN stale USING (${keyList})`);
         staleIgnored = Number(await scalar(conn, 'SELECT count(*) FROM stale'));
         const oldPart = superseded.length
           ? `SELECT * EXCLUDE (_file) FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))}) ANTI JOIN winners USING (${keyList})`
@@ -180,30 +183,24 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     // them from the records' width and the memory limit, for at most 32 months open at once.
     const rowsPerBuffer = bufferRows(stagedList, engine.memoryLimitBytes, MAX_OPEN_PARTITIONS);
     await conn.run(`SET partitioned_write_flush_threshold = ${rowsPerBuffer}; SET partitioned_write_max_open_files = ${MAX_OPEN_PARTITIONS}`);
+    // RETURN_STATS gives each file's row count, so the written files need not be opened again.
     const copy = async (sql: string) => {
-      await conn.run(`COPY (${sql}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer})`);
-      return moveOutputs(outDir, tableDir, input.syncId);
+      const stats = await rows(conn, `COPY (${sql}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer}, RETURN_STATS)`);
+      return moveOutputs(outDir, tableDir, input.syncId, new Map(stats.map((r) => [path.resolve(String(r.filename)), Number(r.count)])));
     };
     let written = await copy(body);
     if (replace && written.length) {
-      const files = written.map((w) => lit(path.join(tableDir, w.path))).join(', ');
-      const dupes = Number(await scalar(conn, `SELECT count(*) - count(DISTINCT (${versionKey.join(', ')})) FROM read_parquet([${files}])`));
-      if (dupes > 0) {
+      if (await repeatsKey(conn, written.map((w) => path.join(tableDir, w.path)), versionKey)) {
         for (const w of written) fs.rmSync(path.join(tableDir, w.path), { force: true });
         written = await copy(`SELECT ${selectCols}, ${system}, ${monthExpr} AS ${MONTH} FROM (${dedup(true)})`);
       }
     }
-    const meta = written.length
-      ? await rows(conn, `SELECT file_name AS f, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata([${written.map((w) => lit(path.join(tableDir, w.path))).join(', ')}]) GROUP BY 1`)
-      : [];
-    const counts = new Map(meta.map((m) => [path.relative(tableDir, String(m.f)), Number(m.n)]));
-    const newFiles = written.map((w) => ({ ...w, rows: counts.get(w.path) ?? 0 }));
-    const monthsTouched = new Set(newFiles.map((f) => f.month));
+    const monthsTouched = new Set(written.map((f) => f.month));
     input.crashPoint?.('after-write');
 
-    const rowsWritten = replace || appendOnly ? newFiles.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM winners`));
+    const rowsWritten = replace || appendOnly ? written.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM winners`));
     const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
-    const files = [...keep, ...newFiles.filter((f) => f.rows > 0)];
+    const files = [...keep, ...written.filter((f) => f.rows > 0)];
     const record: SyncRecord = {
       syncId: input.syncId,
       mode: input.mode,
@@ -237,7 +234,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       updatedAt: record.finishedAt,
     };
     // Empty output files (a month whose rows all moved elsewhere) are not part of the table.
-    for (const f of newFiles) if (f.rows === 0) fs.rmSync(path.join(tableDir, f.path), { force: true });
+    for (const f of written) if (f.rows === 0) fs.rmSync(path.join(tableDir, f.path), { force: true });
     writeManifest(manifestFile, manifest); // ← the commit point
     input.crashPoint?.('after-manifest');
     return {
@@ -316,6 +313,22 @@ export function bufferRows(stagedFiles: string[], memoryLimitBytes: number, open
   return Math.max(256, Math.min(122_880, Math.floor((memoryLimitBytes * 0.4) / openPartitions / width)));
 }
 
+/**
+ * Whether a key occurs twice among the written files. One file per query (DuckDB keeps the footer of
+ * every file a query scans until it ends), and keys reduced to their 64-bit hashes: 1M keys take 8 MB,
+ * not the key strings. A hash collision only sends the commit down the deduplicating path, which is
+ * correct for any input.
+ */
+async function repeatsKey(conn: DuckDBConnection, files: string[], key: string[]): Promise<boolean> {
+  await conn.run(`CREATE OR REPLACE TEMP TABLE _sluice_key_hashes (h UBIGINT)`);
+  try {
+    for (const f of files) await conn.run(`INSERT INTO _sluice_key_hashes SELECT hash(${key.join(', ')}) FROM read_parquet(${lit(f)})`);
+    return Number(await scalar(conn, `SELECT count(*) - count(DISTINCT h) FROM _sluice_key_hashes`)) > 0;
+  } finally {
+    await conn.run(`DROP TABLE _sluice_key_hashes`);
+  }
+}
+
 function monthOf(partitionBy: string | undefined, columns: Column[]): string {
   const col = partitionBy ? columns.find((c) => c.name === partitionBy) : undefined;
   if (!col) return `'unknown'`;
@@ -332,8 +345,9 @@ function castOld(c: Column, previous: Column[]): string {
   return `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`;
 }
 
-function moveOutputs(outDir: string, tableDir: string, syncId: string): Omit<DataFile, 'rows'>[] {
-  const out: Omit<DataFile, 'rows'>[] = [];
+/** Moves the COPY's files into the table's month directories; `counts`: rows per written file. */
+function moveOutputs(outDir: string, tableDir: string, syncId: string, counts: Map<string, number>): DataFile[] {
+  const out: DataFile[] = [];
   if (!fs.existsSync(outDir)) return out;
   for (const part of fs.readdirSync(outDir)) {
     const m = new RegExp(`^${MONTH}=(.+)$`).exec(part);
@@ -343,8 +357,10 @@ function moveOutputs(outDir: string, tableDir: string, syncId: string): Omit<Dat
     fs.mkdirSync(target, { recursive: true });
     fs.readdirSync(path.join(outDir, part)).forEach((f, i) => {
       const name = `part-${syncId}-${i}.parquet`;
+      const rows = counts.get(path.resolve(outDir, part, f));
+      if (rows === undefined) throw new Error(`DuckDB reported no row count for ${path.join(part, f)}`);
       fs.renameSync(path.join(outDir, part, f), path.join(target, name));
-      out.push({ path: path.join(`month=${month}`, name), month, bytes: fs.statSync(path.join(target, name)).size });
+      out.push({ path: path.join(`month=${month}`, name), month, bytes: fs.statSync(path.join(target, name)).size, rows });
     });
   }
   return out;
