@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { start as startDemo } from '../packages/emulators/src/demo/index';
-import { spawnCli } from './harness';
+import { spawn } from 'node:child_process';
+import { SLUICE_BIN, spawnCli } from './harness';
 
 /**
  * The embedded dev server is shared by every sluice process of one warehouse: two `sluice sync` at
@@ -28,6 +29,34 @@ describe('embedded Temporal server shared by concurrent CLI processes', () => {
       expect(fs.existsSync(path.join(dir, 'wh/.temporal/server.json'))).toBe(false);
       expect(fs.readdirSync(path.join(dir, 'wh/.temporal/users'))).toEqual([]);
     } finally {
+      await emu.close();
+    }
+  }, 400_000);
+
+  it('a `sluice dev` started before sluice.yaml was edited never runs the activities of a later `sluice sync`', async () => {
+    const emu = await startDemo({ orders: 300, seed: 5 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-edit-'));
+    const yaml = (token: string) => `warehouse:\n  path: ./wh\nsources:\n  - name: emb_edit\n    type: demo\n    config:\n      baseUrl: ${emu.url}\n      token: ${token}\n      pageSize: 50\n`;
+    // dev runs with a revoked token; then the operator fixes sluice.yaml and syncs from another terminal.
+    fs.writeFileSync(path.join(dir, 'sluice.yaml'), yaml('revoked-token'));
+    const dev = spawn(process.execPath, [SLUICE_BIN, 'dev'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        dev.stdout!.on('data', (d) => ((out += d), out.includes('Sluice dev is running') && resolve()));
+        dev.once('exit', (code) => reject(new Error(`sluice dev exited (${code}): ${out}`)));
+      });
+      fs.writeFileSync(path.join(dir, 'sluice.yaml'), yaml(emu.token));
+      // Two syncs: with both processes polling one queue, each would have had even odds of meeting dev's worker.
+      for (const mode of [[], ['--full-refresh']]) {
+        const r = await spawnCli(['sync', ...mode], { cwd: dir, timeoutMs: 300_000 });
+        expect(r.code, r.stderr).toBe(0);
+      }
+      const q = await spawnCli(['query', 'SELECT count(*) n FROM emb_edit.orders', '--format', 'json'], { cwd: dir });
+      expect(JSON.parse(q.stdout)).toEqual([{ n: 300 }]);
+    } finally {
+      dev.kill('SIGINT');
+      await new Promise((r) => (dev.exitCode !== null ? r(null) : dev.once('exit', r)));
       await emu.close();
     }
   }, 400_000);

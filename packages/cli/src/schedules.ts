@@ -88,14 +88,14 @@ function build(source: string, table: string | undefined, tables: string[] | und
   return { id, source, table, schedule: sch, options, fingerprint };
 }
 
-/** Sluice's schedules on this task queue, by id. */
-async function ownSchedules(client: Client, taskQueue: string): Promise<Set<string>> {
+/** Sluice's schedules on this task queue (on any, for the embedded server: its namespace is this warehouse's), by id. */
+async function ownSchedules(client: Client, taskQueue: string | undefined): Promise<Set<string>> {
   const ids = new Set<string>();
   for await (const sch of client.schedule.list()) {
     if (!sch.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
     const memo = sch.memo as { managedBy?: string; taskQueue?: string } | undefined;
     // Schedules made before the task queue was recorded are ours only if nothing says otherwise.
-    if (memo?.taskQueue !== undefined && memo.taskQueue !== taskQueue) continue;
+    if (taskQueue !== undefined && memo?.taskQueue !== undefined && memo.taskQueue !== taskQueue) continue;
     ids.add(sch.scheduleId);
   }
   return ids;
@@ -107,10 +107,11 @@ function splitId(id: string): { source: string; table?: string } {
 }
 
 /** Makes Temporal's schedules match the config exactly: create, update in place, delete. */
-export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueue: string): Promise<ScheduleChange[]> {
+export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueue: string, o: { embedded?: boolean } = {}): Promise<ScheduleChange[]> {
   const changes: ScheduleChange[] = [];
   const wanted = desiredSchedules(cfg, taskQueue);
-  const existing = await ownSchedules(client, taskQueue);
+  // The embedded queue is named by the config, so an edited config owns the schedules the old one made.
+  const existing = await ownSchedules(client, o.embedded ? undefined : taskQueue);
   const change = (w: Pick<Wanted, 'source' | 'table'>, action: ScheduleChange['action'], schedule?: Schedule) =>
     changes.push({ target: w.table ? `${w.source}.${w.table}` : w.source, source: w.source, table: w.table, action, schedule: schedule && describeSchedule(schedule) });
 

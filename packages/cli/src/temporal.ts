@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { startWorker, type WorkerHandle } from '@sluice/workflows';
 import { temporalDefaults } from '../../../temporal.config';
@@ -6,6 +7,18 @@ import { runtimeOf } from './runtime';
 import { startDevServer, type DevServer } from './temporal-server';
 
 export class TemporalUnreachable extends Error {}
+
+/**
+ * The task queue of the embedded server for this config: every process of one warehouse shares the
+ * server, and a process polls with the config it loaded. A `sluice dev` started before sluice.yaml was
+ * edited must not run the activities of a `sluice sync` started after (old credentials, old tables), so
+ * the queue is named by the resolved config: processes with the same config share work, others never
+ * take each other's. (A configured cluster names its queue in `temporal.taskQueue`; workers there are
+ * deployed with one config.)
+ */
+export function embeddedTaskQueue(cfg: LoadedConfig): string {
+  return `${temporalDefaults.taskQueue}-${createHash('sha256').update(JSON.stringify(cfg.raw)).digest('hex').slice(0, 12)}`;
+}
 
 export interface TemporalSession {
   client: Client;
@@ -34,7 +47,7 @@ export async function openTemporal(cfg: LoadedConfig, opts: { worker: boolean; s
     server = await startDevServer({ stateDir: cfg.warehouse.temporalState(), say });
     address = server.address;
     namespace = server.namespace;
-    taskQueue = temporalDefaults.taskQueue;
+    taskQueue = embeddedTaskQueue(cfg);
   }
   let connection: Connection;
   try {

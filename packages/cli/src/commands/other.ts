@@ -75,7 +75,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
   if (cfg.temporal) {
     try {
       const session = await openTemporal(cfg, { worker: false, say: () => undefined });
-      next = await nextRuns(session.client, session.taskQueue).finally(() => session.close());
+      next = await nextRuns(session.client, session.embedded ? undefined : session.taskQueue).finally(() => session.close());
     } catch {
       // status works offline; next runs need the cluster
     }
@@ -142,7 +142,7 @@ async function embeddedNextRuns(stateDir: string): Promise<Map<string, NextRun> 
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address: info.address, connectTimeout: '2 seconds' });
-    return await nextRuns(new Client({ connection, namespace: temporalDefaults.namespace }), temporalDefaults.taskQueue);
+    return await nextRuns(new Client({ connection, namespace: temporalDefaults.namespace }));
   } catch {
     return undefined;
   } finally {
@@ -201,7 +201,7 @@ export async function devCommand(opts: { config: string }, io: Io): Promise<numb
   const cfg = await loadConfig(opts.config);
   const session = await openTemporal(cfg, { worker: true, say: io.info });
   try {
-    const changes = await applySchedules(session.client, cfg, session.taskQueue);
+    const changes = await applySchedules(session.client, cfg, session.taskQueue, { embedded: session.embedded });
     for (const c of changes) io.info(`schedule ${c.target}${c.schedule ? ` (${c.schedule})` : ''}: ${c.action}`);
     io.out(`Sluice dev is running.\n  Temporal: ${session.address}\n  Web UI:   ${session.uiUrl ?? '(configured cluster)'}\n  Worker:   task queue "${session.taskQueue}"${session.worker?.metricsUrl ? `\n  Metrics:  ${session.worker.metricsUrl}` : ''}\nPress Ctrl-C to stop.`);
     const stopWatchdog = startStalenessWatchdog(runtimeOf(cfg, session.uiUrl), scheduledUnits(cfg));
@@ -218,7 +218,7 @@ export async function schedulesApplyCommand(opts: { config: string }, io: Io): P
   const cfg = await loadConfig(opts.config);
   const session = await openTemporal(cfg, { worker: false, say: io.info, keepServer: false });
   try {
-    const changes = await applySchedules(session.client, cfg, session.taskQueue);
+    const changes = await applySchedules(session.client, cfg, session.taskQueue, { embedded: session.embedded });
     io.out(changes.length ? textTable(['schedule of', 'when', 'change'], changes.map((c) => [c.target, c.schedule ?? '', c.action])) : 'no schedules in the config and none to delete');
   } finally {
     await session.close();
