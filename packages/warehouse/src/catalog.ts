@@ -2,7 +2,7 @@ import './allocator'; // before @duckdb/node-api: see allocator.ts
 import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readManifest, type Manifest } from './manifest';
+import { readManifest, type DataFile, type Manifest } from './manifest';
 import { quoteIdent as q, quoteLiteral as lit } from './schema';
 import { NAME_PATTERN, type WarehousePaths } from './paths';
 
@@ -38,9 +38,15 @@ export function tableViewSql(paths: WarehousePaths, m: Manifest): string {
   const cols = [...m.schema, { name: '_sluice_synced_at', type: 'TIMESTAMPTZ' }, { name: '_sluice_sync_id', type: 'VARCHAR' }];
   if (m.files.length === 0) return `SELECT ${cols.map((c) => `CAST(NULL AS ${c.type}) AS ${q(c.name)}`).join(', ')} WHERE false`;
   const dir = paths.table(m.source, m.table);
-  const files = m.files.map((f) => lit(path.join(dir, f.path))).join(', ');
+  // Files written by one schema are read as one list; union_by_name (which opens every file's footer
+  // when the view is bound: ~80 MB for 1M orders in 24 monthly files) only joins lists that differ,
+  // and reads files whose columns were not recorded.
+  const groups = new Map<string, DataFile[]>();
+  for (const f of m.files) groups.set(f.columnsKey ?? '', [...(groups.get(f.columnsKey ?? '') ?? []), f]);
+  const reads = [...groups].map(([key, files]) => `SELECT * FROM read_parquet([${files.map((f) => lit(path.join(dir, f.path))).join(', ')}]${key ? '' : ', union_by_name = true'})`);
+  const from = reads.length === 1 ? reads[0]!.slice('SELECT * FROM '.length) : `(${reads.join(' UNION ALL BY NAME ')})`;
   // Cast to the manifest's types: Parquet has no JSON or TIMESTAMPTZ of its own, readers must see them.
-  return `SELECT ${cols.map((c) => `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`).join(', ')} FROM read_parquet([${files}], union_by_name = true)`;
+  return `SELECT ${cols.map((c) => `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`).join(', ')} FROM ${from}`;
 }
 
 const SYNCS_COLUMNS = `source VARCHAR, "table" VARCHAR, sync_id VARCHAR, mode VARCHAR, full_refresh BOOLEAN, started TIMESTAMPTZ, finished TIMESTAMPTZ,

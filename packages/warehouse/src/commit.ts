@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ColumnType, SyncMode } from '@sluice/core';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { openEngine, rows, scalar } from './duck';
-import { emptyManifest, readManifest, writeManifest, type DataFile, type Manifest, type SyncRecord } from './manifest';
+import { columnsKey, emptyManifest, readManifest, writeManifest, type DataFile, type Manifest, type SyncRecord } from './manifest';
 import { evolve, quoteIdent as q, quoteLiteral as lit, type Column, type SchemaChange } from './schema';
 import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
 import type { WarehousePaths } from './paths';
@@ -186,7 +186,7 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     // RETURN_STATS gives each file's row count, so the written files need not be opened again.
     const copy = async (sql: string) => {
       const stats = await rows(conn, `COPY (${sql}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer}, RETURN_STATS)`);
-      return moveOutputs(outDir, tableDir, input.syncId, new Map(stats.map((r) => [path.resolve(String(r.filename)), Number(r.count)])));
+      return moveOutputs(outDir, tableDir, input.syncId, columnsKey(columns), new Map(stats.map((r) => [path.resolve(String(r.filename)), Number(r.count)])));
     };
     let written = await copy(body);
     if (replace && written.length) {
@@ -346,7 +346,7 @@ function castOld(c: Column, previous: Column[]): string {
 }
 
 /** Moves the COPY's files into the table's month directories; `counts`: rows per written file. */
-function moveOutputs(outDir: string, tableDir: string, syncId: string, counts: Map<string, number>): DataFile[] {
+function moveOutputs(outDir: string, tableDir: string, syncId: string, key: string, counts: Map<string, number>): DataFile[] {
   const out: DataFile[] = [];
   if (!fs.existsSync(outDir)) return out;
   for (const part of fs.readdirSync(outDir)) {
@@ -360,7 +360,7 @@ function moveOutputs(outDir: string, tableDir: string, syncId: string, counts: M
       const rows = counts.get(path.resolve(outDir, part, f));
       if (rows === undefined) throw new Error(`DuckDB reported no row count for ${path.join(part, f)}`);
       fs.renameSync(path.join(outDir, part, f), path.join(target, name));
-      out.push({ path: path.join(`month=${month}`, name), month, bytes: fs.statSync(path.join(target, name)).size, rows });
+      out.push({ path: path.join(`month=${month}`, name), month, bytes: fs.statSync(path.join(target, name)).size, rows, columnsKey: key });
     });
   }
   return out;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SyncMode } from '@sluice/core';
@@ -14,6 +15,16 @@ export interface DataFile {
   month: string;
   rows: number;
   bytes: number;
+  /**
+   * The file's columns (names and types) as a short fingerprint: files with equal fingerprints are read
+   * together without reconciling their schemas (tableViewSql). Absent from files written before it existed.
+   */
+  columnsKey?: string;
+}
+
+/** The fingerprint of a column list, for DataFile.columnsKey. */
+export function columnsKey(columns: readonly Column[]): string {
+  return createHash('sha256').update(columns.map((c) => `${c.name}\t${c.type}`).join('\n')).digest('hex').slice(0, 12);
 }
 
 export type SyncOutcome = 'succeeded' | 'failed';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readManifest } from '../src/index';
+import { readManifest, refreshCatalog, tableViewSql, writeManifest } from '../src/index';
 import { syncPages, tableRows, tempWarehouse } from './helpers';
 
 const shape = { primaryKey: ['id'] as const, partitionBy: 'createdAt' };
@@ -61,6 +61,26 @@ describe('warehouse modes', () => {
     ]));
     const rows = await tableRows(wh, 'SELECT id, qty, note::VARCHAR AS note, extra FROM src.orders ORDER BY id');
     expect(rows).toEqual([{ id: 'a', qty: 1, note: '7', extra: null }, { id: 'b', qty: 1.5, note: '{"text":"hi"}', extra: 'x' }]);
+  });
+
+  it('views read files of different schemas together (a column added by a merge that left other months alone), and files whose columns were never recorded', async () => {
+    const wh = tempWarehouse();
+    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [[rec('a', '2024-01-05T10:00:00Z', '2024-01-05T10:00:00Z'), rec('b', '2024-02-05T10:00:00Z', '2024-02-05T10:00:00Z')]] });
+    const oneSchema = readManifest(wh.manifest('src', 'orders'))!;
+    expect(new Set(oneSchema.files.map((f) => f.columnsKey)).size).toBe(1);
+    expect(tableViewSql(wh, oneSchema)).not.toContain('union_by_name');
+
+    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [[rec('c', '2024-02-09T10:00:00Z', '2024-02-09T10:00:00Z', { extra: 'x' })]] });
+    const twoSchemas = readManifest(wh.manifest('src', 'orders'))!;
+    expect(new Set(twoSchemas.files.map((f) => f.columnsKey)).size).toBe(2); // January kept its file
+    const expected = [{ id: 'a', extra: null }, { id: 'b', extra: null }, { id: 'c', extra: 'x' }];
+    expect(await tableRows(wh, 'SELECT id, extra FROM src.orders ORDER BY id')).toEqual(expected);
+
+    // A manifest written before files recorded their columns.
+    writeManifest(wh.manifest('src', 'orders'), { ...twoSchemas, files: twoSchemas.files.map(({ columnsKey: _k, ...f }) => f) });
+    await refreshCatalog(wh);
+    expect(tableViewSql(wh, readManifest(wh.manifest('src', 'orders'))!)).toContain('union_by_name = true');
+    expect(await tableRows(wh, 'SELECT id, extra FROM src.orders ORDER BY id')).toEqual(expected);
   });
 
   it('a replace that staged one key twice (moved mid-scan) keeps only the newest version', async () => {
