@@ -17,6 +17,9 @@ export async function openEngine(tempDir: string, opts: { memoryLimit?: string; 
     threads: String(opts.threads ?? 2),
     temp_directory: tempDir,
     preserve_insertion_order: 'false',
+    // A commit reads each Parquet file once per query and the engine lives for one commit: caching the
+    // files' blocks only holds memory (~30 MB in a 1% merge of 1M orders).
+    enable_external_file_cache: 'false',
   });
   const conn = await instance.connect();
   await conn.run(`SET TimeZone = 'UTC'`);
