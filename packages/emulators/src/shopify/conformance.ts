@@ -11,10 +11,14 @@ import type { ShopifyStore } from './store';
  */
 export function conformanceHooks(store: ShopifyStore): EmulatorConformance {
   const first = <T>(m: Map<number, T>) => m.values().next().value as T | undefined;
+  /** `ids` and `versions` of a store map whose records the connector keys by gid. */
+  const byGid = <T extends { id: number; updatedAt: string }>(m: Map<number, T>, type: string) => ({
+    ids: () => [...m.values()].map((r) => gid(type, r.id)),
+    versions: () => Object.fromEntries([...m.values()].map((r) => [gid(type, r.id), r.updatedAt])),
+  });
   const tables: Record<string, TableHooks> = {
     orders: {
-      ids: () => [...store.orders.values()].map((o) => gid('Order', o.id)),
-      versions: () => Object.fromEntries([...store.orders.values()].map((o) => [gid('Order', o.id), o.updatedAt])),
+      ...byGid(store.orders, 'Order'),
       touch() {
         const o = first(store.orders);
         if (o) store.update('orders', o.id, { note: `conformance ${store.stamp()}` });
@@ -31,8 +35,7 @@ export function conformanceHooks(store: ShopifyStore): EmulatorConformance {
       },
     },
     customers: {
-      ids: () => [...store.customers.values()].map((c) => gid('Customer', c.id)),
-      versions: () => Object.fromEntries([...store.customers.values()].map((c) => [gid('Customer', c.id), c.updatedAt])),
+      ...byGid(store.customers, 'Customer'),
       touch() {
         const c = first(store.customers);
         if (!c) return;
@@ -43,8 +46,7 @@ export function conformanceHooks(store: ShopifyStore): EmulatorConformance {
       },
     },
     products: {
-      ids: () => [...store.products.values()].map((p) => gid('Product', p.id)),
-      versions: () => Object.fromEntries([...store.products.values()].map((p) => [gid('Product', p.id), p.updatedAt])),
+      ...byGid(store.products, 'Product'),
       touch() {
         const p = first(store.products);
         if (!p) return;
