@@ -1,7 +1,7 @@
 import type { ProgressEvent } from '../connector';
 import type { RateGovernor } from './governor';
 import { sleep } from './client';
-import type { RateScope } from './shared-rates';
+import { viaRedis, type RateScope } from './shared-rates';
 
 /**
  * The shared form (scale-out): the bucket model (available points, when, maximum, restore rate) is a Redis hash
@@ -181,22 +181,16 @@ export function costBucket(opts: CostBucketOptions = {}): CostBucket {
       const member = opts.shared ? `${opts.shared.token()}:${c}` : '';
       const turn = admission.then(async () => {
         // While Redis cannot be reached, the process's own model of the bucket stands in for the shared one.
-        let shared = opts.shared?.reachable() ? opts.shared : undefined;
-        if (shared) {
-          try {
-            for (;;) {
-              const ms = Number(await shared.eval(SHARED_RESERVE, ['bucket', 'bucket:inflight'], [c, keep, max, rate, member, 10 * 60_000, 24 * 3600_000]));
-              if (ms <= 0) break;
-              s.waits++;
-              s.waitedMs += ms;
-              report?.({ type: 'wait', ms, reason: `cost budget (shared): need ${c} points, refilling at ${rate}/s` } satisfies ProgressEvent);
-              await sleep(Math.max(ms, 10));
-            }
-          } catch (err) {
-            if (!shared.unavailable(err)) throw err;
-            shared = undefined;
+        const shared = await viaRedis(opts.shared, async (scope) => {
+          for (;;) {
+            const ms = Number(await scope.eval(SHARED_RESERVE, ['bucket', 'bucket:inflight'], [c, keep, max, rate, member, 10 * 60_000, 24 * 3600_000]));
+            if (ms <= 0) break;
+            s.waits++;
+            s.waitedMs += ms;
+            report?.({ type: 'wait', ms, reason: `cost budget (shared): need ${c} points, refilling at ${rate}/s` } satisfies ProgressEvent);
+            await sleep(Math.max(ms, 10));
           }
-        }
+        });
         for (let ms = shared ? 0 : waitMs(c); ms > 0; ms = waitMs(c)) {
           s.waits++;
           s.waitedMs += ms;

@@ -55,6 +55,20 @@ export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
 }
 
+/**
+ * Runs a governor's shared (Redis) step when Redis is reachable. `undefined` means it could not, before or
+ * during the step: the governor then uses its process-local budget instead. Other errors surface.
+ */
+export async function viaRedis<T>(scope: RateScope | undefined, step: (scope: RateScope) => Promise<T>): Promise<{ value: T } | undefined> {
+  if (!scope?.reachable()) return undefined;
+  try {
+    return { value: await step(scope) };
+  } catch (err) {
+    if (scope.unavailable(err)) return undefined;
+    throw err;
+  }
+}
+
 /** How long a command may wait for Redis before the governors fall back to local budgets. */
 const COMMAND_TIMEOUT_MS = 2000;
 

@@ -1,6 +1,6 @@
 import type { ProgressEvent } from '../connector';
 import type { RateGovernor } from './governor';
-import type { RateScope } from './shared-rates';
+import { viaRedis, type RateScope } from './shared-rates';
 
 /**
  * The shared form (scale-out): the start times of admitted requests are a Redis sorted set and the vendor's
@@ -86,22 +86,16 @@ export function slidingWindowBudget(opts: SlidingWindowOptions): SlidingWindowGo
 
   async function admit(cost: number, report?: (e: ProgressEvent) => void) {
     // While Redis cannot be reached, the process's own log of starts stands in for the shared one.
-    let shared = opts.shared?.reachable() ? opts.shared : undefined;
-    if (shared) {
-      const token = shared.token();
-      try {
-        for (;;) {
-          const ms = Number(await shared.eval(SHARED_ADMIT, ['sliding', 'sliding:blocked'], [cost, opts.limit, opts.windowMs, token]));
-          if (ms <= 0) break;
-          waitedMs += ms;
-          report?.({ type: 'wait', ms, reason: `${label} spent, resuming in ${Math.ceil(ms / 1000)} s` });
-          await sleep(Math.min(ms, 60_000) + 5);
-        }
-      } catch (err) {
-        if (!shared.unavailable(err)) throw err;
-        shared = undefined;
+    const shared = await viaRedis(opts.shared, async (scope) => {
+      const token = scope.token();
+      for (;;) {
+        const ms = Number(await scope.eval(SHARED_ADMIT, ['sliding', 'sliding:blocked'], [cost, opts.limit, opts.windowMs, token]));
+        if (ms <= 0) break;
+        waitedMs += ms;
+        report?.({ type: 'wait', ms, reason: `${label} spent, resuming in ${Math.ceil(ms / 1000)} s` });
+        await sleep(Math.min(ms, 60_000) + 5);
       }
-    }
+    });
     for (;;) {
       if (shared) break;
       const ms = waitMs(cost);

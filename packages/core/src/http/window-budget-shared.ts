@@ -1,5 +1,5 @@
 import type { ProgressEvent } from '../connector';
-import type { RateScope } from './shared-rates';
+import { viaRedis, type RateScope } from './shared-rates';
 import type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget';
 
 /**
@@ -205,15 +205,10 @@ export function sharedWindowBudget(opts: WindowBudgetOptions, scope: RateScope, 
 
   return {
     async schedule(fn, ctx) {
-      if (!scope.reachable()) return local.schedule(fn, ctx);
       const token = scope.token();
-      let admittedAt: number;
-      try {
-        admittedAt = await acquire(token, ctx.report);
-      } catch (err) {
-        if (scope.unavailable(err)) return local.schedule(fn, ctx);
-        throw err;
-      }
+      const admitted = await viaRedis(scope, () => acquire(token, ctx.report));
+      if (!admitted) return local.schedule(fn, ctx);
+      const admittedAt = admitted.value;
       counters.requests++;
       let res: { status: number; headers: Record<string, string> } | undefined;
       try {
