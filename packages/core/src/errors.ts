@@ -11,9 +11,10 @@ export type ErrorKind =
   | 'transient' // 5xx, network errors, timeouts, garbage from an edge proxy
   | 'bad_response' // the vendor answered something we cannot interpret (after retries)
   | 'invalid_request' // the vendor refused our request as malformed (400/422): retrying cannot help
+  | 'inconsistent' // the vendor's answers break what the read relies on (records out of the requested order): retrying reads the same
   | 'config'; // the operator's configuration is wrong
 
-const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'invalid_request', 'config']);
+const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'invalid_request', 'inconsistent', 'config']);
 
 export class SluiceError extends Error {
   readonly kind: ErrorKind;

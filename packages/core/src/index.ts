@@ -7,6 +7,7 @@ export * from './http/classify';
 export * from './http/auth';
 export * from './http/governor';
 export * from './http/paging';
+export * from './http/order';
 export * from './http/anchored-paging';
 export * from './http/window-budget';
 export * from './http/sliding-window';

@@ -1,4 +1,5 @@
 import type { DataRecord } from '../connector';
+import type { OrderKey } from './order';
 import type { Paginator } from './paging';
 
 /**
@@ -13,6 +14,10 @@ import type { Paginator } from './paging';
  * Records sharing the anchor value are read twice (the merge keeps one). When the last record's key
  * does not advance the anchor (a page full of one value), the page number advances instead, so paging
  * always progresses. State (the checkpoint): `{ anchor, page }`.
+ *
+ * The scan is ordered, so each page is checked: non-decreasing in the sort key, and starting at or after
+ * the previous page's last key (inclusive: anchor values repeat by design). `orderKey` gives the key at
+ * the API's sort resolution when `anchorOf` is not monotonic in the API's order.
  */
 export function anchoredPageNumber(o: {
   size: number;
@@ -29,10 +34,19 @@ export function anchoredPageNumber(o: {
   anchorOf: (record: DataRecord) => string | undefined;
   /** Starting lower bound (from the saved cursor), or null to start from the beginning. */
   initial: string | null;
+  /** The record's key in the API's order, compared as the API sorts (default: `anchorOf`); undefined skips the record. */
+  orderKey?: (record: DataRecord) => OrderKey | undefined;
 }): Paginator<{ anchor: string | null; page: number }> {
+  const orderKey =
+    o.orderKey ??
+    ((r: DataRecord) => {
+      const a = o.anchorOf(r);
+      return a === undefined ? undefined : [a];
+    });
   return {
     kind: 'anchored-page-number',
     initial: { anchor: o.initial, page: 1 },
+    order: { key: orderKey, start: 'inclusive' },
     apply: (s, req) => ({
       ...req,
       query: { ...req.query, ...(s.anchor !== null ? { [o.anchorParam]: s.anchor } : {}), [o.pageParam ?? 'page']: s.page, [o.sizeParam ?? 'pageSize']: o.size },

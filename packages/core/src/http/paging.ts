@@ -1,17 +1,21 @@
 import { SluiceError } from '../errors';
 import type { DataRecord, Json, Page, ReadContext, TableSpec } from '../connector';
 import type { HttpClient, HttpRequest, HttpResponse } from './client';
+import { checkPageOrder, type OrderKey, type OrderSpec } from './order';
 
 /**
  * Paging kinds, each a small object with one protocol (apply the state to a request, derive the next
  * state from the response, or null when done). The state is the resumable checkpoint. A paginator that
- * yields the same state twice is refused: a whole class of infinite loops cannot happen.
+ * yields the same state twice is refused: a whole class of infinite loops cannot happen. A paginator
+ * over an ordered scan declares its `order`, and the driver checks every page against it (./order.ts).
  */
 export interface Paginator<State extends Json = Json> {
   kind: string;
   initial: State;
   apply(state: State, req: HttpRequest): HttpRequest;
   next(state: State, res: HttpResponse, records: DataRecord[]): State | null;
+  /** The scan's order (key-set and anchored paging): each page must follow it. */
+  order?: OrderSpec;
 }
 
 export const withQuery = (req: HttpRequest, q: HttpRequest['query']): HttpRequest => ({ ...req, query: { ...req.query, ...q } });
@@ -50,16 +54,22 @@ export function offsetPaging(o: { offsetParam?: string; limitParam?: string; siz
 /**
  * Key-set paging: the request carries the last key seen (a tuple of field values, in sort order) and
  * the vendor returns records strictly after it. `apply` receives the key (null on the first page) and
- * builds the predicate; the table stays declarative about which fields form the key.
+ * builds the predicate; the table stays declarative about which fields form the key. The key must be
+ * unique and the vendor's order must be the key's: every page is checked (non-decreasing, strictly
+ * after the previous page). `orderKey` maps a record to a key that compares as the vendor sorts, when
+ * the raw field values do not.
  */
 export function keysetPaging(o: {
   fields: readonly string[];
   size: number;
   apply: (after: readonly unknown[] | null, req: HttpRequest) => HttpRequest;
+  orderKey?: (record: DataRecord) => OrderKey | undefined;
 }): Paginator<{ after: Json[] | null }> {
   return {
     kind: 'keyset',
     initial: { after: null },
+    // A record without the key's fields is skipped here; `apply` refuses to page after it.
+    order: { key: o.orderKey ?? ((r) => (o.fields.some((f) => r[f] === undefined || r[f] === null) ? undefined : o.fields.map((f) => r[f]))), start: 'strict', fields: o.fields },
     apply: (s, req) => o.apply(s.after, req),
     next: (_s, _res, records) => {
       if (records.length < o.size) return null;
@@ -115,8 +125,10 @@ export function graphqlConnection(o: { connection: (body: any) => { pageInfo?: {
 }
 
 /**
- * Drives a paginator: one request per page, resuming from a checkpoint, refusing a repeated state.
- * Yields pages whose checkpoint is the state of the *next* request (null-free: done pages end the loop).
+ * Drives a paginator: one request per page, resuming from a checkpoint, refusing a repeated state, and
+ * checking each page of an ordered scan against the paginator's order. Yields pages whose checkpoint is
+ * the state of the *next* request (with the last order key seen, so a resumed attempt checks the page
+ * it resumes at); done pages end the loop.
  */
 export async function* paginate<S extends Json>(opts: {
   http: HttpClient;
@@ -126,10 +138,14 @@ export async function* paginate<S extends Json>(opts: {
   checkpoint?: Json;
   signal?: AbortSignal;
   report?: HttpRequest['report'];
+  /** The table read, for messages (order guard); default: the request path. */
+  table?: string;
 }): AsyncGenerator<Page> {
   const p = opts.paginator;
-  let state = (opts.checkpoint as { state?: S } | undefined)?.state ?? p.initial;
-  if ((opts.checkpoint as { done?: boolean } | undefined)?.done) return;
+  const cp = opts.checkpoint as { state?: S; last?: Json[] | null; done?: boolean } | undefined;
+  let state = cp?.state ?? p.initial;
+  if (cp?.done) return;
+  let last: OrderKey | null = cp?.last ?? null;
   const seen = new Set<string>();
   for (;;) {
     const key = JSON.stringify(state);
@@ -139,13 +155,17 @@ export async function* paginate<S extends Json>(opts: {
     const res = await opts.http.request(req);
     const records = opts.records(res.body, res);
     if (!Array.isArray(records)) throw new SluiceError('bad_response', `${opts.http.options.vendor} response to ${req.path} has no record list`);
+    if (p.order) {
+      const order = p.order;
+      last = checkPageOrder({ vendor: opts.http.options.vendor, table: opts.table ?? req.path, keys: records.map((r) => order.key(r)), after: last, start: order.start, fields: order.fields });
+    }
     const next = p.next(state, res, records);
     if (next === null) {
       yield { records, checkpoint: { done: true } };
       return;
     }
     state = next;
-    yield { records, checkpoint: { state } };
+    yield { records, checkpoint: p.order ? { state, last: last as Json[] | null } : { state } };
   }
 }
 
@@ -182,6 +202,7 @@ export function httpTable<Config, Client extends { http: HttpClient }>(
         checkpoint: ctx.request.checkpoint,
         signal: ctx.signal,
         report: ctx.report,
+        table: ctx.table,
       });
       for await (const page of pages) yield transform ? { ...page, records: page.records.map((r) => transform(r, ctx)) } : page;
     },

@@ -21,6 +21,8 @@ export interface StartOptions {
   clients?: ApiClient[];
   tokenTtlSeconds?: number;
   latencyMs?: number;
+  /** Answer list requests in storage order whatever their `sort` (see CommercetoolsEmulator.ignoreSort). */
+  ignoreSort?: boolean;
   historyStart?: string;
   historyEnd?: string;
   /** Clock used for inserts/updates without an explicit time. */
@@ -43,6 +45,7 @@ export async function start(options: StartOptions = {}): Promise<Handle> {
     clients: options.clients ?? [DEMO_CLIENT],
     tokenTtlSeconds: options.tokenTtlSeconds,
     latencyMs: options.latencyMs,
+    ignoreSort: options.ignoreSort,
     historyStart: options.historyStart,
     historyEnd: options.historyEnd,
     now: options.now,

@@ -58,6 +58,12 @@ export interface CommercetoolsEmulator extends EmulatorServer {
   tokens: Map<string, TokenInfo>;
   /** Lifetime of new tokens, seconds (real API: 172800). */
   tokenTtlSeconds: number;
+  /**
+   * Misbehaviour switch: list requests ignore `sort` and return records in storage order (the `where`
+   * predicate still applies), as a misconfigured proxy or a broken API version would. Key-set paging
+   * over such answers skips and repeats records; the connector must fail loudly instead.
+   */
+  ignoreSort: boolean;
   /** Called after each list request was answered from the store and before the response is sent. */
   afterList: ((event: ListEvent) => void | Promise<void>) | undefined;
   addClient(client: ApiClient): void;
@@ -80,6 +86,7 @@ export interface ServerOptions extends Omit<StoreOptions, 'clientId'> {
   clients: ApiClient[];
   tokenTtlSeconds?: number;
   latencyMs?: number;
+  ignoreSort?: boolean;
 }
 
 export async function startCommercetools(opts: ServerOptions): Promise<CommercetoolsEmulator> {
@@ -194,7 +201,7 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
       if ('status' in q) return q;
       let result: QueryResult;
       try {
-        result = store.query(endpoint, q);
+        result = store.query(endpoint, self.ignoreSort ? { ...q, sort: [] } : q);
       } catch (err) {
         if (err instanceof PredicateError) return invalidInput(`Malformed parameter: where: ${err.message}`);
         throw err;
@@ -236,6 +243,7 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
     clients,
     tokens,
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 172_800,
+    ignoreSort: opts.ignoreSort ?? false,
     afterList: undefined,
     addClient: (c: ApiClient) => void clients.set(c.clientId, c),
     expireTokens: () => tokens.clear(),
