@@ -1,18 +1,21 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ColumnType, SyncMode } from '@sluice/core';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { openEngine, rows, scalar } from './duck';
-import { columnsKey, emptyManifest, readManifest, writeManifest, type DataFile, type Manifest, type SyncRecord } from './manifest';
-import { evolve, quoteIdent as q, quoteLiteral as lit, type Column, type SchemaChange } from './schema';
+import { rows, scalar } from './duck';
+import { openLake } from './lake';
+import { LAKE, type WarehousePaths } from './paths';
+import { withLakeRetry } from './retry';
+import { evolve, quoteIdent as q, quoteLiteral as lit, unify, type Column, type SchemaChange } from './schema';
 import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
-import type { WarehousePaths } from './paths';
+import { findSync, insertSyncSql, readTableState, type SyncRecord } from './state';
 
 export interface TableShape {
   primaryKey: readonly string[];
   partitionBy?: string;
   declared?: Readonly<Record<string, ColumnType>>;
 }
+
+export type CrashPoint = 'before-write' | 'after-write' | 'after-commit';
 
 export interface CommitInput {
   paths: WarehousePaths;
@@ -27,8 +30,12 @@ export interface CommitInput {
   startedAt: string;
   stagingDir: string;
   staging: StagingState;
+  /** Anomalies the extract found (they go into the sync record with the commit's own). */
+  warnings?: string[];
   /** Hook for crash tests: called at named points of the commit. */
-  crashPoint?: (point: 'before-write' | 'after-write' | 'after-manifest') => void;
+  crashPoint?: (point: CrashPoint) => void;
+  /** Called when a commit attempt met catalog contention and is retried. */
+  onRetry?: (attempt: number, err: Error) => void;
 }
 
 export interface CommitResult {
@@ -39,169 +46,183 @@ export interface CommitResult {
   cursorAfter?: string;
   schemaChanges: SchemaChange[];
   monthsTouched: number;
-  /** Anomalies the operator should know about (stale versions ignored). */
+  duplicateKeys: number;
+  /** Anomalies the operator should know about (stale versions ignored, keys read twice). */
   warnings: string[];
-  superseded: string[];
-  manifest: Manifest;
+  /** The sync had already been committed by an earlier attempt: nothing was written again. */
+  alreadyCommitted: boolean;
 }
 
 const SYSTEM_COLUMNS: Column[] = [
   { name: '_sluice_synced_at', type: 'TIMESTAMPTZ' },
   { name: '_sluice_sync_id', type: 'VARCHAR' },
 ];
-const MONTH = '_sluice_month';
+const isSystem = (name: string) => name === SEQ_COLUMN || SYSTEM_COLUMNS.some((c) => c.name === name);
 
 /**
- * Turns a staged sync into committed Parquet and swaps the manifest:
- * - replace (full refresh, or the first load of a table): the new files are the table;
- * - merge (incremental): only the months touched by the new records (or holding older versions of
- *   them) are rewritten, newest version per primary key winning;
- * - append (append-only): rows whose (primary key, cursor) is not stored yet are added in new files.
- * Data and cursor change together in the manifest rename; superseded files are returned for deletion
- * after the catalog has been updated.
+ * Commits a staged sync into its DuckLake table, data and sync record in one transaction:
+ * - replace (full refresh, or the first load): the table's rows are deleted and the staged ones inserted;
+ * - merge (incremental): MERGE by primary key, the newest cursor winning; a fetched version older than
+ *   the stored one never overwrites it;
+ * - append (append-only): rows whose (primary key, cursor) is not stored yet are inserted.
+ * The cursor is the sync record's `cursor_after`, inserted in the same transaction. Catalog contention
+ * (another process committing) rolls the attempt back and retries it; a retried commit of a sync that
+ * already committed changes nothing.
  */
 export async function commitStaged(input: CommitInput): Promise<CommitResult> {
-  const { paths, source, table, shape } = input;
-  const tableDir = paths.table(source, table);
-  const manifestFile = paths.manifest(source, table);
-  const previous = readManifest(manifestFile) ?? emptyManifest(source, table, shape.primaryKey, shape.partitionBy);
-  const cursorBefore = previous.cursor;
+  const session = await openLake(input.paths, { collectGarbage: true });
+  try {
+    let dedupReplace = false;
+    for (;;) {
+      const out = await withLakeRetry(() => attempt(session.conn, session.memoryLimitBytes, input, dedupReplace), { onRetry: input.onRetry });
+      if (out !== 'repeat-with-dedup') return out;
+      dedupReplace = true;
+    }
+  } finally {
+    session.close();
+    // Spill files of this commit are of no use to the next one.
+    fs.rmSync(input.paths.tmp, { recursive: true, force: true });
+  }
+}
+
+async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: CommitInput, dedupReplace: boolean): Promise<CommitResult | 'repeat-with-dedup'> {
+  const { source, table, shape } = input;
+  const done = await findSync(conn, source, table, input.syncId);
+  if (done) return fromRecord(done);
+
+  const state = await readTableState(conn, source, table);
+  const target = `${q(source)}.${q(table)}`;
+  const existing = state.exists ? await tableColumns(conn, source, table) : [];
+  const existingRows = state.exists ? Number(await scalar(conn, `SELECT count(*) FROM ${target}`)) : 0;
+  const sameField = state.cursorField === input.cursorField;
+  const cursorBefore = sameField ? state.cursor : undefined;
 
   const stagedColumns: Column[] = Object.entries(input.staging.types)
-    .filter(([name]) => name !== SEQ_COLUMN && !SYSTEM_COLUMNS.some((c) => c.name === name))
+    .filter(([name]) => !isSystem(name))
     .map(([name, type]) => ({ name, type: shape.declared?.[name] ?? type ?? 'VARCHAR' }));
   for (const k of shape.primaryKey) if (!stagedColumns.some((c) => c.name === k) && input.staging.rows > 0) throw new Error(`records of ${source}.${table} have no primary key field "${k}"`);
+  // A table created by an empty first sync has guessed column types: its first real records decide.
+  const userExisting = existingRows === 0 ? [] : existing.filter((c) => !isSystem(c.name));
+  for (const k of shape.primaryKey) if (!stagedColumns.some((c) => c.name === k) && !userExisting.some((c) => c.name === k)) stagedColumns.push({ name: k, type: 'VARCHAR' });
 
-  const replace = input.fullRefresh || input.mode === 'full_refresh' || previous.files.length === 0;
-  const base = replace ? [] : previous.schema;
-  const { columns, changes } = evolve(base, stagedColumns);
-  const typeChanged = changes.some((c) => c.kind !== 'added');
+  const replace = input.fullRefresh || input.mode === 'full_refresh' || !state.exists || existingRows === 0;
+  const appendOnly = input.mode === 'append_only' && !input.fullRefresh;
+  const { columns, changes } = evolve(userExisting, stagedColumns);
 
-  const engine = await openEngine(path.join(paths.root, '.tmp', 'duckdb'));
-  const conn = engine.conn;
-  const outDir = path.join(tableDir, `.tmp-${input.syncId}`);
-  fs.rmSync(outDir, { recursive: true, force: true });
+  const syncedAt = new Date().toISOString();
+  const pk = shape.primaryKey.map(q);
+  const pkTuple = pk.length === 1 ? pk[0]! : `(${pk.join(', ')})`;
+  const cursor = input.cursorField && columns.some((c) => c.name === input.cursorField) ? q(input.cursorField) : undefined;
+  const selectCols = columns.map((c) => q(c.name)).join(', ');
+  const system = `TIMESTAMPTZ ${lit(syncedAt)} AS _sluice_synced_at, ${lit(input.syncId)} AS _sluice_sync_id`;
+  const partition = partitionColumn(shape.partitionBy, columns);
+  const monthOf = partition ? `date_trunc('month', ${q(partition)})` : 'NULL';
+
+  // The staged records, typed to the table's (evolved) schema.
+  await conn.run(`DROP VIEW IF EXISTS temp.staged_raw; DROP TABLE IF EXISTS temp.new_rows; DROP TABLE IF EXISTS temp.stale`);
+  if (input.staging.rows > 0) {
+    const files = stagedFiles(input.stagingDir, input.staging.pages);
+    const colSpec = [...columns.map((c) => `${lit(c.name)}: ${lit(c.type)}`), `${lit(SEQ_COLUMN)}: 'BIGINT'`].join(', ');
+    await conn.run(`CREATE TEMP VIEW staged_raw AS SELECT * FROM read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = {${colSpec}})`);
+    // DuckDB sizes partitioned-write buffers in rows (512k by default) and keeps one per open month:
+    // with 5 KB records that is gigabytes. Size them from the records' width and the memory limit.
+    await conn.run(`SET partitioned_write_flush_threshold = ${bufferRows(files, memoryLimitBytes, MAX_OPEN_PARTITIONS)}; SET partitioned_write_max_open_files = ${MAX_OPEN_PARTITIONS}`);
+  } else {
+    await conn.run(`CREATE TEMP VIEW staged_raw AS SELECT ${[...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${q(c.name)}`), `CAST(NULL AS BIGINT) AS ${SEQ_COLUMN}`].join(', ')} WHERE false`);
+  }
+  // Several versions of one key in one sync (updated while we paged, or a lookback overlap): the
+  // newest cursor wins, then the one fetched last. Append-only keeps one row per (key, cursor).
+  const order = [cursor ? `${cursor} DESC NULLS LAST` : undefined, `${SEQ_COLUMN} DESC`].filter(Boolean).join(', ');
+  const versionKey = appendOnly ? [...pk, cursor ?? 'NULL'] : pk;
+  const dedup = `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${versionKey.join(', ')} ORDER BY ${appendOnly ? `${SEQ_COLUMN} DESC` : order}) = 1`;
+
+  let duplicateKeys = 0;
+  let staleIgnored = 0;
+  let rowsWritten: number;
+  let monthsTouched = 0;
+  const warnings = [...(input.warnings ?? [])];
+  let reportedChanges = changes;
+
+  if (!replace) {
+    // A merge's new rows are few: deduplicate them up front.
+    await conn.run(`CREATE TEMP TABLE new_rows AS ${dedup}`);
+    duplicateKeys = input.staging.rows - Number(await scalar(conn, `SELECT count(*) FROM new_rows`));
+  }
+
+  input.crashPoint?.('before-write');
+  await conn.run('BEGIN TRANSACTION');
   try {
-    const syncedAt = new Date().toISOString();
-    const stagedList = stagedFiles(input.stagingDir, input.staging.pages);
-    const pk = shape.primaryKey.map(q);
-    const pkTuple = pk.length === 1 ? pk[0]! : `(${pk.join(', ')})`;
-    const cursor = input.cursorField && columns.some((c) => c.name === input.cursorField) ? q(input.cursorField) : undefined;
-    const monthExpr = monthOf(shape.partitionBy, columns);
-
-    // The staged records, typed to the table's (evolved) schema.
-    if (input.staging.rows > 0) {
-      const colSpec = [...columns.map((c) => `${lit(c.name)}: ${lit(c.type)}`), `${lit(SEQ_COLUMN)}: 'BIGINT'`].join(', ');
-      await conn.run(`CREATE TEMP VIEW staged_raw AS SELECT * FROM read_json([${stagedList.map(lit).join(', ')}], format = 'newline_delimited', columns = {${colSpec}})`);
-    } else {
-      await conn.run(`CREATE TEMP VIEW staged_raw AS SELECT ${[...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${q(c.name)}`), `CAST(NULL AS BIGINT) AS ${SEQ_COLUMN}`].join(', ')} WHERE false`);
-    }
-    // Several versions of one key in one sync (updated while we paged, or a lookback overlap): the
-    // newest cursor wins, then the one fetched last. Append-only keeps one row per (key, cursor).
-    const order = [cursor ? `${cursor} DESC NULLS LAST` : undefined, `${SEQ_COLUMN} DESC`].filter(Boolean).join(', ');
-    const selectCols = columns.map((c) => q(c.name)).join(', ');
-    const system = `TIMESTAMPTZ ${lit(syncedAt)} AS _sluice_synced_at, ${lit(input.syncId)} AS _sluice_sync_id`;
-    const appendOnly = input.mode === 'append_only' && !input.fullRefresh;
-    const versionKey = appendOnly ? [...pk, cursor ?? 'NULL'] : pk;
-    const dedup = (needed: boolean) =>
-      !needed
-        ? `SELECT ${selectCols} FROM staged_raw`
-        : appendOnly
-          ? `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${versionKey.join(', ')} ORDER BY ${SEQ_COLUMN} DESC) = 1`
-          : `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${pk.join(', ')} ORDER BY ${order}) = 1`;
-    // A replace writes optimistically without deduplicating (one pass over the staged JSON) and checks
-    // the written key column afterwards, which is cheap in Parquet; a merge deduplicates its (usually
-    // small) new rows up front.
-    const stagedDedup = replace ? dedup(false) : dedup(input.staging.rows > 0 && Number(await scalar(conn, `SELECT count(*) - count(DISTINCT ${pkTuple}) FROM staged_raw`)) > 0);
-
-    let keep: DataFile[] = [];
-    let staleIgnored = 0;
-    let superseded: DataFile[] = [];
-    let body: string;
-
     if (replace) {
-      superseded = previous.files;
-      body = `SELECT ${selectCols}, ${system}, ${monthExpr} AS ${MONTH} FROM (${stagedDedup})`;
+      // Keep the table (its history, time travel, rollback) when its columns can take the new records;
+      // otherwise create it anew in the same transaction.
+      const keep = state.exists && existingRows > 0 && changes.every((c) => c.kind === 'added') ? true : state.exists && existingRows > 0 ? await tryAlter(conn, target, changes) : false;
+      if (keep) {
+        await addColumns(conn, target, changes, columns);
+        await conn.run(`DELETE FROM ${target}`);
+      } else {
+        const fresh = existingRows > 0 ? evolve([], stagedColumns).columns : columns;
+        reportedChanges = existingRows > 0 ? diffColumns(userExisting, fresh) : [];
+        await createTable(conn, source, table, fresh, partitionColumn(shape.partitionBy, fresh), state.exists);
+        columns.splice(0, columns.length, ...fresh);
+      }
+      const body = dedupReplace ? dedup : `SELECT ${selectCols} FROM staged_raw`;
+      rowsWritten = Number(await scalar(conn, `INSERT INTO ${target} BY NAME SELECT *, ${system} FROM (${body})`));
+      // Written optimistically in one pass over the staged JSON; the key check reads the new Parquet
+      // (cheap), and a repeated key sends the commit down the deduplicating path.
+      const [check] = await rows(conn, `SELECT count(*) - count(DISTINCT hash(${versionKey.join(', ')})) AS dups, count(DISTINCT ${monthOf}) AS months FROM ${target}`);
+      if (!dedupReplace && Number(check!.dups) > 0) {
+        await conn.run('ROLLBACK');
+        return 'repeat-with-dedup';
+      }
+      monthsTouched = Number(check!.months);
+      if (dedupReplace) duplicateKeys = input.staging.rows - rowsWritten;
     } else {
-      const existing = previous.files.map((f) => lit(path.join(tableDir, f.path)));
-      const oldCols = columns.map((c) => (previous.schema.some((p) => p.name === c.name) ? castOld(c, previous.schema) : `CAST(NULL AS ${c.type}) AS ${q(c.name)}`)).join(', ');
-      const old = (list: string[]) =>
-        `SELECT ${oldCols}, _sluice_synced_at, _sluice_sync_id, filename AS _file FROM read_parquet([${list.join(', ')}], union_by_name = true, filename = true)`;
-      await conn.run(`CREATE TEMP TABLE new_rows AS ${stagedDedup}`);
+      if (changes.some((c) => c.kind !== 'added') && !(await tryAlter(conn, target, changes))) await rewriteTable(conn, source, table, userExisting, columns, shape.partitionBy, existing);
+      else await addColumns(conn, target, changes, columns);
+      monthsTouched = Number(await scalar(conn, `SELECT count(DISTINCT ${monthOf}) FROM new_rows`));
       if (appendOnly) {
         // Never update; a (key, cursor) already stored is not appended again.
         const keyCols = [...pk, ...(cursor ? [cursor] : [])];
-        body = `SELECT n.*, ${system}, ${monthExpr} AS ${MONTH} FROM new_rows n
-                WHERE NOT EXISTS (SELECT 1 FROM (SELECT ${keyCols.join(', ')} FROM read_parquet([${existing.join(', ')}], union_by_name = true)) o
-                                  WHERE ${keyCols.map((k) => `o.${k} IS NOT DISTINCT FROM n.${k}`).join(' AND ')})`;
-        keep = previous.files;
+        rowsWritten = Number(
+          await scalar(
+            conn,
+            `INSERT INTO ${target} BY NAME SELECT n.*, ${system} FROM new_rows n
+             WHERE NOT EXISTS (SELECT 1 FROM ${target} o WHERE ${keyCols.map((k) => `o.${k} IS NOT DISTINCT FROM n.${k}`).join(' AND ')})`,
+          ),
+        );
       } else {
-        // Months to rewrite: those the new rows fall in, plus those holding older versions of them
-        // (a record whose creation month changed), or all of them when a column changed type.
-        const newMonths = (await rows(conn, `SELECT DISTINCT ${monthExpr} AS m FROM new_rows`)).map((r) => String(r.m));
-        let touchedFiles: Set<string>;
-        if (typeChanged) touchedFiles = new Set(previous.files.map((f) => f.path));
-        else {
-          // One file per query: DuckDB keeps the footer of every file a query scans until it ends, and
-          // footers grow with the table (all of them at once held ~65 MB for 1M orders).
-          touchedFiles = new Set();
-          for (const f of previous.files) {
-            if (newMonths.includes(f.month)) touchedFiles.add(f.path);
-            else if (Number(await scalar(conn, `SELECT count(*) FROM (SELECT 1 FROM read_parquet(${lit(path.join(tableDir, f.path))}) WHERE ${pkTuple} IN (SELECT ${pkTuple} FROM new_rows) LIMIT 1)`)) > 0)
-              touchedFiles.add(f.path);
-          }
-        }
-        superseded = previous.files.filter((f) => touchedFiles.has(f.path));
-        keep = previous.files.filter((f) => !touchedFiles.has(f.path));
         // Newest version wins: the stored one only where its cursor is strictly newer than the fetched
-        // one (a vendor answering a stale replica); on a tie the fresh fetch wins. New rows are few and
-        // already one per key, so anti-joins do it without sorting the stored rows.
+        // one (a vendor answering from a stale replica); on a tie the fresh fetch wins.
         const keyList = pk.join(', ');
-        if (cursor && superseded.length) {
-          const stored = superseded.map((f) => lit(path.join(tableDir, f.path))).join(', ');
+        if (cursor) {
           await conn.run(
-            `CREATE TEMP TABLE stale AS SELECT ${pk.map((k) => `n.${k}`).join(', ')} FROM new_rows n
-             JOIN (SELECT ${keyList}, ${cursor} AS _c FROM read_parquet([${stored}], union_by_name = true) SEMI JOIN new_rows USING (${keyList})) o USING (${keyList})
+            `CREATE TEMP TABLE stale AS SELECT ${pk.map((k) => `n.${k}`).join(', ')} FROM new_rows n JOIN (SELECT ${keyList}, ${cursor} AS _c FROM ${target} SEMI JOIN new_rows USING (${keyList})) o USING (${keyList})
              WHERE o._c > n.${cursor} OR (n.${cursor} IS NULL AND o._c IS NOT NULL)`,
           );
-        } else await conn.run(`CREATE TEMP TABLE stale AS SELECT ${keyList} FROM new_rows WHERE false`);
-        // A view, not a second copy of the new rows (stale is usually empty).
-        await conn.run(`CREATE TEMP VIEW winners AS SELECT * FROM new_rows ANTI JOIN stale USING (${keyList})`);
-        staleIgnored = Number(await scalar(conn, 'SELECT count(*) FROM stale'));
-        const oldPart = superseded.length
-          ? `SELECT * EXCLUDE (_file) FROM (${old(superseded.map((f) => lit(path.join(tableDir, f.path))))}) ANTI JOIN winners USING (${keyList})`
-          : undefined;
-        const newPart = `SELECT *, ${system} FROM winners`;
-        body = `SELECT *, ${monthExpr} AS ${MONTH} FROM (${oldPart ? `${oldPart} UNION ALL BY NAME ${newPart}` : newPart})`;
+          staleIgnored = Number(await scalar(conn, 'SELECT count(*) FROM stale'));
+        }
+        const winners = staleIgnored ? `(SELECT * FROM new_rows ANTI JOIN stale USING (${keyList}))` : 'new_rows';
+        const all = [...columns.map((c) => c.name), ...SYSTEM_COLUMNS.map((c) => c.name)].map(q);
+        const src = `(SELECT *, ${system} FROM ${winners})`;
+        rowsWritten = Number(
+          await scalar(
+            conn,
+            `MERGE INTO ${target} AS o USING ${src} AS n ON (${pk.map((k) => `o.${k} = n.${k}`).join(' AND ')})
+             WHEN MATCHED THEN UPDATE SET ${all.map((c) => `${c} = n.${c}`).join(', ')}
+             WHEN NOT MATCHED THEN INSERT (${all.join(', ')}) VALUES (${all.map((c) => `n.${c}`).join(', ')})`,
+          ),
+        );
       }
     }
+    if (staleIgnored)
+      warnings.push(`${staleIgnored} fetched record(s) had an older cursor than the version already stored (the vendor's cursor moved backwards); the newer stored version was kept — run a full refresh if the vendor rewrote history`);
+    if (duplicateKeys > 0) warnings.push(`${duplicateKeys} record(s) repeated a primary key already read in this sync; the newest version of each was kept`);
 
-    input.crashPoint?.('before-write');
-    fs.mkdirSync(outDir, { recursive: true });
-    // DuckDB sizes write buffers in rows (512k rows per partitioned-write flush, 122,880 per row group)
-    // and keeps one row group open per month being written: with 5 KB records that is gigabytes. Size
-    // them from the records' width and the memory limit, for at most 32 months open at once.
-    const rowsPerBuffer = bufferRows(stagedList, engine.memoryLimitBytes, MAX_OPEN_PARTITIONS);
-    await conn.run(`SET partitioned_write_flush_threshold = ${rowsPerBuffer}; SET partitioned_write_max_open_files = ${MAX_OPEN_PARTITIONS}`);
-    // RETURN_STATS gives each file's row count, so the written files need not be opened again.
-    const copy = async (sql: string) => {
-      const stats = await rows(conn, `COPY (${sql}) TO ${lit(outDir)} (FORMAT parquet, PARTITION_BY (${MONTH}), OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part_{i}', ROW_GROUP_SIZE ${rowsPerBuffer}, RETURN_STATS)`);
-      return moveOutputs(outDir, tableDir, input.syncId, columnsKey(columns), new Map(stats.map((r) => [path.resolve(String(r.filename)), Number(r.count)])));
-    };
-    let written = await copy(body);
-    if (replace && written.length) {
-      if (await repeatsKey(conn, written.map((w) => path.join(tableDir, w.path)), versionKey)) {
-        for (const w of written) fs.rmSync(path.join(tableDir, w.path), { force: true });
-        written = await copy(`SELECT ${selectCols}, ${system}, ${monthExpr} AS ${MONTH} FROM (${dedup(true)})`);
-      }
-    }
-    const monthsTouched = new Set(written.map((f) => f.month));
-    input.crashPoint?.('after-write');
-
-    const rowsWritten = replace || appendOnly ? written.reduce((s, f) => s + f.rows, 0) : Number(await scalar(conn, `SELECT count(*) FROM winners`));
+    const tableRows = Number(await scalar(conn, `SELECT count(*) FROM ${target}`));
     const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
-    const files = [...keep, ...written.filter((f) => f.rows > 0)];
     const record: SyncRecord = {
+      source,
+      table,
       syncId: input.syncId,
       mode: input.mode,
       fullRefresh: input.fullRefresh,
@@ -210,84 +231,134 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
       outcome: 'succeeded',
       rowsRead: input.staging.rows,
       rowsWritten,
+      tableRows,
       pages: input.staging.pages,
       cursorField: input.cursorField,
       cursorBefore,
       cursorAfter,
-      schemaChanges: changes,
-      monthsTouched: monthsTouched.size,
-      warnings: staleIgnored
-        ? [`${staleIgnored} fetched record(s) had an older cursor than the version already stored (the vendor's cursor moved backwards); the newer stored version was kept — run a full refresh if the vendor rewrote history`]
-        : undefined,
+      schemaChanges: reportedChanges,
+      monthsTouched,
+      duplicateKeys,
+      warnings,
     };
-    const manifest: Manifest = {
-      ...previous,
-      primaryKey: [...shape.primaryKey],
-      partitionBy: shape.partitionBy,
-      mode: input.mode,
-      cursorField: input.cursorField,
-      cursor: cursorAfter,
-      schema: columns,
-      files,
-      rows: files.reduce((s, f) => s + f.rows, 0),
-      syncs: [...previous.syncs, record],
-      updatedAt: record.finishedAt,
-    };
-    // Empty output files (a month whose rows all moved elsewhere) are not part of the table.
-    for (const f of written) if (f.rows === 0) fs.rmSync(path.join(tableDir, f.path), { force: true });
-    writeManifest(manifestFile, manifest); // ← the commit point
-    input.crashPoint?.('after-manifest');
-    return {
-      rowsRead: input.staging.rows,
-      rowsWritten,
-      tableRows: manifest.rows,
-      cursorBefore,
-      cursorAfter,
-      schemaChanges: changes,
-      monthsTouched: monthsTouched.size,
-      warnings: record.warnings ?? [],
-      superseded: superseded.map((f) => f.path),
-      manifest,
-    };
-  } finally {
-    engine.close();
-    fs.rmSync(outDir, { recursive: true, force: true });
+    await conn.run(insertSyncSql(record));
+    await setCommitMessage(conn, `sync ${source}.${table} (${input.fullRefresh ? 'full refresh' : input.mode}): ${rowsWritten} row(s) written`, { source, table, sync_id: input.syncId, mode: input.mode, cursor: cursorAfter ?? null });
+    input.crashPoint?.('after-write');
+    await conn.run('COMMIT');
+    input.crashPoint?.('after-commit');
+    return { ...fromRecord(record), alreadyCommitted: false };
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
   }
 }
 
-/** Records a failed sync in the table's history without touching its data or cursor. */
-export function recordFailure(paths: WarehousePaths, source: string, table: string, shape: TableShape, rec: Omit<SyncRecord, 'outcome' | 'schemaChanges'>): void {
-  const file = paths.manifest(source, table);
-  const previous = readManifest(file) ?? emptyManifest(source, table, shape.primaryKey, shape.partitionBy);
-  writeManifest(file, { ...previous, syncs: [...previous.syncs, { ...rec, outcome: 'failed', schemaChanges: [], cursorAfter: previous.cursor }] });
+export async function setCommitMessage(conn: DuckDBConnection, message: string, extra: Record<string, unknown>): Promise<void> {
+  await conn.run(`CALL ${LAKE}.set_commit_message('sluice', ${lit(message)}, extra_info => ${lit(JSON.stringify(extra))})`);
 }
 
-/** Deletes every data file of the table that its manifest does not list (superseded or orphaned by a crash). */
-export function collectGarbage(paths: WarehousePaths, source: string, table: string): number {
-  const tableDir = paths.table(source, table);
-  const manifest = readManifest(paths.manifest(source, table));
-  const live = new Set(manifest?.files.map((f) => f.path) ?? []);
-  let removed = 0;
-  if (!fs.existsSync(tableDir)) return 0;
-  for (const entry of fs.readdirSync(tableDir, { withFileTypes: true })) {
-    const full = path.join(tableDir, entry.name);
-    if (entry.isDirectory() && entry.name.startsWith('.tmp-')) {
-      fs.rmSync(full, { recursive: true, force: true });
-      removed++;
-    } else if (entry.isDirectory() && entry.name.startsWith('month=')) {
-      for (const f of fs.readdirSync(full)) {
-        const rel = path.join(entry.name, f);
-        if (!live.has(rel)) {
-          fs.rmSync(path.join(full, f), { force: true });
-          removed++;
-        }
-      }
-      if (fs.readdirSync(full).length === 0) fs.rmdirSync(full);
-    } else if (entry.isFile() && entry.name.startsWith('_manifest.json.tmp')) {
-      fs.rmSync(full, { force: true });
-    }
+function fromRecord(r: SyncRecord): CommitResult {
+  return {
+    rowsRead: r.rowsRead,
+    rowsWritten: r.rowsWritten,
+    tableRows: r.tableRows ?? 0,
+    cursorBefore: r.cursorBefore,
+    cursorAfter: r.cursorAfter,
+    schemaChanges: r.schemaChanges,
+    monthsTouched: r.monthsTouched ?? 0,
+    duplicateKeys: r.duplicateKeys ?? 0,
+    warnings: r.warnings ?? [],
+    alreadyCommitted: true,
+  };
+}
+
+/** DuckDB's spelling of a column type → ours. */
+export function columnTypeOf(dataType: string): ColumnType {
+  if (dataType === 'TIMESTAMP WITH TIME ZONE') return 'TIMESTAMPTZ';
+  return dataType as ColumnType;
+}
+
+export async function tableColumns(conn: DuckDBConnection, source: string, table: string): Promise<Column[]> {
+  const r = await rows(conn, `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ${lit(source)} AND table_name = ${lit(table)} ORDER BY column_index`);
+  return r.map((c) => ({ name: String(c.column_name), type: columnTypeOf(String(c.data_type)) }));
+}
+
+/** The partition field, when it is a column DuckLake can partition by month. */
+function partitionColumn(partitionBy: string | undefined, columns: Column[]): string | undefined {
+  const col = partitionBy ? columns.find((c) => c.name === partitionBy) : undefined;
+  return col && (col.type === 'TIMESTAMPTZ' || col.type === 'DATE') ? col.name : undefined;
+}
+
+async function createTable(conn: DuckDBConnection, source: string, table: string, columns: Column[], partition: string | undefined, replaceExisting: boolean): Promise<void> {
+  const target = `${q(source)}.${q(table)}`;
+  await conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(source)}`);
+  const defs = [...columns, ...SYSTEM_COLUMNS].map((c) => `${q(c.name)} ${c.type}`).join(', ');
+  if (replaceExisting) await conn.run(`DROP TABLE ${target}`);
+  await conn.run(`CREATE TABLE ${target} (${defs})`);
+  // By the UTC month of the creation timestamp (sessions run in UTC: DuckLake follows the session's zone).
+  if (partition) await conn.run(`ALTER TABLE ${target} SET PARTITIONED BY (year(${q(partition)}), month(${q(partition)}))`);
+}
+
+async function addColumns(conn: DuckDBConnection, target: string, changes: SchemaChange[], columns: Column[]): Promise<void> {
+  for (const c of changes) if (c.kind === 'added') await conn.run(`ALTER TABLE ${target} ADD COLUMN ${q(c.column)} ${columns.find((x) => x.name === c.column)!.type}`);
+}
+
+/**
+ * Applies type changes DuckLake can make in place (its widening promotions: BIGINT → DOUBLE, a wider
+ * DECIMAL). Returns false, with nothing changed, when one of them is not such a promotion: an error
+ * inside the transaction would abort it, so this is decided before asking.
+ */
+async function tryAlter(conn: DuckDBConnection, target: string, changes: SchemaChange[]): Promise<boolean> {
+  const typed = changes.filter((c) => c.kind !== 'added');
+  if (!typed.every((c) => c.kind === 'widened' && c.from !== null && promotesInPlace(c.from, c.to))) return false;
+  for (const c of typed) await conn.run(`ALTER TABLE ${target} ALTER COLUMN ${q(c.column)} SET DATA TYPE ${c.to}`);
+  return true;
+}
+
+function promotesInPlace(from: ColumnType, to: ColumnType): boolean {
+  if (from === 'BIGINT' && to === 'DOUBLE') return true;
+  const dec = (t: string) => /^DECIMAL\((\d+),(\d+)\)$/.exec(t.replace(/\s/g, ''));
+  const a = dec(from);
+  const b = dec(to);
+  return Boolean(a && b && a[2] === b[2] && Number(b[1]) >= Number(a[1]));
+}
+
+/**
+ * A change DuckLake cannot make in place (a number that became text, a timestamp that became a
+ * string): the table is written anew with every stored value cast to the new type, in the same
+ * transaction as the sync. Earlier snapshots still read the old table by name.
+ */
+async function rewriteTable(conn: DuckDBConnection, source: string, table: string, before: Column[], after: Column[], partitionBy: string | undefined, stored: Column[]): Promise<void> {
+  const target = `${q(source)}.${q(table)}`;
+  const old = `${q(source)}.${q(`_sluice_rewrite_${table}`.slice(0, 63))}`;
+  await conn.run(`ALTER TABLE ${target} RENAME TO ${q(`_sluice_rewrite_${table}`.slice(0, 63))}`);
+  await createTable(conn, source, table, after, partitionColumn(partitionBy, after), false);
+  const select = [
+    ...after.map((c) => (before.some((b) => b.name === c.name) ? castOld(c, before) : `CAST(NULL AS ${c.type}) AS ${q(c.name)}`)),
+    ...SYSTEM_COLUMNS.filter((s) => stored.some((c) => c.name === s.name)).map((s) => q(s.name)),
+  ];
+  await conn.run(`INSERT INTO ${target} BY NAME SELECT ${select.join(', ')} FROM ${old}`);
+  await conn.run(`DROP TABLE ${old}`);
+}
+
+/** Reads a stored column under the new schema: widened casts, or JSON text for incompatible ones. */
+function castOld(c: Column, previous: Column[]): string {
+  const before = previous.find((p) => p.name === c.name)!;
+  if (before.type === c.type) return q(c.name);
+  if (c.type === 'JSON') return `to_json(${q(c.name)}) AS ${q(c.name)}`;
+  if (c.type === 'VARCHAR' && before.type === 'TIMESTAMPTZ') return `strftime(${q(c.name)}, '%Y-%m-%dT%H:%M:%S.%fZ') AS ${q(c.name)}`;
+  return `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`;
+}
+
+/** Schema changes between a table and the one replacing it. */
+function diffColumns(before: Column[], after: Column[]): SchemaChange[] {
+  const out: SchemaChange[] = [];
+  for (const a of after) {
+    const b = before.find((x) => x.name === a.name);
+    if (!b) out.push({ column: a.name, from: null, to: a.type, kind: 'added' });
+    else if (b.type !== a.type) out.push({ column: a.name, from: b.type, to: a.type, kind: unify(b.type, a.type).compatible && unify(b.type, a.type).type === a.type ? 'widened' : 'incompatible' });
   }
-  return removed;
+  return out;
 }
 
 const MAX_OPEN_PARTITIONS = 32;
@@ -296,11 +367,10 @@ const MAX_OPEN_PARTITIONS = 32;
  * Rows per write buffer: 40% of the engine's memory shared by the partitions that may be open at once,
  * divided by the width of a record; between 256 rows and DuckDB's default row group (122,880).
  */
-export function bufferRows(stagedFiles: string[], memoryLimitBytes: number, openPartitions: number): number {
+export function bufferRows(files: string[], memoryLimitBytes: number, openPartitions: number): number {
   let bytes = 0;
   let lines = 0;
-  // a sample of files is enough to know the width of a record
-  for (const f of stagedFiles.slice(0, 20)) {
+  for (const f of files.slice(0, 20)) {
     try {
       const text = fs.readFileSync(f, 'utf8');
       bytes += Buffer.byteLength(text);
@@ -311,59 +381,6 @@ export function bufferRows(stagedFiles: string[], memoryLimitBytes: number, open
   }
   const width = lines ? bytes / lines : 1024;
   return Math.max(256, Math.min(122_880, Math.floor((memoryLimitBytes * 0.4) / openPartitions / width)));
-}
-
-/**
- * Whether a key occurs twice among the written files. One file per query (DuckDB keeps the footer of
- * every file a query scans until it ends), and keys reduced to their 64-bit hashes: 1M keys take 8 MB,
- * not the key strings. A hash collision only sends the commit down the deduplicating path, which is
- * correct for any input.
- */
-async function repeatsKey(conn: DuckDBConnection, files: string[], key: string[]): Promise<boolean> {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE _sluice_key_hashes (h UBIGINT)`);
-  try {
-    for (const f of files) await conn.run(`INSERT INTO _sluice_key_hashes SELECT hash(${key.join(', ')}) FROM read_parquet(${lit(f)})`);
-    return Number(await scalar(conn, `SELECT count(*) - count(DISTINCT h) FROM _sluice_key_hashes`)) > 0;
-  } finally {
-    await conn.run(`DROP TABLE _sluice_key_hashes`);
-  }
-}
-
-function monthOf(partitionBy: string | undefined, columns: Column[]): string {
-  const col = partitionBy ? columns.find((c) => c.name === partitionBy) : undefined;
-  if (!col) return `'unknown'`;
-  const ts = col.type === 'TIMESTAMPTZ' || col.type === 'DATE' ? q(col.name) : `try_cast(${q(col.name)} AS TIMESTAMPTZ)`;
-  return `coalesce(strftime(${ts}, '%Y-%m'), 'unknown')`;
-}
-
-/** Reads a stored column under the current schema: widened casts, or JSON text for incompatible ones. */
-function castOld(c: Column, previous: Column[]): string {
-  const before = previous.find((p) => p.name === c.name)!;
-  if (before.type === c.type) return q(c.name);
-  if (c.type === 'JSON') return `to_json(${q(c.name)}) AS ${q(c.name)}`;
-  if (c.type === 'VARCHAR' && before.type === 'TIMESTAMPTZ') return `strftime(${q(c.name)}, '%Y-%m-%dT%H:%M:%S.%fZ') AS ${q(c.name)}`;
-  return `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`;
-}
-
-/** Moves the COPY's files into the table's month directories; `counts`: rows per written file. */
-function moveOutputs(outDir: string, tableDir: string, syncId: string, key: string, counts: Map<string, number>): DataFile[] {
-  const out: DataFile[] = [];
-  if (!fs.existsSync(outDir)) return out;
-  for (const part of fs.readdirSync(outDir)) {
-    const m = new RegExp(`^${MONTH}=(.+)$`).exec(part);
-    if (!m) continue;
-    const month = decodeURIComponent(m[1]!);
-    const target = path.join(tableDir, `month=${month}`);
-    fs.mkdirSync(target, { recursive: true });
-    fs.readdirSync(path.join(outDir, part)).forEach((f, i) => {
-      const name = `part-${syncId}-${i}.parquet`;
-      const rows = counts.get(path.resolve(outDir, part, f));
-      if (rows === undefined) throw new Error(`DuckDB reported no row count for ${path.join(part, f)}`);
-      fs.renameSync(path.join(outDir, part, f), path.join(target, name));
-      out.push({ path: path.join(`month=${month}`, name), month, bytes: fs.statSync(path.join(target, name)).size, rows, columnsKey: key });
-    });
-  }
-  return out;
 }
 
 /**

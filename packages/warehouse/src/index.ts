@@ -2,8 +2,11 @@ import './allocator'; // before anything loads @duckdb/node-api: see allocator.t
 export * from './paths';
 export * from './schema';
 export * from './staging';
-export * from './manifest';
 export * from './commit';
 export * from './catalog';
 export * from './query';
 export * from './duck';
+export * from './lake';
+export * from './state';
+export * from './extensions';
+export { withLakeRetry, isRetryableLakeError } from './retry';

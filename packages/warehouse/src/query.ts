@@ -1,56 +1,42 @@
 import './allocator'; // before @duckdb/node-api: see allocator.ts
-import fs from 'node:fs';
-import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { openLake, WarehouseMissingError } from './lake';
 import type { WarehousePaths } from './paths';
-import { listTables, syncsSql, tableViewSql } from './catalog';
-import { quoteIdent as q } from './schema';
-
-async function createViews(conn: DuckDBConnection, paths: WarehousePaths): Promise<void> {
-  const tables = listTables(paths);
-  for (const { source, table, manifest } of tables) {
-    await conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(source)}`);
-    await conn.run(`CREATE OR REPLACE VIEW ${q(source)}.${q(table)} AS ${tableViewSql(paths, manifest)}`);
-  }
-  await conn.run(`CREATE SCHEMA IF NOT EXISTS sluice; ${syncsSql(paths, tables)}`);
-}
 
 /**
- * Read-only SQL against the warehouse (`sluice query`). The catalog is opened READ_ONLY, so no
- * statement can create, change or drop anything in it; file-writing statements (COPY … TO, EXPORT)
- * are refused before they reach DuckDB.
+ * Read-only SQL against the warehouse (`sluice query`). The lake is attached READ_ONLY, so no statement
+ * can create, change or drop anything in it; statements that reach outside it (COPY … TO, ATTACH,
+ * INSTALL, SET …) are refused before they reach DuckDB. Reading needs no lock: a sync may commit at the
+ * same moment, and the query sees the snapshot that was current when it began.
  */
 export class QueryError extends Error {}
 
-const WRITE_STATEMENTS = /^\s*(copy|export|install|load|attach|detach|checkpoint|vacuum|set|pragma|call)\b/i;
+const WRITE_STATEMENTS = /^\s*(copy|export|install|load|attach|detach|checkpoint|vacuum|set|reset|pragma|call)\b/i;
 
-export async function queryWarehouse(paths: WarehousePaths, sql: string): Promise<{ columns: string[]; types: string[]; rows: unknown[][] }> {
-  if (!fs.existsSync(paths.catalog)) throw new QueryError(`no warehouse at ${paths.root} yet: run \`sluice sync\` first`);
+export interface QueryResult {
+  columns: string[];
+  types: string[];
+  rows: unknown[][];
+}
+
+export async function queryWarehouse(paths: WarehousePaths, sql: string): Promise<QueryResult> {
   if (WRITE_STATEMENTS.test(sql) || /\bcopy\b[\s\S]*\bto\b\s*'/i.test(sql)) throw new QueryError('sluice query is read-only: COPY, EXPORT, ATTACH, SET and similar statements are not allowed');
-  let instance: DuckDBInstance;
-  let fromManifests = false;
+  let session;
   try {
-    instance = await DuckDBInstance.create(paths.catalog, { access_mode: 'READ_ONLY' });
+    session = await openLake(paths, { readOnly: true });
   } catch (err) {
-    if (!/lock/i.test((err as Error).message)) throw err;
-    // Another program holds warehouse.duckdb: the catalog is only views over the manifests, so
-    // rebuild it in memory and answer anyway.
-    instance = await DuckDBInstance.create(':memory:');
-    fromManifests = true;
+    if (err instanceof WarehouseMissingError) throw new QueryError(err.message);
+    throw err;
   }
-  const conn = await instance.connect();
-  if (fromManifests) await createViews(conn, paths);
-  await conn.run(`SET TimeZone = 'UTC'`);
   try {
-    const result = await conn.runAndReadAll(sql);
+    const result = await session.conn.runAndReadAll(sql);
     const columns = result.columnNames();
     const types = result.columnTypes().map((t) => t.alias ?? t.toString());
     return { columns, types, rows: result.getRows().map((r) => r.map((v) => toPlain(v))) };
   } catch (err) {
     throw new QueryError((err as Error).message);
   } finally {
-    conn.closeSync();
-    instance.closeSync();
+    session.close();
   }
 }
 

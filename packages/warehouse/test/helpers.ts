@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataRecord, SyncMode } from '@sluice/core';
-import { StagingWriter, WarehousePaths, commitStaged, refreshCatalog, collectGarbage, queryWarehouse, type TableShape } from '../src/index';
+import { StagingWriter, WarehousePaths, commitStaged, queryWarehouse, tableState, withLake, type TableShape } from '../src/index';
 
 export function tempWarehouse(): WarehousePaths {
   return new WarehousePaths(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-wh-')));
@@ -24,8 +24,6 @@ export async function syncPages(
     paths, source, table, shape: opts.shape, mode: opts.mode, fullRefresh: opts.fullRefresh ?? false, cursorField: opts.cursorField,
     syncId, startedAt: new Date().toISOString(), stagingDir: dir, staging: writer.state,
   });
-  await refreshCatalog(paths);
-  collectGarbage(paths, source, table);
   fs.rmSync(dir, { recursive: true, force: true });
   return result;
 }
@@ -33,4 +31,30 @@ export async function syncPages(
 export async function tableRows(paths: WarehousePaths, sql: string): Promise<Record<string, unknown>[]> {
   const r = await queryWarehouse(paths, sql);
   return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
+}
+
+/** Data files of a table as DuckLake lists them, relative to the table's directory under data/. */
+export async function dataFiles(wh: WarehousePaths, source = 'src', table = 'orders'): Promise<string[]> {
+  return withLake(wh, { readOnly: true }, async ({ conn }) => {
+    const r = await conn.runAndReadAll(`SELECT data_file FROM ducklake_list_files('lake', '${table}', schema => '${source}')`);
+    return r.getRows().map((x) => path.relative(path.join(wh.root, 'data', source, table), String(x[0]))).sort();
+  });
+}
+
+/** The table's committed state (cursor, last sync) as the next sync would read it. */
+export function stateOf(wh: WarehousePaths, source = 'src', table = 'orders') {
+  return tableState(wh, source, table);
+}
+
+/** Rows stored in a file whose year=/month= partition is not their createdAt's UTC month (one query over every file). */
+export async function misplacedRows(wh: WarehousePaths, source = 'src', table = 'orders', column = 'createdAt'): Promise<number> {
+  const files = (await dataFiles(wh, source, table)).filter((f) => /^year=\d+\/month=\d+\//.test(f)).map((f) => `'${path.join(wh.root, 'data', source, table, f).replace(/'/g, "''")}'`);
+  if (!files.length) return 0;
+  const r = await tableRows(
+    wh,
+    `SELECT count(*) AS n FROM read_parquet([${files.join(', ')}], filename = true, union_by_name = true)
+     WHERE year("${column}" AT TIME ZONE 'UTC') <> CAST(regexp_extract(filename, 'year=(\\d+)', 1) AS INT)
+        OR month("${column}" AT TIME ZONE 'UTC') <> CAST(regexp_extract(filename, 'month=(\\d+)', 1) AS INT)`,
+  );
+  return Number(r[0]!.n);
 }

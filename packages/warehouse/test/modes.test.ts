@@ -1,24 +1,25 @@
 import { describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readManifest, refreshCatalog, tableViewSql, writeManifest } from '../src/index';
-import { syncPages, tableRows, tempWarehouse } from './helpers';
+import { dataFiles, stateOf, syncPages, tableRows, tempWarehouse } from './helpers';
 
 const shape = { primaryKey: ['id'] as const, partitionBy: 'createdAt' };
+const cursorOf = (wh: ReturnType<typeof tempWarehouse>) => stateOf(wh).then((s) => s.cursor);
 const rec = (id: string, createdAt: string, updatedAt: string, extra: Record<string, unknown> = {}) => ({ id, createdAt, updatedAt, total: 100, lines: [{ sku: 'A', qty: 1 }], ...extra });
 
 describe('warehouse modes', () => {
   it('full refresh lands typed, monthly-partitioned Parquet and replaces the table', async () => {
     const wh = tempWarehouse();
     await syncPages(wh, { shape, mode: 'full_refresh', pages: [[rec('a', '2024-01-05T10:00:00.000Z', '2024-01-05T10:00:00.000Z'), rec('b', '2024-02-05T10:00:00.000Z', '2024-02-06T10:00:00.000Z')], [rec('c', '2024-02-07T00:00:00Z', '2024-02-07T00:00:00Z', { createdAt: null })]] });
-    const dirs = fs.readdirSync(path.join(wh.root, 'src', 'orders')).filter((d) => d.startsWith('month=')).sort();
-    expect(dirs).toEqual(['month=2024-01', 'month=2024-02', 'month=unknown']);
+    // Monthly partitions by the UTC month of createdAt; records without one are queryable like the rest.
+    const months = async () => [...new Set((await dataFiles(wh)).map((f) => path.dirname(f)))].sort();
+    expect(await months()).toEqual(['year=2024/month=1', 'year=2024/month=2', 'year=__HIVE_DEFAULT_PARTITION__/month=__HIVE_DEFAULT_PARTITION__']);
+    for (const f of await dataFiles(wh)) expect(fs.existsSync(path.join(wh.root, 'data', 'src', 'orders', f))).toBe(true);
     const types = await tableRows(wh, `SELECT column_name, column_type AS data_type FROM (DESCRIBE src.orders)`);
     expect(Object.fromEntries(types.map((t) => [t.column_name, t.data_type]))).toMatchObject({ id: 'VARCHAR', createdAt: 'TIMESTAMP WITH TIME ZONE', total: 'BIGINT', lines: 'JSON', _sluice_synced_at: 'TIMESTAMP WITH TIME ZONE', _sluice_sync_id: 'VARCHAR' });
     await syncPages(wh, { shape, mode: 'full_refresh', pages: [[rec('z', '2023-12-01T00:00:00Z', '2023-12-01T00:00:00Z')]] });
     expect(await tableRows(wh, 'SELECT id FROM src.orders')).toEqual([{ id: 'z' }]);
-    const remaining = fs.readdirSync(path.join(wh.root, 'src', 'orders')).filter((d) => d.startsWith('month='));
-    expect(remaining).toEqual(['month=2023-12']);
+    expect(await months()).toEqual(['year=2023/month=12']);
   });
 
   it('incremental merges by primary key, newest version wins, rewriting only touched months', async () => {
@@ -26,8 +27,7 @@ describe('warehouse modes', () => {
     const first = [rec('a', '2024-01-05T10:00:00Z', '2024-01-05T10:00:00Z'), rec('b', '2024-02-05T10:00:00Z', '2024-02-05T10:00:00Z'), rec('c', '2024-03-05T10:00:00Z', '2024-03-05T10:00:00Z')];
     const r1 = await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [first] });
     expect(r1.cursorAfter).toBe('2024-03-05T10:00:00Z');
-    const before = readManifest(wh.manifest('src', 'orders'))!;
-    const janFile = before.files.find((f) => f.month === '2024-01')!.path;
+    const janFile = (await dataFiles(wh)).find((f) => f.startsWith('year=2024/month=1/'));
     // b updated twice in one sync (seen on two pages), d inserted in March
     const r2 = await syncPages(wh, {
       shape, mode: 'incremental', cursorField: 'updatedAt', since: r1.cursorAfter,
@@ -37,9 +37,8 @@ describe('warehouse modes', () => {
     expect(r2.monthsTouched).toBe(2);
     const rows = await tableRows(wh, 'SELECT id, total FROM src.orders ORDER BY id');
     expect(rows).toEqual([{ id: 'a', total: 100 }, { id: 'b', total: 2 }, { id: 'c', total: 100 }, { id: 'd', total: 100 }]);
-    const after = readManifest(wh.manifest('src', 'orders'))!;
-    expect(after.files.find((f) => f.month === '2024-01')!.path).toBe(janFile); // January untouched
-    expect(after.cursor).toBe('2024-03-09T00:00:00Z');
+    expect((await dataFiles(wh)).filter((f) => f.startsWith('year=2024/month=1/'))).toEqual([janFile]); // January untouched
+    expect(await cursorOf(wh)).toBe('2024-03-09T00:00:00Z');
   });
 
   it('append-only never updates and never appends the same (key, cursor) twice', async () => {
@@ -63,24 +62,12 @@ describe('warehouse modes', () => {
     expect(rows).toEqual([{ id: 'a', qty: 1, note: '7', extra: null }, { id: 'b', qty: 1.5, note: '{"text":"hi"}', extra: 'x' }]);
   });
 
-  it('views read files of different schemas together (a column added by a merge that left other months alone), and files whose columns were never recorded', async () => {
+  it('a column added by a merge that left other months alone reads NULL there', async () => {
     const wh = tempWarehouse();
     await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [[rec('a', '2024-01-05T10:00:00Z', '2024-01-05T10:00:00Z'), rec('b', '2024-02-05T10:00:00Z', '2024-02-05T10:00:00Z')]] });
-    const oneSchema = readManifest(wh.manifest('src', 'orders'))!;
-    expect(new Set(oneSchema.files.map((f) => f.columnsKey)).size).toBe(1);
-    expect(tableViewSql(wh, oneSchema)).not.toContain('union_by_name');
-
-    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [[rec('c', '2024-02-09T10:00:00Z', '2024-02-09T10:00:00Z', { extra: 'x' })]] });
-    const twoSchemas = readManifest(wh.manifest('src', 'orders'))!;
-    expect(new Set(twoSchemas.files.map((f) => f.columnsKey)).size).toBe(2); // January kept its file
-    const expected = [{ id: 'a', extra: null }, { id: 'b', extra: null }, { id: 'c', extra: 'x' }];
-    expect(await tableRows(wh, 'SELECT id, extra FROM src.orders ORDER BY id')).toEqual(expected);
-
-    // A manifest written before files recorded their columns.
-    writeManifest(wh.manifest('src', 'orders'), { ...twoSchemas, files: twoSchemas.files.map(({ columnsKey: _k, ...f }) => f) });
-    await refreshCatalog(wh);
-    expect(tableViewSql(wh, readManifest(wh.manifest('src', 'orders'))!)).toContain('union_by_name = true');
-    expect(await tableRows(wh, 'SELECT id, extra FROM src.orders ORDER BY id')).toEqual(expected);
+    const r = await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [[rec('c', '2024-02-09T10:00:00Z', '2024-02-09T10:00:00Z', { extra: 'x' })]] });
+    expect(r.schemaChanges).toEqual([{ column: 'extra', from: null, to: 'VARCHAR', kind: 'added' }]);
+    expect(await tableRows(wh, 'SELECT id, extra FROM src.orders ORDER BY id')).toEqual([{ id: 'a', extra: null }, { id: 'b', extra: null }, { id: 'c', extra: 'x' }]);
   });
 
   it('a replace that staged one key twice (moved mid-scan) keeps only the newest version', async () => {

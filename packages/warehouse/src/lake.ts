@@ -1,0 +1,134 @@
+import './allocator'; // before @duckdb/node-api: see allocator.ts
+import fs from 'node:fs';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { extensionOptions, loadExtensions, type WarehouseExtension } from './extensions';
+import { collectJsGarbage } from './heap';
+import { parseBytes } from './duck';
+import { quoteLiteral as lit } from './schema';
+import { LAKE, type WarehousePaths } from './paths';
+import { withLakeRetry } from './retry';
+export { LAKE };
+import { bootstrapState } from './state';
+
+/**
+ * A session on the warehouse's DuckLake: an in-memory DuckDB with the lake attached as `lake` and
+ * made the default database, so `"<source>"."<table>"` and `sluice.syncs` resolve as users write them.
+ * Secrets of the catalog and the bucket go into temporary DuckDB secrets, never into the ATTACH
+ * string, so no DuckDB error can echo them.
+ */
+
+export interface LakeSession {
+  conn: DuckDBConnection;
+  memoryLimitBytes: number;
+  close(): void;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+  memoryLimit?: string;
+  threads?: number;
+  /** Give the JS heap's garbage back before DuckDB takes its memory (commits). */
+  collectGarbage?: boolean;
+}
+
+export class WarehouseMissingError extends Error {}
+
+export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): Promise<LakeSession> {
+  const { catalog, data } = paths.lake;
+  if (opts.readOnly && catalog.kind === 'sqlite' && !fs.existsSync(catalog.file)) throw new WarehouseMissingError(`no warehouse at ${paths.root} yet: run \`sluice sync\` first`);
+  if (!opts.readOnly) {
+    fs.mkdirSync(paths.root, { recursive: true });
+    if (data.kind === 'local') fs.mkdirSync(data.dir, { recursive: true });
+  }
+  fs.mkdirSync(paths.tmp, { recursive: true });
+  if (opts.collectGarbage) collectJsGarbage();
+  const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
+  const instance = await DuckDBInstance.create(':memory:', {
+    ...extensionOptions(),
+    memory_limit: memoryLimit,
+    threads: String(opts.threads ?? 2),
+    temp_directory: paths.tmp,
+    preserve_insertion_order: 'false',
+    // A commit reads each Parquet file once per query and the engine lives for one commit: caching the
+    // files' blocks only holds memory.
+    enable_external_file_cache: 'false',
+  });
+  let conn: DuckDBConnection | undefined;
+  try {
+    conn = await instance.connect();
+    await conn.run(`SET TimeZone = 'UTC'`); // partition values (year/month of a TIMESTAMPTZ) follow the session's zone
+    const needed: WarehouseExtension[] = ['ducklake', catalog.kind === 'sqlite' ? 'sqlite_scanner' : 'postgres_scanner'];
+    if (data.kind === 's3') needed.push('httpfs');
+    await loadExtensions(conn, needed);
+    await createSecrets(conn, paths);
+    await withLakeRetry(() => conn!.run(attachSql(paths, { readOnly: Boolean(opts.readOnly) })));
+    await conn.run(`USE ${LAKE}`);
+    if (!opts.readOnly) await bootstrapState(conn);
+  } catch (err) {
+    conn?.closeSync();
+    instance.closeSync();
+    throw err;
+  }
+  const c = conn;
+  return {
+    conn: c,
+    memoryLimitBytes: parseBytes(memoryLimit),
+    close() {
+      c.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Opens a session, runs `fn`, closes it. */
+export async function withLake<T>(paths: WarehousePaths, opts: OpenOptions, fn: (s: LakeSession) => Promise<T>): Promise<T> {
+  const s = await openLake(paths, opts);
+  try {
+    return await fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+function attachSql(paths: WarehousePaths, o: { readOnly: boolean }): string {
+  const { catalog, data } = paths.lake;
+  const target = catalog.kind === 'sqlite' ? `ducklake:sqlite:${catalog.file}` : 'ducklake:postgres:';
+  const options = [
+    // Given on every attach, so a warehouse directory that moved still finds its files.
+    `DATA_PATH ${lit(data.kind === 'local' ? data.dir : data.url)}`,
+    ...(catalog.kind === 'postgres' ? [`METADATA_PARAMETERS MAP {'SECRET': 'sluice_catalog'}`] : []),
+    ...(o.readOnly ? ['READ_ONLY'] : []),
+  ];
+  return `ATTACH ${lit(target)} AS ${LAKE} (${options.join(', ')})`;
+}
+
+/** The one line any DuckDB client needs to read the warehouse (README, `sluice status`). */
+export function attachHint(paths: WarehousePaths): string {
+  const { catalog, data } = paths.lake;
+  if (catalog.kind === 'sqlite') return `ATTACH 'ducklake:sqlite:${catalog.file}' AS lake (READ_ONLY); USE lake;`;
+  return `ATTACH 'ducklake:postgres:dbname=${catalog.database} host=${catalog.host} port=${catalog.port} user=${catalog.user}' AS lake (READ_ONLY${data.kind === 's3' ? '' : `, DATA_PATH '${data.dir}'`}); USE lake;`;
+}
+
+async function createSecrets(conn: DuckDBConnection, paths: WarehousePaths): Promise<void> {
+  const { catalog, data, s3 } = paths.lake;
+  if (catalog.kind === 'postgres') {
+    const parts = [`TYPE postgres`, `HOST ${lit(catalog.host)}`, `PORT ${catalog.port}`, `DATABASE ${lit(catalog.database)}`, `USER ${lit(catalog.user)}`];
+    if (catalog.password !== undefined) parts.push(`PASSWORD ${lit(catalog.password)}`);
+    await conn.run(`CREATE OR REPLACE TEMPORARY SECRET sluice_catalog (${parts.join(', ')})`);
+  }
+  if (data.kind === 's3') {
+    const o = s3 ?? {};
+    const parts = [`TYPE s3`];
+    if (o.accessKeyId) parts.push(`KEY_ID ${lit(o.accessKeyId)}`);
+    if (o.secretAccessKey) parts.push(`SECRET ${lit(o.secretAccessKey)}`);
+    if (o.sessionToken) parts.push(`SESSION_TOKEN ${lit(o.sessionToken)}`);
+    if (o.region) parts.push(`REGION ${lit(o.region)}`);
+    if (o.endpoint) parts.push(`ENDPOINT ${lit(o.endpoint.replace(/^https?:\/\//, ''))}`);
+    parts.push(`URL_STYLE ${lit(o.urlStyle ?? (o.endpoint ? 'path' : 'vhost'))}`);
+    const loopback = o.endpoint ? /^(https?:\/\/)?(127\.|localhost|\[::1\])/.test(o.endpoint) : false;
+    parts.push(`USE_SSL ${o.useSsl ?? (o.endpoint?.startsWith('http://') || loopback ? false : true)}`);
+    if (!o.accessKeyId) parts.push(`PROVIDER credential_chain`);
+    await conn.run(`CREATE OR REPLACE TEMPORARY SECRET sluice_data (${parts.filter((p) => !(p.startsWith('PROVIDER') && parts.some((q) => q.startsWith('KEY_ID')))).join(', ')})`);
+  }
+}
+
