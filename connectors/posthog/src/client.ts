@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpClient, SluiceError, bearerAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
+import { HttpClient, SluiceError, bearerAuth, checkPageOrder, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
 import { slidingWindowBudget, type SlidingWindowGovernor } from '@sluice/core/http/sliding-window';
 import { INVALID_KEY_HINT, PROJECT_NOT_FOUND_HINT, type PostHogConfig } from './config';
 
@@ -209,3 +209,17 @@ export function parseJson(value: unknown): unknown {
 
 /** A string literal for HogQL. */
 export const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * ClickHouse orders UUID values by their second 64-bit half, then the first, not as text
+ * (ClickHouse/ClickHouse#51063): the order of `ORDER BY uuid` and of `uuid > toUUID(…)` in HogQL. As a
+ * string that sorts in that order, for core's order guard: the second half's hex digits, then the first.
+ */
+export function uuidOrder(uuid: unknown): string {
+  const hex = String(uuid).toLowerCase().replace(/-/g, '');
+  return hex.slice(16) + hex.slice(0, 16);
+}
+
+/** Core's order guard for a HogQL key-set page, named for PostHog and the table. */
+export const checkHogQLOrder = (table: string, keys: readonly (readonly unknown[])[], after: readonly unknown[] | null, fields: readonly string[]) =>
+  checkPageOrder({ vendor: 'PostHog', table, keys, after, start: 'strict', fields });

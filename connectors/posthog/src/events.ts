@@ -1,5 +1,5 @@
 import { SluiceError, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
-import { QueryTooLargeError, lit, mayHaveMore, parseJson, toUtcMicros, type PostHogClient } from './client';
+import { QueryTooLargeError, checkHogQLOrder, lit, mayHaveMore, parseJson, toUtcMicros, uuidOrder, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
 
 /**
@@ -106,6 +106,9 @@ export async function* readEvents(ctx: ReadContext<PostHogConfig, PostHogClient>
       continue;
     }
     const records = result.rows.map(eventRecord);
+    // Key-set paging inside the window needs HogQL's (timestamp, uuid) order: core's order guard checks each page.
+    const keyOf = (timestamp: unknown, uuid: unknown) => [timestamp, uuidOrder(uuid)];
+    checkHogQLOrder(ctx.table, records.map((r) => keyOf(r.timestamp, r.uuid)), s.after && keyOf(s.after[0], s.after[1]), ['timestamp', 'uuid']);
     const more = mayHaveMore(result, config.pageSize);
     if (more && records.length > 0) {
       const last = records[records.length - 1]!;

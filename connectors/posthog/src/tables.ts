@@ -1,5 +1,5 @@
 import { defineTable, nextUrl, paginate, selectRecords, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
-import { lit, mayHaveMore, parseJson, toUtcMicros, type PostHogClient } from './client';
+import { checkHogQLOrder, lit, mayHaveMore, parseJson, toUtcMicros, uuidOrder, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
 import { DEFAULT_LOOKBACK_MS, readEvents } from './events';
 
@@ -30,15 +30,16 @@ async function* keysetRows(ctx: Ctx, o: { select: string; from: string; key: str
   for (;;) {
     const where = after === null ? '' : ` WHERE ${o.key} > ${o.uuidKey ? `toUUID(${lit(after)})` : lit(after)}`;
     const res = await ctx.client.hogql(`SELECT ${o.select} FROM ${o.from}${where} ORDER BY ${o.key} ASC LIMIT ${ctx.config.pageSize}`, { signal: ctx.signal, report: ctx.report });
+    // Key-set paging needs HogQL's order (UUIDs in ClickHouse's): core's order guard checks each page.
+    const orderOf = (v: unknown) => [o.uuidKey ? uuidOrder(v) : String(v)];
+    checkHogQLOrder(ctx.table, res.rows.map((r) => orderOf(r[o.key])), after === null ? null : orderOf(after), [o.key]);
     let records = res.rows.map(o.map);
     if (o.enrich && records.length > 0) records = await o.enrich(records);
     if (!mayHaveMore(res, ctx.config.pageSize)) {
       yield { records, checkpoint: { done: true } };
       return;
     }
-    const next = String(res.rows[res.rows.length - 1]![o.key]);
-    if (next === after) throw new Error(`PostHog ${o.from} paging did not advance past ${o.key} ${next}`);
-    after = next;
+    after = String(res.rows[res.rows.length - 1]![o.key]);
     yield { records, checkpoint: { after } as Json };
   }
 }
@@ -57,6 +58,8 @@ async function distinctIdsFor(ctx: Ctx, records: DataRecord[]): Promise<DataReco
       signal: ctx.signal,
       report: ctx.report,
     });
+    const keyOf = (personId: unknown, distinctId: unknown) => [uuidOrder(personId), String(distinctId)];
+    checkHogQLOrder(ctx.table, res.rows.map((r) => keyOf(r.person_id, r.distinct_id)), after && keyOf(after[0], after[1]), ['person_id', 'distinct_id']);
     for (const r of res.rows) {
       const list = byPerson.get(String(r.person_id)) ?? [];
       list.push(String(r.distinct_id));

@@ -3,7 +3,7 @@ import { SluiceError, readTable, type DataRecord, type ReadRequest } from '@slui
 import { slidingWindowBudget } from '@sluice/core/http/sliding-window';
 import { DEMO_KEY, EMPTY_PROJECT_ID, NO_QUERY_SCOPE_KEY, OTHER_PROJECT_KEY, start, sourceConfig, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import connector, { checkPostHog } from '../src/index';
-import { createClient, toUtcMicros } from '../src/client';
+import { createClient, toUtcMicros, uuidOrder } from '../src/client';
 import { configSchema, normalizeHost } from '../src/config';
 import { DEFAULT_LOOKBACK_MS } from '../src/events';
 
@@ -22,7 +22,8 @@ async function read(table: string, extra: Record<string, unknown> = {}, request:
 }
 
 const uuids = (records: DataRecord[]) => records.map((r) => r.uuid as string);
-const keyOf = (r: DataRecord) => `${r.timestamp as string}|${r.uuid as string}`;
+/** The (timestamp, uuid) position in HogQL's order (UUIDs in ClickHouse's order), as a string that sorts so. */
+const keyOf = (r: DataRecord) => `${r.timestamp as string}|${uuidOrder(r.uuid)}`;
 const isoUs = (us: number) => `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
 
 beforeAll(async () => {

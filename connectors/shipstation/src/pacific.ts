@@ -114,3 +114,16 @@ export function pacificLowerBound(since: string): string {
   if (local.getPossibleOffsets().length > 1) wall = wall.minus({ hours: 1 });
   return wall.toFormat('yyyy-MM-dd HH:mm:ss');
 }
+
+/**
+ * A record's place in a ShipStation sort by a date field, for core's order guard: the wall clock at the
+ * filter's resolution (`2024-11-03 00:40:00`: records sharing the anchor second are re-read, so finer
+ * digits may go back across pages), with the whole repeated fall-back hour as one value (`… 01:00:00`),
+ * since ShipStation may order that hour by wall clock or by instant. Undefined when not a wall clock.
+ */
+export function wallOrderKey(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = WALL.exec(value);
+  if (!m) return undefined;
+  return isAmbiguousWall(value) ? `${m[1]} ${m[2]!.slice(0, 2)}:00:00` : `${m[1]} ${m[2]}`;
+}

@@ -2,7 +2,7 @@ import { SluiceError, defineTable, httpTable, pageNumber, type ColumnType, type 
 import { anchoredPageNumber } from '@sluice/core/http/anchored-paging';
 import type { ShipStationClient } from './client';
 import type { ShipStationConfig } from './config';
-import { normalizeRecord, pacificLowerBound, wallLowerBound } from './pacific';
+import { normalizeRecord, pacificLowerBound, wallLowerBound, wallOrderKey } from './pacific';
 
 type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
 type Columns = Record<string, ColumnType>;
@@ -27,6 +27,11 @@ const cursorPaging = (allowed: readonly string[]) => (ctx: Ctx) => {
     anchorParam: `${field}Start`,
     // The raw wall clock at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 00:40:00` (repeated hour: widened).
     anchorOf: (r) => wallLowerBound(r[field]),
+    // Order guard (core): pages must follow the sort; anchors are widened in the repeated hour, so the key is not the anchor.
+    orderKey: (r) => {
+      const key = wallOrderKey(r[field]);
+      return key === undefined ? undefined : [key];
+    },
     initial: ctx.request.since ? pacificLowerBound(ctx.request.since) : null,
   });
 };

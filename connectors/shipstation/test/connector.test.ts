@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime, readTable, SluiceError, type DataRecord } from '@sluice/core';
 import { start, sourceConfig, type ShipStationEmulator } from '@sluice/emulators/shipstation/index';
 import connector, { AUTH_FAILED, NO_API_ACCESS } from '../src/index';
-import { pacificLowerBound, wallLowerBound } from '../src/pacific';
+import { pacificLowerBound, wallLowerBound, wallOrderKey } from '../src/pacific';
 
 /** The emulator's truth (UTC ms precision) as the connector renders it (microseconds, Z). */
 const micro = (iso: string) => `${iso.slice(0, 23)}000Z`;
@@ -60,7 +60,8 @@ describe('shipstation connector', () => {
     expect(reqs[0]!.get('modifyDateStart')).toBeNull();
     expect(reqs[1]!.get('modifyDateStart')).toBe(walls[499]!.slice(0, 19).replace('T', ' '));
     expect(checkpoints.at(-1)).toEqual({ done: true });
-    expect(checkpoints[0]).toEqual({ state: { anchor: walls[499]!.slice(0, 19).replace('T', ' '), page: 1 } });
+    // The checkpoint also carries the page's last order key (core's order guard checks a resumed page against it).
+    expect(checkpoints[0]).toEqual({ state: { anchor: walls[499]!.slice(0, 19).replace('T', ' '), page: 1 }, last: [wallOrderKey(walls[499])] });
     const truth = new Map(h.store.truth('orders').map((o) => [o.orderId, o]));
     const dst = new Set(h.dst.orders.map((d) => d.orderId));
     let compared = 0;
@@ -193,7 +194,7 @@ describe('shipstation connector', () => {
 
   it('resumes after the page checkpoint', async () => {
     const first = await readTable(connector, config, 'orders', {}, { maxPages: 1 });
-    expect(first.checkpoints).toEqual([{ state: { anchor: expect.any(String), page: 1 } }]);
+    expect(first.checkpoints).toEqual([{ state: { anchor: expect.any(String), page: 1 }, last: [expect.any(String)] }]);
     const rest = await readTable(connector, config, 'orders', { checkpoint: first.checkpoints[0] });
     expect(rest.pages).toBe(2);
     expect(new Set([...first.records, ...rest.records].map((r) => r.orderId)).size).toBe(h.store.count('orders'));

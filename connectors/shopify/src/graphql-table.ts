@@ -1,4 +1,4 @@
-import { SluiceError, sleep, type ColumnType, type CursorSpec, type DataRecord, type Page, type ReadContext, type TableSpec } from '@sluice/core';
+import { SluiceError, checkPageOrder, sleep, type ColumnType, type CursorSpec, type DataRecord, type Json, type OrderKey, type Page, type ReadContext, type TableSpec } from '@sluice/core';
 import { graphql, MaxCostExceeded, type ShopifyClient } from './client';
 import { BulkUnavailable, readBulkFile, runBulk, waitBulk } from './bulk';
 import { PageCostModel } from './query-cost';
@@ -51,7 +51,7 @@ const rowsOf = (def: ShopifyTableDef, nodes: Record<string, any>[]): DataRecord[
 
 type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
 
-type Checkpoint = { done?: true; page?: { after: string | null }; bulk?: { id: string; skip: number } } | undefined;
+type Checkpoint = { done?: true; page?: { after: string | null; last?: Json[] | null }; bulk?: { id: string; skip: number } } | undefined;
 
 export const LOOKBACK_MS = 60_000;
 
@@ -68,6 +68,35 @@ function sortKeyFor(def: ShopifyTableDef, ctx: Ctx): string | undefined {
   if (!def.sortable) return undefined;
   if (ctx.request.mode === 'full_refresh' && !ctx.request.since) return 'ID';
   return ctx.request.cursorField === 'createdAt' ? 'CREATED_AT' : 'UPDATED_AT';
+}
+
+/**
+ * The order guard's key of a node for a sort key (core's checkPageOrder). Shopify pages by an opaque
+ * cursor over (sort value, id): ID is unique and numeric, so pages must start strictly after the last
+ * one; timestamps are shown to the second while Shopify may sort finer, so ties are not checked by id
+ * and a page may start at the previous page's last value (inclusive).
+ */
+function orderOf(sortKey: string | undefined): { key: (node: Record<string, any>) => OrderKey | undefined; start: 'strict' | 'inclusive'; fields: string[] } | undefined {
+  if (sortKey === 'ID') {
+    return {
+      key: (n) => {
+        const id = /\/(\d+)(?:\?.*)?$/.exec(String(n['id']))?.[1];
+        return id === undefined ? undefined : [Number(id)];
+      },
+      start: 'strict',
+      fields: ['id'],
+    };
+  }
+  const field = sortKey === 'UPDATED_AT' ? 'updatedAt' : sortKey === 'CREATED_AT' ? 'createdAt' : undefined;
+  if (!field) return undefined;
+  return {
+    key: (n) => {
+      const ms = typeof n[field] === 'string' ? Date.parse(n[field]) : NaN;
+      return Number.isFinite(ms) ? [new Date(ms).toISOString()] : undefined;
+    },
+    start: 'inclusive',
+    fields: [field],
+  };
 }
 
 export function pagedQuery(def: ShopifyTableDef, sortKey: string | undefined): string {
@@ -207,8 +236,10 @@ async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<stri
   }
 }
 
-async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null): AsyncGenerator<Page> {
-  const query = pagedQuery(def, sortKeyFor(def, ctx));
+async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null, lastKey: OrderKey | null = null): AsyncGenerator<Page> {
+  const sortKey = sortKeyFor(def, ctx);
+  const order = orderOf(sortKey);
+  const query = pagedQuery(def, sortKey);
   const search = searchFor(ctx);
   const model = new PageCostModel(query, 'first');
   let maxCost = 1000;
@@ -235,6 +266,7 @@ async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null):
     model.calibrate(size, result.requestedCost);
     const conn = result.data[def.root];
     if (!conn) throw new SluiceError('bad_response', `Shopify answered without ${def.root}`);
+    if (order) lastKey = checkPageOrder({ vendor: 'Shopify', table: def.name, keys: conn.nodes.map(order.key), after: lastKey, start: order.start, fields: order.fields });
     await completeNested(def, ctx, conn.nodes);
     const records = rowsOf(def, conn.nodes);
     const next = conn.pageInfo.hasNextPage ? conn.pageInfo.endCursor : null;
@@ -244,7 +276,7 @@ async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null):
     }
     if (seen.has(next)) throw new SluiceError('bad_response', `Shopify returned the ${def.root} cursor ${next} twice; stopping to avoid an endless loop`);
     seen.add(next);
-    yield { records, checkpoint: { page: { after: next } } };
+    yield { records, checkpoint: { page: { after: next, ...(order ? { last: lastKey as Json[] | null } : {}) } } };
     after = next;
   }
 }
@@ -264,7 +296,7 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
       const cp = ctx.request.checkpoint as Checkpoint;
       if (cp?.done) return;
       if (cp?.page) {
-        yield* pagePhase(def, ctx, cp.page.after);
+        yield* pagePhase(def, ctx, cp.page.after, cp.page.last ?? null);
         return;
       }
       if (cp?.bulk || (await wantsBulk(def, ctx, searchFor(ctx)))) {

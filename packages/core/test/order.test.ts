@@ -163,6 +163,30 @@ describe('anchored page numbers with the order guard', () => {
     expect(new Set(out.map((r) => r.n)).size).toBe(rows.length);
   });
 
+  it('a page restarted from a coarser anchor may re-read earlier keys; a next page number may not go back', async () => {
+    // Anchors at minute resolution, keys to the second: a restart at the minute re-reads earlier seconds.
+    const secs = Array.from({ length: 10 }, (_, i) => ({ n: i, at: `2024-01-01 00:0${Math.floor(i / 4)}:${String(10 + i).padStart(2, '0')}` }));
+    const http = {
+      options: { vendor: 'acme' },
+      async request(req: HttpRequest) {
+        const from = req.query?.from as string | undefined;
+        const page = Number(req.query?.page);
+        const list = secs.filter((r) => from === undefined || r.at >= from);
+        return { status: 200, headers: {}, text: '', url: req.path, body: list.slice((page - 1) * 3, page * 3) };
+      },
+    } as unknown as HttpClient;
+    const paginator = anchoredPageNumber({ size: 3, anchorParam: 'from', anchorOf: (r) => `${(r.at as string).slice(0, 16)}:00`, orderKey: (r) => [r.at], initial: null });
+    const out: DataRecord[] = [];
+    for await (const p of paginate({ http, request: { path: '/list' }, paginator, records: (b) => b, table: 'list' })) out.push(...p.records);
+    expect(new Set(out.map((r) => r.n)).size).toBe(secs.length);
+    // The same answers, resumed at page 2 of an anchor with a saved last key beyond them: refused.
+    const resumed = paginate({ http, request: { path: '/list' }, paginator, records: (b) => b, table: 'list', checkpoint: { state: { anchor: null, page: 2 }, last: ['2024-01-01 00:09:00'] } });
+    const e = await failure((async () => {
+      for await (const _ of resumed) void _;
+    })());
+    expect(e.message).toContain(`a page starts at "2024-01-01 00:00:13", which is not at or after the previous page's last key "2024-01-01 00:09:00"`);
+  });
+
   it('refuses a descending answer', async () => {
     const e = await failure(read(api(true)));
     expect(e.kind).toBe('inconsistent');

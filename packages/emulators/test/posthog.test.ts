@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEY, EMPTY_PROJECT_ID, NO_QUERY_SCOPE_KEY, OTHER_PROJECT_KEY, generatedCustomers, start, type PostHogEmulator } from '../src/posthog/index';
 import { HogQLError, parseHogQL } from '../src/posthog/hogql';
+import { clickhouseUuidOrder } from '../src/posthog/store';
 
 let h: PostHogEmulator;
 const NOW = Date.parse('2026-03-15T12:00:00Z');
@@ -120,7 +121,7 @@ describe('posthog emulator: HogQL', () => {
     const expected = h.project.events
       .filter((e) => e.timestampUs > since && ['product added to cart', 'checkout started'].includes(e.event))
       .map((e) => e.uuid)
-      .sort()
+      .sort((a, b) => (clickhouseUuidOrder(a) < clickhouseUuidOrder(b) ? -1 : 1))
       .reverse();
     expect(r.body.results.map((x: string[]) => x[0])).toEqual(expected);
     expect(r.body.columns).toEqual(['uuid', 'url']);
@@ -138,7 +139,7 @@ describe('posthog emulator: HogQL', () => {
 
   it('reads persons and cohorts tables', async () => {
     const p = await q('SELECT id, created_at, properties, is_identified FROM persons ORDER BY id LIMIT 1000');
-    expect(p.body.results.map((x: string[]) => x[0])).toEqual([...h.project.persons.keys()].sort());
+    expect(p.body.results.map((x: string[]) => x[0])).toEqual([...h.project.persons.keys()].sort((a, b) => (clickhouseUuidOrder(a) < clickhouseUuidOrder(b) ? -1 : 1)));
     const c = await q('SELECT id, name FROM system.cohorts ORDER BY id');
     expect(c.body.results.map((x: unknown[]) => x[1])).toEqual(h.project.cohorts.map((x) => x.name));
   });
@@ -154,6 +155,30 @@ describe('posthog emulator: HogQL', () => {
     const all = await q('SELECT uuid FROM events ORDER BY uuid LIMIT 10');
     const off = await q('SELECT uuid FROM events ORDER BY uuid LIMIT 5 OFFSET 5');
     expect(off.body.results).toEqual(all.body.results.slice(5));
+  });
+
+  it('orders UUIDs as ClickHouse does (second half first), in ORDER BY and in comparisons', async () => {
+    // The example of ClickHouse/ClickHouse#52070: text order would put 00000000-… first and ffffffff-… last.
+    const ids = ['3f5ffba3-19ff-4f3d-8861-60ae6e1fc1aa', 'a72dc048-f72f-470e-b0f9-60cfad6e1157', '40634f4f-37bf-44e4-ac7c-6f024ad19990', 'cb5818ab-83b5-48a8-8861-60ae6e1fc1aa', 'ffffffff-ffff-ffff-0000-000000000000', '00000000-0000-0000-ffff-ffffffffffff'];
+    const clickhouse = ['ffffffff-ffff-ffff-0000-000000000000', '3f5ffba3-19ff-4f3d-8861-60ae6e1fc1aa', 'cb5818ab-83b5-48a8-8861-60ae6e1fc1aa', '40634f4f-37bf-44e4-ac7c-6f024ad19990', 'a72dc048-f72f-470e-b0f9-60cfad6e1157', '00000000-0000-0000-ffff-ffffffffffff'];
+    const u = await start({ seed: 4, nowMs: NOW, customers: 0, anonymousVisitors: 0 });
+    try {
+      for (const uuid of ids) u.project.addEvent({ uuid, event: 'uuid-order', distinct_id: 'd', timestamp: '2026-03-15T10:00:00.000Z' });
+      const run = async (text: string) => {
+        const res = await fetch(`${u.url}/api/projects/${u.projectId}/query/`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: { kind: 'HogQLQuery', query: text } }),
+        });
+        return ((await res.json()) as { results: string[][] }).results.map((r) => r[0]);
+      };
+      expect(await run("SELECT uuid FROM events WHERE event = 'uuid-order' ORDER BY uuid")).toEqual(clickhouse);
+      expect(await run("SELECT uuid FROM events WHERE event = 'uuid-order' AND uuid > toUUID('cb5818ab-83b5-48a8-8861-60ae6e1fc1aa') ORDER BY uuid")).toEqual(clickhouse.slice(3));
+      expect(await run("SELECT uuid FROM events WHERE event = 'uuid-order' AND uuid = '40634f4f-37bf-44e4-ac7c-6f024ad19990'")).toEqual(['40634f4f-37bf-44e4-ac7c-6f024ad19990']);
+      expect([...ids].sort((a, b) => (clickhouseUuidOrder(a) < clickhouseUuidOrder(b) ? -1 : 1))).toEqual(clickhouse);
+    } finally {
+      await u.close();
+    }
   });
 
   it('renders DateTimes in the project timezone like Python isoformat', async () => {

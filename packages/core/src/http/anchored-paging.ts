@@ -15,9 +15,11 @@ import type { Paginator } from './paging';
  * does not advance the anchor (a page full of one value), the page number advances instead, so paging
  * always progresses. State (the checkpoint): `{ anchor, page }`.
  *
- * The scan is ordered, so each page is checked: non-decreasing in the sort key, and starting at or after
- * the previous page's last key (inclusive: anchor values repeat by design). `orderKey` gives the key at
- * the API's sort resolution when `anchorOf` is not monotonic in the API's order.
+ * The scan is ordered, so each page is checked: non-decreasing in the sort key, and a next page number
+ * starts at or after the previous page's last key (inclusive: values repeat). A page restarted from a
+ * new anchor may re-read earlier keys by design (the anchor is at the filter's resolution, and a vendor
+ * may widen it), so only its own order is checked. `orderKey` gives the key at the API's sort resolution
+ * when `anchorOf` is not monotonic in the API's order.
  */
 export function anchoredPageNumber(o: {
   size: number;
@@ -46,7 +48,7 @@ export function anchoredPageNumber(o: {
   return {
     kind: 'anchored-page-number',
     initial: { anchor: o.initial, page: 1 },
-    order: { key: orderKey, start: 'inclusive' },
+    order: { key: orderKey, start: 'inclusive', continues: (s: { page: number }) => s.page > 1 },
     apply: (s, req) => ({
       ...req,
       query: { ...req.query, ...(s.anchor !== null ? { [o.anchorParam]: s.anchor } : {}), [o.pageParam ?? 'page']: s.page, [o.sizeParam ?? 'pageSize']: o.size },

@@ -24,6 +24,13 @@ export interface OrderSpec {
   start: 'strict' | 'inclusive';
   /** Names of the key's fields, for messages. */
   fields?: readonly string[];
+  /**
+   * Whether the request for `state` continues where the previous page ended, so its first record must
+   * follow that page's last key (default: always). A paginator that restarts from a lower bound it moved
+   * back on purpose (anchored paging re-reads the anchor value) answers false there; its pages are still
+   * checked within themselves.
+   */
+  continues?: (state: any) => boolean;
 }
 
 function compareStrings(a: string, b: string): number {
@@ -99,7 +106,7 @@ export function checkPageOrder(o: PageOrderCheck): OrderKey | null {
           : `${show(key, o.fields)} follows ${show(prev, o.fields)} within one page`;
         throw new SluiceError(
           'inconsistent',
-          `${o.vendor} ${o.table}: records came back out of order (${where}). Key-set paging relies on the API's sort order; read this way it would skip some records and repeat others, so the table's sync stops here and nothing is committed. Is the API (or a proxy in front of it) ignoring the sort?`,
+          `${o.vendor} ${o.table}: records came back out of order (${where}). Paging by key relies on the API's sort order; read this way it would skip some records and repeat others, so the table's sync stops here and nothing is committed. Is the API (or a proxy in front of it) ignoring the sort?`,
         );
       }
     }

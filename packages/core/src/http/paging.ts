@@ -157,7 +157,8 @@ export async function* paginate<S extends Json>(opts: {
     if (!Array.isArray(records)) throw new SluiceError('bad_response', `${opts.http.options.vendor} response to ${req.path} has no record list`);
     if (p.order) {
       const order = p.order;
-      last = checkPageOrder({ vendor: opts.http.options.vendor, table: opts.table ?? req.path, keys: records.map((r) => order.key(r)), after: last, start: order.start, fields: order.fields });
+      const after = order.continues?.(state) === false ? null : last;
+      last = checkPageOrder({ vendor: opts.http.options.vendor, table: opts.table ?? req.path, keys: records.map((r) => order.key(r)), after, start: order.start, fields: order.fields });
     }
     const next = p.next(state, res, records);
     if (next === null) {

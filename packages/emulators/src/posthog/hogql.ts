@@ -5,7 +5,9 @@
  * [NOT] IN (…), [NOT] LIKE/ILIKE, IS [NOT] NULL, BETWEEN, + - * /, INTERVAL n UNIT, property access
  * (`properties.$current_url`), and the functions now(), today(), toDateTime(), toDateTime64(),
  * toUUID(), toString(), lower(), upper(). Anything else is refused with PostHog's validation error.
+ * UUIDs compare in ClickHouse's order (second half first), not as text.
  */
+import { clickhouseUuidOrder } from './store';
 
 export class HogQLError extends Error {
   constructor(message: string) {
@@ -23,7 +25,17 @@ export class DateTimeValue {
 export class IntervalValue {
   constructor(readonly us: number) {}
 }
-export type Value = null | boolean | number | string | DateTimeValue | IntervalValue | Value[] | Record<string, unknown>;
+/** A UUID (columns typed UUID, toUUID()): compared in ClickHouse's order, rendered as its text. */
+export class UuidValue {
+  readonly order: string;
+  constructor(readonly text: string) {
+    this.order = clickhouseUuidOrder(text);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+export type Value = null | boolean | number | string | DateTimeValue | IntervalValue | UuidValue | Value[] | Record<string, unknown>;
 
 const UNIT_US: Record<string, number> = {
   SECOND: 1e6,
@@ -491,6 +503,13 @@ function toDate(v: Value, env: EvalEnv): DateTimeValue {
   throw new HogQLError(`Cannot convert ${JSON.stringify(v)} to DateTime`);
 }
 
+/** A string compared with a UUID is read as one (ClickHouse converts the literal). */
+function toUuid(v: Value): UuidValue {
+  if (v instanceof UuidValue) return v;
+  if (typeof v === 'string' && UUID_RE.test(v)) return new UuidValue(v.toLowerCase());
+  throw new HogQLError(`Cannot parse UUID from ${JSON.stringify(v)}`);
+}
+
 function compare(a: Value, b: Value, env: EvalEnv): number | null {
   if (a === null || b === null) return null;
   if (Array.isArray(a) || Array.isArray(b)) {
@@ -501,6 +520,11 @@ function compare(a: Value, b: Value, env: EvalEnv): number | null {
       if (c !== 0) return c;
     }
     return 0;
+  }
+  if (a instanceof UuidValue || b instanceof UuidValue) {
+    const x = toUuid(a).order;
+    const y = toUuid(b).order;
+    return x < y ? -1 : x > y ? 1 : 0;
   }
   if (a instanceof DateTimeValue || b instanceof DateTimeValue) {
     const x = toDate(a, env).us;
@@ -542,6 +566,7 @@ export function evaluate(e: Expr, row: Row, table: TableDef, env: EvalEnv): Valu
       const [head, ...rest] = e.chain;
       if (!(head! in table.columns)) throw new HogQLError(`Unable to resolve field: ${head}`);
       let v = row[head!] as Value;
+      if (typeof v === 'string' && /^(Nullable\()?UUID\)?$/.test(table.columns[head!] ?? '')) v = new UuidValue(v);
       if (rest.length > 0) {
         if (!table.jsonColumns?.includes(head!)) throw new HogQLError(`Can not access property ${rest.join('.')} on field ${head}`);
         for (const key of rest) v = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof DateTimeValue) ? ((v as Record<string, unknown>)[key] as Value) ?? null : null;
@@ -665,12 +690,13 @@ function call(e: Extract<Expr, { k: 'call' }>, row: Row, table: TableDef, env: E
     }
     case 'toUUID': {
       const [v] = args();
+      if (v instanceof UuidValue) return v;
       if (typeof v !== 'string' || !UUID_RE.test(v)) throw new HogQLError(`Cannot parse UUID from ${JSON.stringify(v)}`);
-      return v.toLowerCase();
+      return new UuidValue(v.toLowerCase());
     }
     case 'toString': {
       const [v] = args();
-      return v === null ? null : v instanceof DateTimeValue ? formatDateTime(v, 0).replace('T', ' ').replace(/Z$/, '') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return v === null ? null : v instanceof DateTimeValue ? formatDateTime(v, 0).replace('T', ' ').replace(/Z$/, '') : v instanceof UuidValue ? v.text : typeof v === 'object' ? JSON.stringify(v) : String(v);
     }
     case 'lower':
     case 'upper': {
@@ -746,6 +772,7 @@ export function execute(q: SelectQuery, rows: Iterable<Row>, table: TableDef, en
       const v = evaluate(c.expr, r, table, env);
       if (v instanceof DateTimeValue) return formatDateTime(v, env.tzOffsetMinutes);
       if (v instanceof IntervalValue) return v.us / 1e6;
+      if (v instanceof UuidValue) return v.text;
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) return JSON.stringify(v); // JSON columns come back as strings
       return v;
     }),

@@ -51,6 +51,17 @@ export interface CommerceOrder {
   createdAt: string;
 }
 
+/**
+ * ClickHouse's order of UUID values: by the second 64-bit half, then the first (each as an unsigned
+ * integer), not by their text (ClickHouse/ClickHouse#51063, "won't fix"; the UUID2 type that sorts as
+ * text is not what PostHog's tables use). `ORDER BY uuid` and `uuid > toUUID(…)` follow it. As a string
+ * that sorts in that order: the second half's hex digits, then the first half's.
+ */
+export function clickhouseUuidOrder(uuid: string): string {
+  const hex = uuid.toLowerCase().replace(/-/g, '');
+  return hex.slice(16) + hex.slice(0, 16);
+}
+
 /** A deterministic UUID from a string: PostHog gives personless events a person_id derived from the distinct_id. */
 export function uuidFrom(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');
@@ -130,9 +141,10 @@ export class PostHogProject {
     return { event, person };
   }
 
-  /** Events sorted by timestamp (ties by uuid), for tests. */
+  /** Events sorted by timestamp (ties by uuid, in ClickHouse's UUID order), for tests. */
   sortedEvents(): PhEvent[] {
-    return [...this.events].sort((a, b) => a.timestampUs - b.timestampUs || (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+    const key = new Map(this.events.map((e) => [e, clickhouseUuidOrder(e.uuid)]));
+    return [...this.events].sort((a, b) => a.timestampUs - b.timestampUs || (key.get(a)! < key.get(b)! ? -1 : key.get(a)! > key.get(b)! ? 1 : 0));
   }
 
   /** Generates a storefront's traffic over `days` days ending at `nowMs`. */

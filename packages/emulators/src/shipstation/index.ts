@@ -28,6 +28,8 @@ export interface ShipStationOptions extends GenerateOptions {
   /** Status for the key pair whose plan lacks API access: 402 or 403 (ShipStation's behaviour is unconfirmed). */
   noApiStatus?: 402 | 403;
   rateLimit?: Partial<RateLimitKnobs>;
+  /** Answer paged lists in storage order whatever their `sortBy` (see ShipStationEmulator.ignoreSort). */
+  ignoreSort?: boolean;
   [knob: string]: unknown;
 }
 
@@ -40,6 +42,11 @@ export interface ShipStationEmulator extends EmulatorServer {
   noApiStatus: 402 | 403;
   /** Mutable at run time. */
   rateLimit: RateLimitKnobs;
+  /**
+   * Misbehaviour switch, mutable at run time: paged lists accept `sortBy` but return records in storage
+   * order (filters still apply), as a broken API version or proxy would. The connector must fail loudly.
+   */
+  ignoreSort: boolean;
   /** 429s served so far. */
   throttled(): number;
   /** Requests served with 2xx. */
@@ -102,7 +109,7 @@ const invalid = (param: string, message: string): EmulatorResponse => ({
   body: { Message: 'The request is invalid.', ModelState: { [param]: [message] } },
 });
 
-function listHandler(spec: ListSpec, store: ShipStationStore) {
+function listHandler(spec: ListSpec, store: ShipStationStore, ignoreSort: () => boolean) {
   return (req: EmulatorRequest): EmulatorResponse => {
     const q = req.query;
     const page = q.has('page') ? Number(q.get('page')) : 1;
@@ -144,10 +151,12 @@ function listHandler(spec: ListSpec, store: ShipStationStore) {
       const field = Object.entries(spec.sorts).find(([name]) => name.toLowerCase() === sortBy.toLowerCase())?.[1];
       if (!field) return invalid('sortBy', `The value '${sortBy}' is not valid for sortBy. Valid values: ${Object.keys(spec.sorts).join(', ')}.`);
       const dir = sortDir === 'DESC' ? -1 : 1;
-      records = records
-        .map((r) => ({ r, k: sortValue(r[field]), id: r[pk] as number }))
-        .sort((a, b) => (a.k < b.k ? -dir : a.k > b.k ? dir : (a.id - b.id) * dir))
-        .map((x) => x.r);
+      if (!ignoreSort()) {
+        records = records
+          .map((r) => ({ r, k: sortValue(r[field]), id: r[pk] as number }))
+          .sort((a, b) => (a.k < b.k ? -dir : a.k > b.k ? dir : (a.id - b.id) * dir))
+          .map((x) => x.r);
+      }
     } else if (sortDir === 'DESC') records = [...records].reverse();
 
     const total = records.length;
@@ -220,7 +229,7 @@ export async function start(options: ShipStationOptions = {}): Promise<ShipStati
     };
   };
 
-  for (const [path, spec] of Object.entries(LISTS)) router.get(path, handler(listHandler(spec, store)));
+  for (const [path, spec] of Object.entries(LISTS)) router.get(path, handler(listHandler(spec, store, () => handle.ignoreSort)));
   router.get('/stores', handler((req) => {
     const showInactive = (req.query.get('showInactive') ?? 'false').toLowerCase() === 'true';
     const marketplaceId = req.query.get('marketplaceId');
@@ -245,6 +254,7 @@ export async function start(options: ShipStationOptions = {}): Promise<ShipStati
     noApiCredentials,
     noApiStatus: options.noApiStatus ?? 402,
     rateLimit,
+    ignoreSort: options.ignoreSort ?? false,
     throttled: () => throttled,
     windows: () => history.map((w) => ({ ...w })),
     served: () => served,

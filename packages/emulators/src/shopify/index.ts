@@ -53,6 +53,8 @@ export interface ShopifyKnobs {
   failNextBulk: BulkOp['failWith'] | undefined;
   /** Clock for the 60-day order window of tokens without read_all_orders. */
   now: () => number;
+  /** Misbehaviour: connections accept `sortKey` but page in ID order (a broken API version or proxy). */
+  ignoreSortKey: boolean;
 }
 
 export interface ShopifyEmulator extends EmulatorServer {
@@ -88,6 +90,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     bulkStartDelayMs: options.bulkStartDelayMs ?? 100,
     failNextBulk: undefined,
     now: () => Date.now(),
+    ignoreSortKey: false,
   };
   const stats = { graphql: 0, throttled: 0, maxCostExceeded: 0, requestedCost: 0, actualCost: 0, bulkRuns: 0, bulkDownloads: 0 };
   const schema = shopifySchema();
@@ -102,6 +105,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     allOrders: scopes.has('read_all_orders'),
     now: knobs.now(),
     maxPageSize: knobs.maxPageSize,
+    ignoreSortKey: knobs.ignoreSortKey,
     plan: bucket.restoreRate >= 1000 ? 'Shopify Plus' : bucket.restoreRate >= 200 ? 'Advanced' : 'Basic',
     cache: new Map(),
   });

@@ -296,6 +296,8 @@ export interface ExecContext {
   allOrders: boolean;
   now: number;
   maxPageSize: number;
+  /** Misbehaviour: connections accept `sortKey` but page in ID order. */
+  ignoreSortKey?: boolean;
   /** Plan name shown by `shop.plan` (follows the bucket's restore rate). */
   plan: string;
   /** Per-execution caches. */
@@ -355,7 +357,7 @@ function connection<T extends { id: number }>(all: Iterable<T>, args: ConnArgs, 
     const pred = searchPredicate(terms, o.search);
     items = items.filter(pred.test);
   }
-  const keyName = args.sortKey && args.sortKey !== 'RELEVANCE' ? args.sortKey : 'ID';
+  const keyName = args.sortKey && args.sortKey !== 'RELEVANCE' && !ctx.ignoreSortKey ? args.sortKey : 'ID';
   const key = o.sortKeys?.[keyName] ?? ((r: T) => r.id);
   const dir = args.reverse ? -1 : 1;
   const cmp = (av: string | number, aid: number, bv: string | number, bid: number) => (av < bv ? -1 : av > bv ? 1 : aid - bid) * dir;
