@@ -31,8 +31,12 @@ export interface ShopifyTableDef {
   requires: string;
   /** Whether the connection takes `sortKey` (UPDATED_AT / CREATED_AT / ID). */
   sortable: boolean;
-  /** Count field used to decide on a bulk backfill (`ordersCount`). */
-  count?: string;
+  /**
+   * Count query that decides on a bulk backfill, and whether it takes `limit` in the API version we speak
+   * (2025-01: ordersCount and productsCount do, customersCount does not; Shopify refuses an argument a
+   * field does not take).
+   */
+  count?: { field: string; limit?: boolean };
   fields: string;
   nested?: NestedConnection[];
   /** Lists sized by `first` (no paging): a parent with a full list is re-read with the whole list. */
@@ -126,8 +130,8 @@ async function wantsBulk(def: ShopifyTableDef, ctx: Ctx, search: string | undefi
   try {
     const { data } = await graphql<Record<string, { count: number } | null>>(
       ctx.client,
-      `query SluiceCount($query: String, $limit: Int) { c: ${def.count}(query: $query, limit: $limit) { count precision } }`,
-      { query: search ?? null, limit: Math.max(1, b.threshold) },
+      countQuery(def.count),
+      { query: search ?? null, ...(def.count.limit ? { limit: Math.max(1, b.threshold) } : {}) },
       { cost: 1, signal: ctx.signal, report: ctx.report },
     );
     const n = data['c']?.count ?? 0;
@@ -137,10 +141,20 @@ async function wantsBulk(def: ShopifyTableDef, ctx: Ctx, search: string | undefi
     ctx.log.info(`shopify ${def.name}: ${n} records to backfill, about ${Math.round(pagingSeconds)} s of paging (bulk threshold ${b.threshold} records or ${b.minPagingSeconds} s)`);
     return n >= b.threshold || pagingSeconds >= b.minPagingSeconds;
   } catch (e) {
-    if (e instanceof SluiceError && e.kind === 'config') return false; // no count field in this API version
+    // Shopify refusing our own query is a defect to fix, never a reason to quietly take another plan.
+    if (e instanceof SluiceError && e.kind === 'config') {
+      const message = `Shopify refused the count query that chooses between a bulk operation and paging for ${def.name} (${e.message}); set bulk.mode to "never" or "always" to sync without it`;
+      ctx.log.warn(`shopify ${def.name}: ${message}`);
+      throw new SluiceError('config', message, { cause: e });
+    }
     throw e;
   }
 }
+
+export const countQuery = (count: NonNullable<ShopifyTableDef['count']>) =>
+  count.limit
+    ? `query SluiceCount($query: String, $limit: Int) { c: ${count.field}(query: $query, limit: $limit) { count precision } }`
+    : `query SluiceCount($query: String) { c: ${count.field}(query: $query) { count precision } }`;
 
 async function* bulkPhase(def: ShopifyTableDef, ctx: Ctx, resume: { id: string; skip: number } | undefined): AsyncGenerator<Page> {
   const c = { client: ctx.client, signal: ctx.signal, report: ctx.report };

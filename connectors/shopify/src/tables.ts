@@ -20,7 +20,7 @@ const orders: ShopifyTableDef = {
   type: 'Order',
   requires: 'read_orders (read_all_orders for orders older than 60 days), read_customers for the customer reference',
   sortable: true,
-  count: 'ordersCount',
+  count: { field: 'ordersCount', limit: true },
   fields: `id legacyResourceId name email phone createdAt updatedAt processedAt closedAt cancelledAt cancelReason
     currencyCode presentmentCurrencyCode displayFinancialStatus displayFulfillmentStatus confirmed test tags note sourceName
     subtotalPriceSet ${BAG} totalPriceSet ${BAG} totalTaxSet ${BAG} totalDiscountsSet ${BAG} totalShippingPriceSet ${BAG}
@@ -93,7 +93,7 @@ const customers: ShopifyTableDef = {
   type: 'Customer',
   requires: 'read_customers',
   sortable: true,
-  count: 'customersCount',
+  count: { field: 'customersCount' },
   fields: `id legacyResourceId firstName lastName displayName email phone state verifiedEmail taxExempt tags note
     numberOfOrders amountSpent { amount currencyCode } defaultAddress { address1 city zip country countryCodeV2 } createdAt updatedAt`,
   columns: { amountSpent: 'DECIMAL(18,2)', numberOfOrders: 'BIGINT' },
@@ -126,7 +126,7 @@ const products: ShopifyTableDef = {
   type: 'Product',
   requires: 'read_products',
   sortable: true,
-  count: 'productsCount',
+  count: { field: 'productsCount', limit: true },
   fields: `id legacyResourceId title handle vendor productType status tags totalInventory createdAt updatedAt publishedAt`,
   nested: [
     {
@@ -208,7 +208,7 @@ const transactions: ShopifyTableDef = {
   type: 'Order',
   requires: 'read_orders (read_all_orders for orders older than 60 days)',
   sortable: true,
-  count: 'ordersCount',
+  count: { field: 'ordersCount', limit: true },
   fields: `id updatedAt`,
   lists: [{ field: 'transactions', first: 10, fields: `id kind status gateway test amountSet ${BAG} createdAt processedAt parentTransaction { id }` }],
   // A transaction never changes; its order's updatedAt moves when one is added.

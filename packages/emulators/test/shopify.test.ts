@@ -76,6 +76,24 @@ describe('auth and shop errors', () => {
     expect((await gql('{ shop { name ')).body.errors[0].message).toMatch(/Syntax Error/);
     expect((await gql('{ shop { nope } }')).body.errors[0].message).toMatch(/Cannot query field "nope"/);
   });
+
+  it("an argument the field does not take: 200 with Shopify's argumentNotAccepted error and no data (2025-01: customersCount has no limit)", async () => {
+    const r = await gql('query SluiceCount($query: String, $limit: Int) { c: customersCount(query: $query, limit: $limit) { count precision } }', { query: null, limit: 10 });
+    expect(r.status).toBe(200);
+    expect(r.body.data).toBeUndefined();
+    expect(r.body.errors).toEqual([
+      {
+        message: "Field 'customersCount' doesn't accept argument 'limit'",
+        locations: [{ line: 1, column: 83 }],
+        path: ['query SluiceCount', 'c', 'limit'],
+        extensions: { code: 'argumentNotAccepted', name: 'customersCount', typeName: 'Field', argumentName: 'limit' },
+      },
+    ]);
+    const ok = await gql('{ customersCount { count precision } ordersCount(limit: 5) { count precision } productsCount(query: "id:>0", limit: 5) { count } }');
+    expect(ok.body.errors).toBeUndefined();
+    expect(ok.body.data.customersCount.precision).toBe('EXACT');
+    expect(ok.body.data.ordersCount).toEqual({ count: 5, precision: 'AT_LEAST' });
+  });
 });
 
 describe('connections', () => {

@@ -1,4 +1,4 @@
-import { GraphQLError, execute, parse, validate, type DocumentNode } from 'graphql';
+import { GraphQLError, execute, parse, validate, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode, type OperationDefinitionNode } from 'graphql';
 import { Router, startServer, type EmulatorRequest, type EmulatorResponse, type EmulatorServer } from '../common/http';
 import { accessDeniedError, deniedFields } from './access';
 import { BulkOperations, type BulkOp } from './bulk';
@@ -70,6 +70,45 @@ export interface ShopifyEmulator extends EmulatorServer {
   endpoint(version?: string): string;
   /** Hooks for the conformance suite (@sluice/testing). */
   conformance: EmulatorConformance;
+}
+
+/**
+ * A validation error as Shopify (graphql-ruby) words it. An argument the field does not take is answered
+ * in a 200: `{ errors: [{ message: "Field 'customersCount' doesn't accept argument 'limit'", locations,
+ * path: ['query SluiceCount', 'c', 'limit'], extensions: { code: 'argumentNotAccepted', name, typeName:
+ * 'Field', argumentName } }] }`, with no data. Other rules keep graphql-js's wording.
+ */
+function validationError(e: GraphQLError, doc: DocumentNode) {
+  const m = /^Unknown argument "(\w+)" on field "\w+\.(\w+)"\./.exec(e.message);
+  const argNode = e.nodes?.[0];
+  if (!m || argNode?.kind !== 'Argument') return { message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+  const [, argumentName, name] = m;
+  return {
+    message: `Field '${name}' doesn't accept argument '${argumentName}'`,
+    locations: e.locations,
+    path: pathTo(doc, argNode),
+    extensions: { code: 'argumentNotAccepted', name, typeName: 'Field', argumentName },
+  };
+}
+
+/** graphql-ruby's error path of an argument: the operation (`query Name`), the fields by alias or name, the argument. */
+function pathTo(doc: DocumentNode, target: ArgumentNode): string[] | undefined {
+  let found: string[] | undefined;
+  visit(doc, {
+    Argument(node, _key, _parent, _path, ancestors) {
+      if (node !== target) return;
+      const steps = (ancestors as readonly (ASTNode | readonly ASTNode[])[]).filter((a): a is ASTNode => !Array.isArray(a) && 'kind' in a);
+      found = [
+        ...steps.flatMap((a): string[] => {
+          if (a.kind === 'OperationDefinition') return [[(a as OperationDefinitionNode).operation, (a as OperationDefinitionNode).name?.value].filter(Boolean).join(' ')];
+          if (a.kind === 'Field') return [(a as FieldNode).alias?.value ?? (a as FieldNode).name.value];
+          return [];
+        }),
+        node.name.value,
+      ];
+    },
+  });
+  return found;
 }
 
 const VERSION_RE = /^(\d{4}-(01|04|07|10)|unstable)$/;
@@ -154,7 +193,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
       return { status: 200, headers, body: { errors: [{ message: g.message, locations: g.locations }] } };
     }
     const invalid = validate(schema, doc);
-    if (invalid.length) return { status: 200, headers, body: { errors: invalid.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) } };
+    if (invalid.length) return { status: 200, headers, body: { errors: invalid.map((e) => validationError(e, doc)) } };
 
     const denied = deniedFields(schema, doc, scopes);
     if (denied.length) {

@@ -243,7 +243,7 @@ type Query {
   ordersCount(query: String, limit: Int = 10000): Count
   customers(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: CustomerSortKeys = ID, query: String): CustomerConnection!
   customer(id: ID!): Customer
-  customersCount(query: String, limit: Int = 10000): Count
+  customersCount(query: String): Count
   products(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: ProductSortKeys = ID, query: String): ProductConnection!
   product(id: ID!): Product
   productsCount(query: String, limit: Int = 10000): Count
