@@ -168,28 +168,35 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     problems.push(`${where(m.at)}: environment variable ${m.name} is not set${typeof srcName === 'string' ? ` (source "${srcName.slice(0, 64)}")` : ''}: export it, or write \${${m.name}:-default}`);
   }
   const parsed = fileSchema.safeParse(substituted);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${where(issue.path)}: ${describeIssue(issue, valueAt(substituted, issue.path))}`);
-    throw new ConfigError(abs, problems);
-  }
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(`${where(issue.path)}: ${describeIssue(issue, valueAt(substituted, issue.path))}`);
+  // One pass reports every problem: the sources are checked even when the rest of the file is not valid.
+  const listed = (substituted as { sources?: unknown } | null)?.sources;
+  const rawSources: unknown[] = parsed.success ? parsed.data.sources : Array.isArray(listed) ? listed : [];
   const entries: SourceEntry[] = [];
-  for (const [i, raw] of parsed.data.sources.entries()) {
+  for (const [i, raw] of rawSources.entries()) {
     const sp = sourceSchema.safeParse(raw);
     if (sp.success) {
       entries.push(sp.data);
       continue;
     }
     for (const issue of sp.error.issues) problems.push(`${where(['sources', i, ...issue.path])}: ${describeIssue(issue, valueAt(raw, issue.path))}`);
-    // Still check what can be checked (type, connector config, tables) of a source with a bad name.
+    // Still check what can be checked (type, connector config, table names) of a source with a bad name,
+    // a bad table setting or a bad schedule: a table whose settings are invalid keeps its name (its
+    // problems are reported above), so an unknown table name is reported in the same pass.
     const r = raw as Partial<SourceEntry> | undefined;
-    const tables = z.record(z.string(), tableSchema.nullable()).safeParse(r?.tables);
+    const tables = z.record(z.string(), z.unknown()).safeParse(r?.tables);
     const config = z.record(z.string(), z.unknown()).safeParse(r?.config);
-    entries.push({ name: typeof r?.name === 'string' ? r.name : `sources[${i}]`, type: typeof r?.type === 'string' ? r.type : '', config: config.success ? config.data : {}, tables: tables.success ? tables.data : undefined, schedule: undefined });
+    entries.push({
+      name: typeof r?.name === 'string' ? r.name : `sources[${i}]`,
+      type: typeof r?.type === 'string' ? r.type : '',
+      config: config.success ? config.data : {},
+      tables: tables.success ? Object.fromEntries(Object.entries(tables.data).map(([name, t]) => [name, tableSchema.nullable().safeParse(t).data ?? null])) : undefined,
+      schedule: undefined,
+    });
   }
-  const cfg: ConfigFile = { ...parsed.data, sources: entries };
   const sources: ResolvedSource[] = [];
   const seen = new Map<string, number>();
-  for (const [i, s] of cfg.sources.entries()) {
+  for (const [i, s] of entries.entries()) {
     const at = ['sources', i];
     if (s.type === '') continue;
     if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name ${show(s.name)} (also sources[${seen.get(s.name)}]); names must be unique`);
@@ -238,6 +245,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     }
     if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule });
   }
+  if (!parsed.success) throw new ConfigError(abs, problems);
+  const cfg: ConfigFile = { ...parsed.data, sources: entries };
   if (problems.length) throw new ConfigError(abs, problems);
   const dir = path.dirname(abs);
   return {
