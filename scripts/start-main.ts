@@ -42,7 +42,7 @@ async function run(): Promise<number> {
   let code: number;
   try {
     code = await main(['--config', configPath, dev ? 'dev' : 'sync']);
-    if (!dev && fs.existsSync(path.join(dir, 'warehouse', 'warehouse.duckdb'))) {
+    if (!dev && fs.existsSync(path.join(dir, 'warehouse', 'catalog.sqlite'))) {
       say('\nWhat landed (sluice query "SELECT … FROM sluice.syncs"):');
       await main(['--config', configPath, 'query', `SELECT source, "table", mode, outcome, rows_written, cursor_after FROM sluice.syncs ORDER BY source, "table"`]);
       say(`\nQuery it yourself:  npx sluice --config ${path.relative(process.cwd(), configPath)} query "SELECT * FROM demo_shop.orders LIMIT 5"`);

@@ -73,11 +73,8 @@ describe('CLI bad input', () => {
 
   it('a SQL error in `sluice query` is a clear message, and writes are refused', async () => {
     const dir = project(demo());
-    fs.mkdirSync(path.join(dir, 'warehouse'));
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const inst = await DuckDBInstance.create(path.join(dir, 'warehouse/warehouse.duckdb'));
-    (await inst.connect()).closeSync();
-    inst.closeSync();
+    const { WarehousePaths, withLake } = await import('@sluice/warehouse');
+    await withLake(new WarehousePaths(path.join(dir, 'warehouse')), {}, async () => undefined); // an empty lake
     const a = await spawnCli(['query', 'SELEC 1'], { cwd: dir });
     expect(a.code).not.toBe(0);
     expect(a.stderr).toContain('query failed: Parser Error');

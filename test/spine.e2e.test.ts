@@ -22,11 +22,11 @@ describe('spine: a real sync through Temporal into Parquet + DuckDB', () => {
     expect(sync.stderr).toContain('Temporal UI: http://127.0.0.1:');
     expect(sync.code, sync.stderr).toBe(0);
     expect(sync.stdout).toMatch(/shop\s+orders\s+incremental\s+succeeded\s+730\s+730/);
-    // Parquet files by UTC creation month, and a DuckDB catalog any client can open
-    const months = fs.readdirSync(path.join(dir, 'wh/shop/orders')).filter((d) => d.startsWith('month=')).sort();
-    expect(months[0]).toBe('month=2024-01');
+    // Parquet files by UTC creation month under data/, and a DuckLake catalog any DuckDB client can attach
+    const months = fs.readdirSync(path.join(dir, 'wh/data/shop/orders/year=2024')).filter((d) => d.startsWith('month=')).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+    expect(months[0]).toBe('month=1');
     expect(months.length).toBeGreaterThanOrEqual(10);
-    expect(fs.existsSync(path.join(dir, 'wh/warehouse.duckdb'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'wh/catalog.sqlite'))).toBe(true);
     const q = await spawnCli(['query', 'SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(total_cents) AS cents FROM shop.orders', '--format', 'json'], { cwd: dir, env: { DEMO_TOKEN: emu.token } });
     expect(q.code, q.stderr).toBe(0);
     const expected = [...emu.orders.values()].reduce((s, o) => s + o.total_cents, 0);

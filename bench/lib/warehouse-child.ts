@@ -83,7 +83,6 @@ process.stdout.write(
     rowsWritten: result.rowsWritten,
     tableRows: result.tableRows,
     monthsTouched: result.monthsTouched,
-    superseded: result.superseded.length,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   })}\n`,
 );

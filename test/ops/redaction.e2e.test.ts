@@ -90,11 +90,10 @@ describe('redaction: the token of a real sync appears nowhere', () => {
     expect(records.some((r) => r.source === 'red' && r.table === 'orders' && typeof r.workflowId === 'string' && String(r.msg).startsWith('retrying'))).toBe(true);
     expect(records.some((r) => String(JSON.stringify(r)).includes('***'))).toBe(true);
 
-    // Warehouse: manifests, Parquet, DuckDB, anything else written there.
+    // Warehouse: the DuckLake catalog (sync log, commit messages), Parquet, anything else written there.
     const files = filesUnder(env.warehouse);
-    expect(files.some((f) => f.endsWith('_manifest.json'))).toBe(true);
+    expect(files.some((f) => f.endsWith('catalog.sqlite'))).toBe(true);
     expect(files.some((f) => f.endsWith('.parquet'))).toBe(true);
-    expect(files.some((f) => f.endsWith('warehouse.duckdb'))).toBe(true);
     const leakingFiles = files.filter((f) => fs.readFileSync(f).includes(SECRET));
 
     // Temporal: every workflow of this task queue (source, tables, check), full histories.

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
 import { createLogger } from '@sluice/core';
-import { WarehousePaths, writeManifest, emptyManifest } from '@sluice/warehouse';
+import { WarehousePaths, insertSyncSql, withLake } from '@sluice/warehouse';
 import { scheduleIntervalMs, startStalenessWatchdog, type StaleAlert } from '../../workflows/src/watchdog';
 import type { Runtime } from '../../workflows/src/runtime';
 import fs from 'node:fs';
@@ -30,12 +30,11 @@ describe('staleness watchdog', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const wh = new WarehousePaths(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-stale-')));
-    const success = (table: string, at: number) => {
-      const m = emptyManifest('fresh', table, ['id']);
-      m.syncs.push({ syncId: `s${at}`, mode: 'incremental', fullRefresh: false, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString(), outcome: 'succeeded', rowsRead: 1, rowsWritten: 1, pages: 1, schemaChanges: [] });
-      writeManifest(wh.manifest('fresh', table), m);
-    };
-    success('orders', Date.now());
+    const success = (table: string, at: number) =>
+      withLake(wh, {}, ({ conn }) =>
+        conn.run(insertSyncSql({ source: 'fresh', table, syncId: `s${at}`, mode: 'incremental', fullRefresh: false, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString(), outcome: 'succeeded', rowsRead: 1, rowsWritten: 1, pages: 1, schemaChanges: [] })),
+      );
+    await success('orders', Date.now());
     const table = (name: string) => ({ name, mode: 'incremental' as const });
     const rt = {
       warehouse: wh,
@@ -53,7 +52,7 @@ describe('staleness watchdog', () => {
     try {
       for (let step = 0; step < 10; step++) {
         clock += 500;
-        success('orders', clock);
+        await success('orders', clock);
         await new Promise((r) => setTimeout(r, 80));
       }
       expect(received.map((a) => [a.event, a.source, a.table, a.lastSucceededAt])).toEqual([['sluice.schedule_stale', 'idle', null, null]]);

@@ -54,6 +54,6 @@ describe('read-only queries', () => {
   it.each(['../etc', 'a/b', 'Shop', 'x"; drop', '', 'a'.repeat(80), 'select'])('source and table names that could escape the warehouse or inject SQL are refused: %s', (name) => {
     if (name === 'select') return expect(() => assertName('source', name)).not.toThrow(); // quoted everywhere
     expect(() => assertName('source', name)).toThrow(/invalid source name/);
-    expect(() => wh.table(name, 'orders')).toThrow();
+    expect(() => wh.staging(name, 'orders', 'sync-1')).toThrow();
   });
 });

@@ -81,7 +81,7 @@ describe('worker killed (SIGKILL) and replaced', () => {
     await verify(env, emu, 'worker killed during extract', `${reRead} pages re-read of ${staged} staged`);
   }, 400_000);
 
-  it.each(['before-write', 'after-write', 'after-manifest'])('during commit (%s): committed exactly once', async (point) => {
+  it.each(['before-write', 'after-write', 'after-commit'])('during commit (%s): committed exactly once', async (point) => {
     ctx = await setup();
     const { emu, env } = ctx;
     emu.latencyMs = 0;

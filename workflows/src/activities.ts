@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, bindLogger, errorMessage, failureType, redact, redactDeep, subtractMs, type ProgressEvent, type ResolvedTable } from '@sluice/core';
-import { StagingWriter, collectGarbage, commitStaged, readManifest, recordFailure, refreshCatalog, type StagingState } from '@sluice/warehouse';
+import { StagingWriter, commitStaged, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
 import { syncMetrics } from './metrics';
 import { sendFailureAlert } from './alerts';
@@ -49,10 +49,10 @@ export function createActivities(rt: Runtime) {
       const log = bindLogger(ctx.log, { source: input.source, table: input.table });
 
       // The saved cursor applies only if it was kept for the same cursor field.
-      const manifest = readManifest(paths.manifest(input.source, input.table));
+      const state = await tableState(paths, input.source, input.table);
       let since: string | undefined;
-      if (!input.fullRefresh && input.mode !== 'full_refresh' && manifest?.cursor && manifest.cursorField === input.cursorField && manifest.files.length > 0) {
-        since = spec.cursor?.lookbackMs ? subtractMs(manifest.cursor, spec.cursor.lookbackMs) : manifest.cursor;
+      if (!input.fullRefresh && input.mode !== 'full_refresh' && state.exists && state.cursor && state.cursorField === input.cursorField) {
+        since = spec.cursor?.lookbackMs ? subtractMs(state.cursor, spec.cursor.lookbackMs) : state.cursor;
       }
 
       // A read-only warehouse surfaces here as EROFS/EACCES (a recursive mkdir would say ENOENT).
@@ -144,17 +144,13 @@ export function createActivities(rt: Runtime) {
       const src = sourceOf(input.source);
       const spec = tableOf(src, input.table);
       const paths = rt.warehouse;
-      // Idempotent: a retried commit whose first attempt already swapped the manifest does nothing again.
-      const current = readManifest(paths.manifest(input.source, input.table));
-      const done = current?.syncs.find((s) => s.syncId === input.syncId && s.outcome === 'succeeded');
       const timer = setInterval(() => ctx.heartbeat({ phase: 'committing', pages: input.extract.pages, rows: input.extract.rows }), 5000);
       ctx.heartbeat({ phase: 'committing', pages: input.extract.pages, rows: input.extract.rows });
       const releaseSlot = await commitSlots();
       try {
         const staging = input.extract.staging as StagingState;
-        const result = done
-          ? { rowsRead: done.rowsRead, rowsWritten: done.rowsWritten, tableRows: current!.rows, cursorBefore: done.cursorBefore, cursorAfter: done.cursorAfter, schemaChanges: done.schemaChanges, warnings: done.warnings ?? [] }
-          : await commitStaged({
+        // Idempotent: a retried commit whose first attempt already committed finds its sync record and writes nothing.
+        const result = await commitStaged({
               paths,
               source: input.source,
               table: input.table,
@@ -167,9 +163,9 @@ export function createActivities(rt: Runtime) {
               stagingDir: paths.staging(input.source, input.table, input.syncId),
               staging,
               crashPoint: crashHook(),
+              onRetry: (attempt, err) => ctx.log.info(`catalog busy, commit retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
+              views: rt.views,
             });
-        if (await refreshCatalog(paths, rt.views())) collectGarbage(paths, input.source, input.table);
-        else ctx.log.warn('warehouse.duckdb is locked by another program; views will be refreshed by the next sync or query');
         fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
         const out: TableResult = {
           source: input.source,
@@ -199,11 +195,12 @@ export function createActivities(rt: Runtime) {
 
     async recordTableFailure(input: TablePlan & { syncId: string; startedAt: string; error: string }): Promise<void> {
       syncMetrics.failed(input.source, input.table, Date.now() - Date.parse(input.startedAt));
-      const src = sourceOf(input.source);
-      const spec = tableOf(src, input.table);
+      tableOf(sourceOf(input.source), input.table);
       const paths = rt.warehouse;
       try {
-        recordFailure(paths, input.source, input.table, { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy }, {
+        await withLake(paths, {}, ({ conn }) => recordFailure(conn, {
+        source: input.source,
+        table: input.table,
         syncId: input.syncId,
         mode: input.mode,
         fullRefresh: input.fullRefresh,
@@ -213,9 +210,8 @@ export function createActivities(rt: Runtime) {
         rowsWritten: 0,
         pages: 0,
         cursorField: input.cursorField,
-        cursorBefore: readManifest(paths.manifest(input.source, input.table))?.cursor,
         error: redact(input.error),
-        });
+        }));
         fs.rmSync(paths.staging(input.source, input.table, input.syncId), { recursive: true, force: true });
       } catch (err) {
         // The failure may be the disk itself (read-only, full): then it cannot be recorded there either.
@@ -225,7 +221,6 @@ export function createActivities(rt: Runtime) {
         }
         throw err;
       }
-      await refreshCatalog(paths, rt.views()).catch(() => false);
     },
 
     /** POSTs the `alerts.webhook` of sluice.yaml when the table has failed `afterFailedIntervals` times in a row. */

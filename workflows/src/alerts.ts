@@ -1,4 +1,4 @@
-import { readManifest } from '@sluice/warehouse';
+import { syncHistory } from '@sluice/warehouse';
 import { redact } from '@sluice/core';
 import type { Runtime } from './runtime';
 import type { TablePlan } from './shared';
@@ -6,7 +6,7 @@ import type { TablePlan } from './shared';
 /**
  * Failure alerts (`alerts: { webhook, afterFailedIntervals }` in sluice.yaml): when a table's sync fails,
  * the syncTable workflow runs the `alertTableFailure` activity, which POSTs a JSON payload to the webhook
- * once the table has failed `afterFailedIntervals` times in a row (by its sync history in the manifest;
+ * once the table has failed `afterFailedIntervals` times in a row (by its sync history in sluice.syncs;
  * for a scheduled table that is N scheduled intervals without a success). Messages are redacted.
  */
 export interface FailureAlert {
@@ -42,9 +42,9 @@ export function workflowUiUrl(uiUrl: string | undefined, namespace: string, work
 export async function sendFailureAlert(rt: Runtime, input: TablePlan & { syncId: string; error: string }, ctx: AlertContext): Promise<{ sent: boolean; consecutiveFailures: number }> {
   const alerts = rt.alerts;
   if (!alerts) return { sent: false, consecutiveFailures: 0 };
-  const syncs = readManifest(rt.warehouse.manifest(input.source, input.table))?.syncs ?? [];
-  let consecutive = 0;
-  for (let i = syncs.length - 1; i >= 0 && syncs[i]!.outcome === 'failed'; i--) consecutive++;
+  const syncs = await syncHistory(rt.warehouse, input.source, input.table); // newest first
+  let consecutive = syncs.findIndex((s) => s.outcome !== 'failed');
+  if (consecutive < 0) consecutive = syncs.length;
   // The failure being reported is recorded before the alert runs; count it if it is not (yet) there.
   if (!syncs.some((s) => s.syncId === input.syncId)) consecutive++;
   if (consecutive < alerts.afterFailedIntervals) return { sent: false, consecutiveFailures: consecutive };
@@ -58,7 +58,7 @@ export async function sendFailureAlert(rt: Runtime, input: TablePlan & { syncId:
     error,
     consecutiveFailures: consecutive,
     afterFailedIntervals: alerts.afterFailedIntervals,
-    lastSucceededAt: syncs.findLast((s) => s.outcome === 'succeeded')?.finishedAt ?? null,
+    lastSucceededAt: syncs.find((s) => s.outcome === 'succeeded')?.finishedAt ?? null,
     failedAt: new Date().toISOString(),
     workflowId,
     runId,

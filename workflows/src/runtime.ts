@@ -32,8 +32,8 @@ export interface Runtime {
   alerts?: { webhook: string; afterFailedIntervals: number };
   /** Base URL of the Temporal Web UI (for links in alerts), when known. */
   uiUrl?: string;
-  /** Extra views (connector views, cross-source views) to maintain in the catalog. */
-  views(): { schema: string; name: string; sql: string }[];
+  /** Extra views (connector views, cross-source views) to maintain in the lake, given the tables it holds (source → tables). */
+  views(present: Map<string, Set<string>>): { schema: string; name: string; sql: string }[];
   /** Releases what the runtime holds open (the Redis connection of shared rate limits). */
   close?(): Promise<void>;
 }

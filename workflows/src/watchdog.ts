@@ -1,4 +1,4 @@
-import { readManifest } from '@sluice/warehouse';
+import { tableState } from '@sluice/warehouse';
 import type { Runtime } from './runtime';
 
 /**
@@ -31,12 +31,11 @@ export function startStalenessWatchdog(rt: Runtime, units: ScheduledUnit[], opts
   const now = opts.now ?? Date.now;
   const startedAt = now();
   const alerted = new Map<string, number>(); // unit → the reference time it was alerted for
-  const lastSuccess = (u: ScheduledUnit): number | undefined => {
+  const lastSuccess = async (u: ScheduledUnit): Promise<number | undefined> => {
     const tables = u.table ? [u.table] : (rt.sources.get(u.source)?.tables.map((t) => t.name) ?? []);
     let latest: number | undefined;
     for (const t of tables) {
-      const syncs = readManifest(rt.warehouse.manifest(u.source, t))?.syncs ?? [];
-      const s = syncs.findLast((x) => x.outcome === 'succeeded');
+      const s = (await tableState(rt.warehouse, u.source, t)).lastSucceeded;
       if (s && (latest === undefined || Date.parse(s.finishedAt) > latest)) latest = Date.parse(s.finishedAt);
     }
     return latest;
@@ -44,7 +43,7 @@ export function startStalenessWatchdog(rt: Runtime, units: ScheduledUnit[], opts
   const check = async () => {
     for (const u of units) {
       const key = `${u.source}.${u.table ?? '*'}`;
-      const success = lastSuccess(u);
+      const success = await lastSuccess(u);
       // Without any success yet, count from when this worker started watching.
       const reference = success ?? startedAt;
       if (now() - reference < alerts.afterFailedIntervals * u.intervalMs || alerted.get(key) === reference) continue;

@@ -74,8 +74,8 @@ describe('shipstation end to end', () => {
     expect(money!.typ).toBe('DECIMAL(18,2)');
     expect(money!.total).toBe((expected / 100).toFixed(2));
 
-    const months = fs.readdirSync(path.join(env.warehouse, 'ss/orders')).filter((d) => d.startsWith('month='));
-    expect(months).toContain('month=2024-11');
+    const months = fs.readdirSync(path.join(env.warehouse, 'data/ss/orders/year=2024')).filter((d) => d.startsWith('month='));
+    expect(months).toContain('month=11');
     const [nov] = await env.query<{ n: number }>(`SELECT count(*) n FROM ss.orders WHERE "createDate" >= TIMESTAMPTZ '2024-11-01 00:00:00+00' AND "createDate" < TIMESTAMPTZ '2024-12-01 00:00:00+00'`);
     expect(Number(nov!.n)).toBe(ss.store.truth('orders').filter((o) => asRead(o.createDate as string).startsWith('2024-11')).length);
   });

@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'y
 import { z } from 'zod';
 import { SYNC_MODES, registerSecret, type Connector, type SyncMode } from '@sluice/core';
 import { CONNECTORS } from '../../../connectors/registry';
-import { NAME_PATTERN, WarehousePaths } from '@sluice/warehouse';
+import { NAME_PATTERN, WarehousePaths, type CatalogLocation, type DataLocation } from '@sluice/warehouse';
 import { temporalDefaults } from '../../../temporal.config';
 
 /**
@@ -43,8 +43,31 @@ export const sourceSchema = z.strictObject({
   tables: z.record(z.string(), tableSchema.nullable()).optional(),
 });
 
+/** `${S3_ENDPOINT:-}` substitutes to an empty string: that means "not set". */
+const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+export const warehouseSchema = z.strictObject({
+  /** Local working directory: staging, spill files, the embedded Temporal server; and the embedded lake. */
+  path: z.string().default('./warehouse'),
+  /** DuckLake catalog: `postgres://user:password@host:5432/db` (scale-out) or a SQLite file path; default `<path>/catalog.sqlite`. */
+  catalog: optionalText,
+  /** Data files: `s3://bucket/prefix/` (scale-out) or a local directory; default `<path>/data/`. */
+  data: optionalText,
+  s3: z
+    .strictObject({
+      endpoint: optionalText,
+      region: optionalText,
+      accessKeyId: optionalText,
+      secretAccessKey: optionalText,
+      sessionToken: optionalText,
+      urlStyle: z.enum(['path', 'vhost']).optional(),
+      useSsl: z.boolean().optional(),
+    })
+    .optional(),
+});
+
 export const fileSchema = z.strictObject({
-  warehouse: z.strictObject({ path: z.string().default('./warehouse') }).default({ path: './warehouse' }),
+  warehouse: warehouseSchema.default({ path: './warehouse' }),
   temporal: z
     .strictObject({
       address: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. localhost:7233'),
@@ -247,14 +270,54 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   }
   if (!parsed.success) throw new ConfigError(abs, problems);
   const cfg: ConfigFile = { ...parsed.data, sources: entries };
+  problems.push(...warehouseProblems(cfg.warehouse).map((m) => `${where(['warehouse', ...m.at])}: ${m.message}`));
   if (problems.length) throw new ConfigError(abs, problems);
   const dir = path.dirname(abs);
   return {
     file: abs,
     dir,
-    warehouse: new WarehousePaths(path.resolve(dir, cfg.warehouse.path)),
+    warehouse: warehousePaths(cfg.warehouse, dir),
     temporal: cfg.temporal,
     sources,
     raw: cfg,
   };
+}
+
+type WarehouseConfig = z.output<typeof warehouseSchema>;
+
+/** What is wrong with a warehouse block that its schema cannot say (URLs, combinations). */
+function warehouseProblems(w: WarehouseConfig): { at: string[]; message: string }[] {
+  const out: { at: string[]; message: string }[] = [];
+  if (w.catalog && /^[a-z][a-z0-9+.-]*:\/\//i.test(w.catalog) && !/^postgres(ql)?:\/\//i.test(w.catalog))
+    out.push({ at: ['catalog'], message: `expected postgres://user:password@host:5432/database (a DuckLake catalog in PostgreSQL) or the path of a SQLite file; got ${JSON.stringify(w.catalog.replace(/\/\/[^@/]*@/, '//***@'))}` });
+  if (w.catalog && /^postgres(ql)?:\/\//i.test(w.catalog)) {
+    try {
+      const u = new URL(w.catalog);
+      if (!u.hostname || u.pathname.replace(/^\//, '') === '') out.push({ at: ['catalog'], message: 'expected postgres://user:password@host:5432/database: the host and the database name are required' });
+    } catch {
+      out.push({ at: ['catalog'], message: 'not a valid postgres:// URL (percent-encode special characters of the password, or use ${PGPASSWORD})' });
+    }
+  }
+  if (w.data && /^[a-z][a-z0-9+.-]*:\/\//i.test(w.data) && !/^s3:\/\/[^/]+/i.test(w.data))
+    out.push({ at: ['data'], message: `expected s3://bucket/prefix/ (S3-compatible object storage) or a local directory; got ${JSON.stringify(w.data)}` });
+  if (w.s3 && !(w.data && /^s3:\/\//i.test(w.data))) out.push({ at: ['s3'], message: 'warehouse.s3 configures object storage, but warehouse.data is not an s3:// URL: set data: s3://bucket/prefix/' });
+  if (w.s3 && Boolean(w.s3.accessKeyId) !== Boolean(w.s3.secretAccessKey))
+    out.push({ at: ['s3', w.s3.accessKeyId ? 'secretAccessKey' : 'accessKeyId'], message: 'accessKeyId and secretAccessKey go together (or leave both out to use the AWS credential chain)' });
+  return out;
+}
+
+/** The warehouse's locations; secrets (catalog password, bucket keys) are registered for redaction. */
+function warehousePaths(w: WarehouseConfig, dir: string): WarehousePaths {
+  const root = path.resolve(dir, w.path);
+  let catalog: CatalogLocation | undefined;
+  if (w.catalog && /^postgres(ql)?:\/\//i.test(w.catalog)) {
+    const u = new URL(w.catalog);
+    const password = u.password ? decodeURIComponent(u.password) : undefined;
+    if (password) registerSecret(password);
+    catalog = { kind: 'postgres', host: u.hostname, port: Number(u.port || 5432), database: decodeURIComponent(u.pathname.slice(1)), user: decodeURIComponent(u.username || 'postgres'), ...(password !== undefined ? { password } : {}) };
+  } else if (w.catalog) catalog = { kind: 'sqlite', file: path.resolve(dir, w.catalog.replace(/^sqlite:/, '')) };
+  const data: DataLocation | undefined = !w.data ? undefined : /^s3:\/\//i.test(w.data) ? { kind: 's3', url: w.data.endsWith('/') ? w.data : `${w.data}/` } : { kind: 'local', dir: path.resolve(dir, w.data) + path.sep };
+  if (w.s3?.secretAccessKey) registerSecret(w.s3.secretAccessKey);
+  if (w.s3?.sessionToken) registerSecret(w.s3.sessionToken);
+  return new WarehousePaths(root, { ...(catalog ? { catalog } : {}), ...(data ? { data } : {}), ...(w.s3 ? { s3: w.s3 } : {}) });
 }

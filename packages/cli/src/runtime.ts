@@ -1,6 +1,5 @@
 import { createLogger, redisRates, registerSecret } from '@sluice/core';
 import type { Runtime } from '@sluice/workflows';
-import { listTables } from '@sluice/warehouse';
 import type { LoadedConfig } from './config';
 
 /** The worker's view of a loaded config: sources by name, the warehouse, connector-defined views. */
@@ -19,12 +18,7 @@ export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
     sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables, rates: rates?.forSource(s.name) }])),
     close: async () => rates?.close(),
     log,
-    views() {
-      const present = new Map<string, Set<string>>();
-      for (const t of listTables(cfg.warehouse)) {
-        if (!present.has(t.source)) present.set(t.source, new Set());
-        present.get(t.source)!.add(t.table);
-      }
+    views(present) {
       const out: { schema: string; name: string; sql: string }[] = [];
       for (const s of cfg.sources) {
         const tables = present.get(s.name);

@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import type { HttpClient } from './http/client';
 import type { SharedRates } from './http/shared-rates';
+import type { DataRecord, Json, Logger, ProgressEvent } from './types';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type DataRecord = Record<string, unknown>;
+export type { DataRecord, Json, Logger, ProgressEvent } from './types';
 
 export const SYNC_MODES = ['incremental', 'full_refresh', 'append_only'] as const;
 export type SyncMode = (typeof SYNC_MODES)[number];
@@ -33,18 +33,6 @@ export interface ReadRequest {
   checkpoint: Json | undefined;
 }
 
-export type ProgressEvent =
-  | { type: 'wait'; ms: number; reason: string }
-  | { type: 'retry'; attempt: number; reason: string }
-  | { type: 'note'; message: string };
-
-export interface Logger {
-  debug(msg: string, data?: Record<string, unknown>): void;
-  info(msg: string, data?: Record<string, unknown>): void;
-  warn(msg: string, data?: Record<string, unknown>): void;
-  error(msg: string, data?: Record<string, unknown>): void;
-}
-
 /** Everything a table's `read` may use. The client is shared by every table of the source in a worker. */
 export interface ReadContext<Config, Client> {
   source: string;
@@ -69,7 +57,7 @@ export interface TableSpec<Config = any, Client = any> {
   name: string;
   description: string;
   primaryKey: readonly [string, ...string[]];
-  /** The creation timestamp the table is partitioned by (UTC month); absent → `month=unknown`. */
+  /** The creation timestamp the table is partitioned by (UTC month); absent → the table's unpartitioned part. */
   partitionBy?: string;
   /** Absent for tables the vendor offers no change cursor for: they support full refresh only. */
   cursor?: CursorSpec;

@@ -3,7 +3,7 @@ import { rows } from './duck';
 import { openLake, WarehouseMissingError, type LakeSession } from './lake';
 import { LAKE, NAME_PATTERN, type WarehousePaths } from './paths';
 import { quoteIdent as q, quoteLiteral as lit } from './schema';
-import { lakeTables, readTableState, STATE_SCHEMA, type TableState } from './state';
+import { lakeTables, readSyncs, readTableState, STATE_SCHEMA, type SyncRecord, type TableState } from './state';
 
 /** A table of the lake with what `sluice status` and the alerts need to know of it. */
 export interface LakeTable extends TableState {
@@ -93,4 +93,9 @@ async function ifWarehouse<T>(paths: WarehousePaths, none: T, fn: (conn: DuckDBC
   } finally {
     session.close();
   }
+}
+
+/** A table's sync log, newest first (empty when there is no warehouse yet). */
+export function syncHistory(paths: WarehousePaths, source: string, table: string, limit = 100): Promise<SyncRecord[]> {
+  return ifWarehouse(paths, [], (conn) => readSyncs(conn, { source, table, limit }));
 }

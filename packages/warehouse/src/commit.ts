@@ -7,7 +7,8 @@ import { LAKE, type WarehousePaths } from './paths';
 import { withLakeRetry } from './retry';
 import { evolve, quoteIdent as q, quoteLiteral as lit, unify, type Column, type SchemaChange } from './schema';
 import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
-import { findSync, insertSyncSql, readTableState, type SyncRecord } from './state';
+import { findSync, insertSyncSql, lakeTables, readTableState, type SyncRecord } from './state';
+import { syncViews, type ExtraView } from './catalog';
 
 export interface TableShape {
   primaryKey: readonly string[];
@@ -36,6 +37,11 @@ export interface CommitInput {
   crashPoint?: (point: CrashPoint) => void;
   /** Called when a commit attempt met catalog contention and is retried. */
   onRetry?: (attempt: number, err: Error) => void;
+  /**
+   * Connector views to keep in the lake, given the tables it holds (source → tables): created or
+   * replaced after the commit, in the same session. A view that does not bind yet is skipped.
+   */
+  views?: (present: Map<string, Set<string>>) => ExtraView[];
 }
 
 export interface CommitResult {
@@ -75,7 +81,10 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     let dedupReplace = false;
     for (;;) {
       const out = await withLakeRetry(() => attempt(session.conn, session.memoryLimitBytes, input, dedupReplace), { onRetry: input.onRetry });
-      if (out !== 'repeat-with-dedup') return out;
+      if (out !== 'repeat-with-dedup') {
+        if (input.views) await refreshViews(session.conn, input.views, input.onRetry);
+        return out;
+      }
       dedupReplace = true;
     }
   } finally {
@@ -251,6 +260,13 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** The connector views after a commit: best effort, a view that fails never fails the sync it follows. */
+async function refreshViews(conn: DuckDBConnection, views: NonNullable<CommitInput['views']>, onRetry: CommitInput['onRetry']): Promise<void> {
+  const present = new Map<string, Set<string>>();
+  for (const t of await lakeTables(conn)) present.set(t.source, (present.get(t.source) ?? new Set()).add(t.table));
+  await withLakeRetry(() => syncViews(conn, views(present)), { onRetry }).catch(() => undefined);
 }
 
 export async function setCommitMessage(conn: DuckDBConnection, message: string, extra: Record<string, unknown>): Promise<void> {

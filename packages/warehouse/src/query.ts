@@ -1,17 +1,21 @@
 import './allocator'; // before @duckdb/node-api: see allocator.ts
-import type { DuckDBValue } from '@duckdb/node-api';
+import { StatementType, type DuckDBConnection, type DuckDBResultReader, type DuckDBValue } from '@duckdb/node-api';
 import { openLake, WarehouseMissingError } from './lake';
 import type { WarehousePaths } from './paths';
+import { quoteLiteral as lit } from './schema';
 
 /**
- * Read-only SQL against the warehouse (`sluice query`). The lake is attached READ_ONLY, so no statement
- * can create, change or drop anything in it; statements that reach outside it (COPY … TO, ATTACH,
- * INSTALL, SET …) are refused before they reach DuckDB. Reading needs no lock: a sync may commit at the
- * same moment, and the query sees the snapshot that was current when it began.
+ * Read-only SQL against the warehouse (`sluice query`). Only queries run (SELECT, DESCRIBE, SUMMARIZE,
+ * and EXPLAIN of one): the text is parsed, and unless DuckDB's parser can serialise every statement as
+ * a query, nothing is even bound (binding a CREATE TABLE already makes its directory); then each
+ * statement's prepared type is checked again. COPY … TO, ATTACH, INSTALL, SET, CREATE … never execute. The lake is also attached READ_ONLY, so even a table function cannot
+ * change it. Reading needs no lock: a sync may commit at the same moment, and the query sees the
+ * snapshot that was current when it began.
  */
 export class QueryError extends Error {}
 
-const WRITE_STATEMENTS = /^\s*(copy|export|install|load|attach|detach|checkpoint|vacuum|set|reset|pragma|call)\b/i;
+const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+const REFUSED = 'sluice query is read-only: only queries run (COPY, EXPORT, ATTACH, SET, CREATE and similar statements are not allowed)';
 
 export interface QueryResult {
   columns: string[];
@@ -20,7 +24,6 @@ export interface QueryResult {
 }
 
 export async function queryWarehouse(paths: WarehousePaths, sql: string): Promise<QueryResult> {
-  if (WRITE_STATEMENTS.test(sql) || /\bcopy\b[\s\S]*\bto\b\s*'/i.test(sql)) throw new QueryError('sluice query is read-only: COPY, EXPORT, ATTACH, SET and similar statements are not allowed');
   let session;
   try {
     session = await openLake(paths, { readOnly: true });
@@ -29,15 +32,35 @@ export async function queryWarehouse(paths: WarehousePaths, sql: string): Promis
     throw err;
   }
   try {
-    const result = await session.conn.runAndReadAll(sql);
+    const result = await runReadOnly(session.conn, sql);
     const columns = result.columnNames();
     const types = result.columnTypes().map((t) => t.alias ?? t.toString());
     return { columns, types, rows: result.getRows().map((r) => r.map((v) => toPlain(v))) };
   } catch (err) {
-    throw new QueryError((err as Error).message);
+    throw err instanceof QueryError ? err : new QueryError((err as Error).message);
   } finally {
     session.close();
   }
+}
+
+/** Refuses the batch unless every statement is a query, then runs them; the last one's rows are the answer. */
+async function runReadOnly(conn: DuckDBConnection, sql: string): Promise<DuckDBResultReader> {
+  const extracted = await conn.extractStatements(sql).catch((err: Error) => {
+    throw new QueryError(err.message.replace(/^Failed to extract statements: /, '')); // DuckDB's Parser Error, as the user wrote it
+  });
+  if (extracted.count === 0) throw new QueryError('no SQL statement given');
+  const body = extracted.count === 1 ? sql.replace(/^\s*EXPLAIN(\s+ANALYZE)?\s+/i, '') : sql;
+  const parsed = await conn.runAndReadAll(`SELECT json_serialize_sql(${lit(body)})::JSON->>'error' AS e`);
+  if (parsed.getRows()[0]?.[0] !== 'false') throw new QueryError(REFUSED);
+  const prepared = [];
+  for (let i = 0; i < extracted.count; i++) {
+    const p = await extracted.prepare(i);
+    if (!READ_STATEMENTS.has(p.statementType)) throw new QueryError(REFUSED);
+    prepared.push(p);
+  }
+  let result: DuckDBResultReader | undefined;
+  for (const p of prepared) result = await p.runAndReadAll();
+  return result!;
 }
 
 /** DuckDB values → JSON-friendly values: timestamps as ISO 8601, integers beyond 2^53 as strings. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporalDefaults } from '../../../../temporal.config';
 import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
-import { listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
+import { ensureExtensions, extensionDirectory, listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
 import { CONNECTORS } from '../../../../connectors/registry';
 import { loadConfig, type LoadedConfig } from '../config';
 import { scheduleIntervalMs, startStalenessWatchdog, type ScheduledUnit } from '@sluice/workflows/watchdog';
@@ -70,7 +70,7 @@ export async function queryCommand(opts: { config: string; sql: string; format: 
 
 export async function statusCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
-  const tables = listTables(cfg.warehouse);
+  const tables = await listTables(cfg.warehouse);
   let next: Map<string, NextRun> | undefined;
   if (cfg.temporal) {
     try {
@@ -94,8 +94,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
   };
   const rows = cfg.sources.flatMap((s) =>
     s.tables.map((t) => {
-      const m = tables.find((x) => x.source === s.name && x.table === t.name)?.manifest;
-      const last = m?.syncs.at(-1);
+      const m = tables.find((x) => x.source === s.name && x.table === t.name);
+      const last = m?.last;
       return {
         source: s.name,
         table: t.name,
@@ -104,8 +104,9 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
         cursor: m?.cursor ?? null,
         lastRun: last?.finishedAt ?? null,
         outcome: last?.outcome ?? 'never synced',
-        lastSucceededAt: m?.syncs.findLast((x) => x.outcome === 'succeeded')?.finishedAt ?? null,
+        lastSucceededAt: m?.lastSucceeded?.finishedAt ?? null,
         rows: m?.rows ?? 0,
+        snapshot: m?.snapshot ?? null,
         durationMs: last ? Date.parse(last.finishedAt) - Date.parse(last.startedAt) : null,
         schemaChanges: (last?.schemaChanges ?? []).map((c) => `${c.kind} ${c.column}${c.from ? ` ${c.from}→${c.to}` : ` ${c.to}`}`),
         error: last?.error ?? null,
@@ -123,8 +124,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     const mine = rows.filter((r) => r.source === s.name);
     io.out(
       textTable(
-        ['table', 'mode', 'cursor field', 'cursor', 'last run', 'outcome', 'rows', 'took', 'schema changes', 'next run'],
-        mine.map((r) => [r.table, r.mode, r.cursorField, r.cursor, r.lastRun, r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows, duration(r.durationMs ?? undefined), r.schemaChanges.join('; '), r.nextRun]),
+        ['table', 'mode', 'cursor field', 'cursor', 'last run', 'outcome', 'rows', 'snapshot', 'took', 'schema changes', 'next run'],
+        mine.map((r) => [r.table, r.mode, r.cursorField, r.cursor, r.lastRun, r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.rows, r.snapshot, duration(r.durationMs ?? undefined), r.schemaChanges.join('; '), r.nextRun]),
       ),
     );
   }
@@ -229,6 +230,9 @@ export async function schedulesApplyCommand(opts: { config: string }, io: Io): P
 export async function setupCommand(_opts: unknown, io: Io): Promise<number> {
   const cli = await findTemporalCli(io.info);
   io.info(`Temporal CLI: ${cli}`);
+  // DuckDB's extensions of exactly this DuckDB version: from DuckDB's repository, else PyPI.
+  const ext = await ensureExtensions({ say: io.info });
+  io.info(`DuckDB extensions: ${Object.entries(ext).map(([n, from]) => `${n} (${from === 'installed' ? 'cached' : from})`).join(', ')} in ${extensionDirectory()}`);
   await workflowBundle();
   io.info('workflow bundle: ready');
   return 0;
