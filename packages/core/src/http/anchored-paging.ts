@@ -1,4 +1,4 @@
-import type { DataRecord } from '../connector';
+import type { DataRecord } from '../types';
 import type { OrderKey } from './order';
 import type { Paginator } from './paging';
 

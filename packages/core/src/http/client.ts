@@ -2,7 +2,7 @@ import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import pRetry from 'p-retry';
 import { SluiceError } from '../errors';
 import { redact } from '../redact';
-import type { ProgressEvent } from '../connector';
+import type { ProgressEvent } from '../types';
 import type { Auth } from './auth';
 import type { RateGovernor } from './governor';
 

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../connector';
+import type { ProgressEvent } from '../types';
 import type { RateGovernor } from './governor';
 import { sleep } from './client';
 import { viaRedis, type RateScope } from './shared-rates';

@@ -1,5 +1,5 @@
 import Bottleneck from 'bottleneck';
-import type { ProgressEvent } from '../connector';
+import type { ProgressEvent } from '../types';
 import type { RateScope } from './shared-rates';
 
 /**

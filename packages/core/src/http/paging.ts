@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors';
-import type { DataRecord, Json, Page, ReadContext, TableSpec } from '../connector';
+import type { DataRecord, Json } from '../types';
+import type { Page, ReadContext, TableSpec } from '../connector';
 import type { HttpClient, HttpRequest, HttpResponse } from './client';
 import { checkPageOrder, type OrderKey, type OrderSpec } from './order';
 

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../connector';
+import type { Logger } from '../types';
 
 /**
  * Rate budgets shared by every worker process (scale-out), through Redis. Handed to a connector's

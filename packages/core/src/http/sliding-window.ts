@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../connector';
+import type { ProgressEvent } from '../types';
 import type { RateGovernor } from './governor';
 import { viaRedis, type RateScope } from './shared-rates';
 

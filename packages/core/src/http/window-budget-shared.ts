@@ -1,6 +1,6 @@
-import type { ProgressEvent } from '../connector';
+import type { ProgressEvent } from '../types';
 import { viaRedis, type RateScope } from './shared-rates';
-import type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget';
+import type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget-types';
 
 /**
  * The fixed-window budget of window-budget.ts with its state in Redis, so that every worker process

@@ -1,7 +1,15 @@
-import type { ProgressEvent } from '../connector';
-import type { RateGovernor } from './governor';
-import type { RateScope } from './shared-rates';
+import type { ProgressEvent } from '../types';
 import { sharedWindowBudget } from './window-budget-shared';
+import type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget-types';
+
+export type { WindowBudgetGovernor, WindowBudgetOptions } from './window-budget-types';
+
+interface Flight {
+  seq: number;
+  epoch: number;
+  /** 1 for the first request sent in its window, 2 for the second… */
+  ordinal: number;
+}
 
 /**
  * A fixed-window request budget driven by the vendor's rate-limit headers (ShipStation's
@@ -22,41 +30,6 @@ import { sharedWindowBudget } from './window-budget-shared';
  * - Budget is shared by everything that uses the governor: one per vendor account per worker.
  * Waits are reported as `{ type: 'wait', reason: 'rate limited, resuming in N s' }`.
  */
-export interface WindowBudgetOptions {
-  /** Requests per window assumed before the first response. */
-  limit: number;
-  /** Window length assumed before the first response, in ms. */
-  windowMs: number;
-  limitHeader: string;
-  remainingHeader: string;
-  /** Header with the seconds until the window resets. */
-  resetHeader: string;
-  /** Requests in flight at once (default 2). */
-  maxConcurrent?: number;
-  /** Initial safety margin added to the estimated reset (default 0). */
-  marginMs?: number;
-  /** Growth of the margin when an estimate proved early (default 1000: the reset header's resolution). */
-  marginStepMs?: number;
-  maxMarginMs?: number;
-  /** Clock (tests). */
-  now?: () => number;
-  /** Share the budget with every worker process through Redis (`ctx.rates?.scope(account)`); see window-budget-shared.ts. */
-  shared?: RateScope;
-}
-
-export interface WindowBudgetGovernor extends RateGovernor {
-  stats(): Record<string, number>;
-  /** Current view, for progress displays and tests. */
-  state(): { limit: number; remaining: number; resetInMs: number | undefined; marginMs: number; inflight: number };
-}
-
-interface Flight {
-  seq: number;
-  epoch: number;
-  /** 1 for the first request sent in its window, 2 for the second… */
-  ordinal: number;
-}
-
 export function windowBudget(opts: WindowBudgetOptions): WindowBudgetGovernor {
   // The local form stays beside the shared one: it takes over while Redis cannot be reached.
   if (opts.shared) return sharedWindowBudget(opts, opts.shared, windowBudget({ ...opts, shared: undefined }));
