@@ -15,6 +15,7 @@ import {
   validateCommand,
   workerCommand,
 } from './commands/other';
+import { autoUpgrade, warehouseUpgradeCommand } from './commands/warehouse';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -53,6 +54,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   program.command('dev').description('embedded Temporal dev server (with Web UI) + worker + schedules, until interrupted').action(run(() => devCommand({ config: cfg() }, io)));
   program.command('connectors [name]').description('list connectors and their tables').option('--json', 'machine-readable').action((name: string | undefined, o: { json?: boolean }) => run(() => connectorsCommand({ name, ...o }, io))());
   program.command('new <what> <name>').description('scaffold: `sluice new connector NAME` writes connectors/NAME, its emulator and its conformance test').option('--root <dir>', 'repository root (default: found from the current directory)').action((what: string, name: string, o: { root?: string }) => run(async () => (await import('./commands/new')).newCommand({ what, name, ...o }, io))());
+  program
+    .command('warehouse')
+    .description('the warehouse itself')
+    .command('upgrade')
+    .description('move a warehouse written before DuckLake (_manifest.json per table) into the lake, once (also done automatically by every command that uses the lake)')
+    .option('--copy', 'copy the data files into the lake instead of registering them where they are')
+    .action((o: { copy?: boolean }) => run(() => warehouseUpgradeCommand({ config: cfg(), ...o }, io))());
+  // A warehouse written before DuckLake is upgraded before the first command that uses the lake.
+  program.hook('preAction', (_program, command) => autoUpgrade(command.name(), cfg(), io));
   program.command('setup').description('find or build the Temporal CLI and prepare the workflow bundle').action(run(() => setupCommand({}, io)));
 
   try {

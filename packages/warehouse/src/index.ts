@@ -10,5 +10,6 @@ export * from './lake';
 export * from './state';
 export * from './extensions';
 export { withLakeRetry, isRetryableLakeError } from './retry';
+export * from './upgrade';
 export * from './maintenance';
 export * from './rollback';
