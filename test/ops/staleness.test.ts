@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
 import { createLogger } from '@sluice/core';
-import { WarehousePaths, insertSyncSql, withLake } from '@sluice/warehouse';
+import { WarehousePaths, insertSyncSql, withLake, withLakeRetry } from '@sluice/warehouse';
 import { scheduleIntervalMs, startStalenessWatchdog, type StaleAlert } from '../../workflows/src/watchdog';
 import type { Runtime } from '../../workflows/src/runtime';
 import fs from 'node:fs';
@@ -30,10 +30,11 @@ describe('staleness watchdog', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const wh = new WarehousePaths(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-stale-')));
+    // (the watchdog's reads hold the SQLite catalog for a moment: writers retry, as commits do)
     const success = (table: string, at: number) =>
-      withLake(wh, {}, ({ conn }) =>
+      withLakeRetry(() => withLake(wh, {}, ({ conn }) =>
         conn.run(insertSyncSql({ source: 'fresh', table, syncId: `s${at}`, mode: 'incremental', fullRefresh: false, startedAt: new Date(at).toISOString(), finishedAt: new Date(at).toISOString(), outcome: 'succeeded', rowsRead: 1, rowsWritten: 1, pages: 1, schemaChanges: [] })),
-      );
+      ));
     await success('orders', Date.now());
     const table = (name: string) => ({ name, mode: 'incremental' as const });
     const rt = {

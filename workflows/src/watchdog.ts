@@ -1,4 +1,4 @@
-import { tableState } from '@sluice/warehouse';
+import { lastSuccesses } from '@sluice/warehouse';
 import type { Runtime } from './runtime';
 
 /**
@@ -31,19 +31,32 @@ export function startStalenessWatchdog(rt: Runtime, units: ScheduledUnit[], opts
   const now = opts.now ?? Date.now;
   const startedAt = now();
   const alerted = new Map<string, number>(); // unit → the reference time it was alerted for
-  const lastSuccess = async (u: ScheduledUnit): Promise<number | undefined> => {
+  const lastSuccess = (u: ScheduledUnit, successes: Map<string, string>): number | undefined => {
     const tables = u.table ? [u.table] : (rt.sources.get(u.source)?.tables.map((t) => t.name) ?? []);
     let latest: number | undefined;
     for (const t of tables) {
-      const s = (await tableState(rt.warehouse, u.source, t)).lastSucceeded;
-      if (s && (latest === undefined || Date.parse(s.finishedAt) > latest)) latest = Date.parse(s.finishedAt);
+      const at = successes.get(`${u.source}.${t}`);
+      if (at && (latest === undefined || Date.parse(at) > latest)) latest = Date.parse(at);
     }
     return latest;
   };
+  let running = false;
   const check = async () => {
+    // One read of the lake per round, and never two rounds at once (a slow catalog must not pile them up).
+    if (running) return;
+    running = true;
+    try {
+      await checkRound(await lastSuccesses(rt.warehouse));
+    } catch (err) {
+      rt.log.warn(`staleness check skipped: ${(err as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  const checkRound = async (successes: Map<string, string>) => {
     for (const u of units) {
       const key = `${u.source}.${u.table ?? '*'}`;
-      const success = await lastSuccess(u);
+      const success = lastSuccess(u, successes);
       // Without any success yet, count from when this worker started watching.
       const reference = success ?? startedAt;
       if (now() - reference < alerts.afterFailedIntervals * u.intervalMs || alerted.get(key) === reference) continue;

@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { rows } from './duck';
 import { openLake, WarehouseMissingError, type LakeSession } from './lake';
 import { LAKE, NAME_PATTERN, type WarehousePaths } from './paths';
+import { withLakeRetry } from './retry';
 import { quoteIdent as q, quoteLiteral as lit } from './schema';
 import { lakeTables, readSyncs, readTableState, STATE_SCHEMA, type SyncRecord, type TableState } from './state';
 
@@ -79,23 +80,37 @@ export function tableState(paths: WarehousePaths, source: string, table: string)
   return ifWarehouse(paths, { exists: false }, (conn) => readTableState(conn, source, table));
 }
 
-/** Reads the warehouse in a read-only session, or answers `none` when there is no warehouse yet. */
-async function ifWarehouse<T>(paths: WarehousePaths, none: T, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  let session: LakeSession;
-  try {
-    session = await openLake(paths, { readOnly: true });
-  } catch (err) {
-    if (err instanceof WarehouseMissingError) return none;
-    throw err;
-  }
-  try {
-    return await fn(session.conn);
-  } finally {
-    session.close();
-  }
+/**
+ * Reads the warehouse in a read-only session, or answers `none` when there is no warehouse yet. A
+ * SQLite catalog answers "database is locked" to a reader while a writer commits: the read is retried.
+ */
+function ifWarehouse<T>(paths: WarehousePaths, none: T, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  return withLakeRetry(async () => {
+    let session: LakeSession;
+    try {
+      session = await openLake(paths, { readOnly: true });
+    } catch (err) {
+      if (err instanceof WarehouseMissingError) return none;
+      throw err;
+    }
+    try {
+      return await fn(session.conn);
+    } finally {
+      session.close();
+    }
+  });
 }
 
 /** A table's sync log, newest first (empty when there is no warehouse yet). */
 export function syncHistory(paths: WarehousePaths, source: string, table: string, limit = 100): Promise<SyncRecord[]> {
   return ifWarehouse(paths, [], (conn) => readSyncs(conn, { source, table, limit }));
+}
+
+/** When each table last synced successfully (`source.table` → ISO time), from the sync log alone. */
+export function lastSuccesses(paths: WarehousePaths): Promise<Map<string, string>> {
+  return ifWarehouse(paths, new Map<string, string>(), async (conn) => {
+    if (!(await rows(conn, `SELECT 1 FROM duckdb_tables() WHERE database_name = ${lit(LAKE)} AND schema_name = ${lit(STATE_SCHEMA)} AND table_name = 'syncs'`)).length) return new Map();
+    const r = await rows(conn, `SELECT source, "table", max(finished) AS at FROM ${STATE_SCHEMA}.syncs WHERE outcome = 'succeeded' GROUP BY 1, 2`);
+    return new Map(r.map((x) => [`${x.source}.${x.table}`, new Date(String(x.at)).toISOString()]));
+  });
 }

@@ -89,8 +89,6 @@ export async function commitStaged(input: CommitInput): Promise<CommitResult> {
     }
   } finally {
     session.close();
-    // Spill files of this commit are of no use to the next one.
-    fs.rmSync(input.paths.tmp, { recursive: true, force: true });
   }
 }
 

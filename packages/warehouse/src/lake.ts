@@ -1,5 +1,6 @@
 import './allocator'; // before @duckdb/node-api: see allocator.ts
 import fs from 'node:fs';
+import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { extensionOptions, loadExtensions, type WarehouseExtension } from './extensions';
 import { collectJsGarbage } from './heap';
@@ -7,6 +8,7 @@ import { parseBytes } from './duck';
 import { quoteLiteral as lit } from './schema';
 import { LAKE, type WarehousePaths } from './paths';
 import { withLakeRetry } from './retry';
+import { catalogTurn } from './catalog-lock';
 export { LAKE };
 import { bootstrapState } from './state';
 
@@ -33,6 +35,8 @@ export interface OpenOptions {
 
 export class WarehouseMissingError extends Error {}
 
+let sessions = 0;
+
 export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): Promise<LakeSession> {
   const { catalog, data } = paths.lake;
   if (opts.readOnly && catalog.kind === 'sqlite' && !fs.existsSync(catalog.file)) throw new WarehouseMissingError(`no warehouse at ${paths.root} yet: run \`sluice sync\` first`);
@@ -40,14 +44,27 @@ export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): P
     fs.mkdirSync(paths.root, { recursive: true });
     if (data.kind === 'local') fs.mkdirSync(data.dir, { recursive: true });
   }
-  fs.mkdirSync(paths.tmp, { recursive: true });
+  const release = catalog.kind === 'sqlite' ? await catalogTurn(catalog.file, !opts.readOnly) : () => undefined;
+  try {
+    return await open(paths, opts, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function open(paths: WarehousePaths, opts: OpenOptions, release: () => void): Promise<LakeSession> {
+  const { catalog, data } = paths.lake;
   if (opts.collectGarbage) collectJsGarbage();
   const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
+  // Spill files of a session are of no use to the next one, and sessions of one process run side by side.
+  const spill = path.join(paths.tmp, `${process.pid}-${++sessions}`);
+  fs.mkdirSync(spill, { recursive: true });
   const instance = await DuckDBInstance.create(':memory:', {
     ...extensionOptions(),
     memory_limit: memoryLimit,
     threads: String(opts.threads ?? 2),
-    temp_directory: paths.tmp,
+    temp_directory: spill,
     preserve_insertion_order: 'false',
     // A commit reads each Parquet file once per query and the engine lives for one commit: caching the
     // files' blocks only holds memory.
@@ -61,12 +78,13 @@ export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): P
     if (data.kind === 's3') needed.push('httpfs');
     await loadExtensions(conn, needed);
     await createSecrets(conn, paths);
-    await withLakeRetry(() => conn!.run(attachSql(paths, { readOnly: Boolean(opts.readOnly) })));
+    await attach(conn, paths, Boolean(opts.readOnly));
     await conn.run(`USE ${LAKE}`);
     if (!opts.readOnly) await bootstrapState(conn);
   } catch (err) {
     conn?.closeSync();
     instance.closeSync();
+    fs.rmSync(spill, { recursive: true, force: true });
     throw err;
   }
   const c = conn;
@@ -74,8 +92,13 @@ export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): P
     conn: c,
     memoryLimitBytes: parseBytes(memoryLimit),
     close() {
-      c.closeSync();
-      instance.closeSync();
+      try {
+        c.closeSync();
+        instance.closeSync();
+      } finally {
+        fs.rmSync(spill, { recursive: true, force: true });
+        release();
+      }
     },
   };
 }
@@ -87,6 +110,29 @@ export async function withLake<T>(paths: WarehousePaths, opts: OpenOptions, fn: 
     return await fn(s);
   } finally {
     s.close();
+  }
+}
+
+/**
+ * Two processes attaching a new PostgreSQL catalog at once both create DuckLake's tables, and the
+ * loser's CREATE fails ("duplicate key value violates unique constraint", "already exists"); attaching
+ * again finds the lake the winner made. A read-only attach of a PostgreSQL catalog nobody has written
+ * yet is refused by DuckLake: that is "no warehouse yet", as a missing SQLite file is.
+ */
+const CREATION_RACE = /Failed to initialize DuckLake[\s\S]*(already exists|duplicate key value)/i;
+const NOT_CREATED = /creating a new DuckLake is explicitly disabled/i;
+
+async function attach(conn: DuckDBConnection, paths: WarehousePaths, readOnly: boolean): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await withLakeRetry(() => conn.run(attachSql(paths, { readOnly })));
+      return;
+    } catch (err) {
+      const message = (err as Error)?.message ?? '';
+      if (readOnly && NOT_CREATED.test(message)) throw new WarehouseMissingError(`no warehouse in ${paths.describe()} yet: run \`sluice sync\` first`);
+      if (i >= 6 || !CREATION_RACE.test(message)) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i + Math.random() * 100));
+    }
   }
 }
 

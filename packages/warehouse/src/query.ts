@@ -3,6 +3,7 @@ import { StatementType, type DuckDBConnection, type DuckDBResultReader, type Duc
 import { openLake, WarehouseMissingError } from './lake';
 import type { WarehousePaths } from './paths';
 import { quoteLiteral as lit } from './schema';
+import { withLakeRetry } from './retry';
 
 /**
  * Read-only SQL against the warehouse (`sluice query`). Only queries run (SELECT, DESCRIBE, SUMMARIZE,
@@ -23,7 +24,12 @@ export interface QueryResult {
   rows: unknown[][];
 }
 
-export async function queryWarehouse(paths: WarehousePaths, sql: string): Promise<QueryResult> {
+/** A SQLite catalog answers "database is locked" to a reader while a writer commits: the query is retried. */
+export function queryWarehouse(paths: WarehousePaths, sql: string): Promise<QueryResult> {
+  return withLakeRetry(() => queryOnce(paths, sql));
+}
+
+async function queryOnce(paths: WarehousePaths, sql: string): Promise<QueryResult> {
   let session;
   try {
     session = await openLake(paths, { readOnly: true });
