@@ -2,7 +2,8 @@
  * `npm run bench [-- NAME…] [--n N] [--scales a,b,c] [--dlt-n N] [--profile]`
  *
  * Scenarios: warehouse, e2e, shipstation, shopify (default: all four), smoke (10k-record warehouse + e2e,
- * for CI). Prints a table per scenario and the targets, and writes bench/results/latest.json (merged by
+ * for CI). `--baseline REV`: the warehouse scenario also runs the engine of git revision REV (e.g. the last
+ * commit before DuckLake) on the same records, alternating with this one, and reports both. Prints a table per scenario and the targets, and writes bench/results/latest.json (merged by
  * scenario, so running one scenario keeps the others' last results).
  */
 import fs from 'node:fs';
@@ -71,7 +72,7 @@ async function main() {
       try {
         switch (name) {
           case 'warehouse':
-            results.push(await runWarehouse({ n, work: path.join(work, 'warehouse'), profileDir }));
+            results.push(await runWarehouse({ n, work: path.join(work, 'warehouse'), profileDir, baseline: opt.baseline }));
             break;
           case 'e2e':
             results.push(

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, TSX_NODE, lastJson, round, runWatched, say, table } from './lib/measure';
 import type { ScenarioOptions, ScenarioResult } from './lib/types';
+import { baselineCheckout } from './lib/baseline';
 
 interface PhaseOut {
   phase: string;
@@ -18,13 +19,28 @@ interface PhaseOut {
   rowsWritten: number;
   tableRows: number;
   monthsTouched: number;
-  superseded: number;
   peakRssMb: number;
 }
 
-function child(args: Record<string, unknown>, opts: ScenarioOptions, label: string) {
+function child(args: Record<string, unknown>, opts: ScenarioOptions, label: string, root = ROOT) {
   const prof = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=warehouse-${label}.cpuprofile`] : [];
-  return runWatched(TSX_NODE[0], [...TSX_NODE.slice(1), ...prof, path.join(ROOT, 'bench/lib/warehouse-child.ts'), JSON.stringify(args)], { label: `warehouse ${label}` });
+  return runWatched(TSX_NODE[0], [...TSX_NODE.slice(1), ...prof, path.join(root, 'bench/lib/warehouse-child.ts'), JSON.stringify(args)], { label: `warehouse ${label}`, cwd: root });
+}
+
+/** The first load and the 1% recent merge by another revision's engine, on the same records. */
+async function baselineRun(opts: ScenarioOptions, rev: string): Promise<{ full: PhaseOut; recent: PhaseOut }> {
+  const checkout = baselineCheckout(rev, opts.work);
+  const dir = path.join(opts.work, 'baseline-warehouse');
+  try {
+    say(`warehouse (baseline ${rev}): first load of ${opts.n.toLocaleString()} records`);
+    const full = lastJson<PhaseOut>((await child({ phase: 'full', n: opts.n, dir, syncId: 'full' }, opts, `baseline-full`, checkout.root)).stdout);
+    say(`warehouse (baseline ${rev}): 1% changed (recent months)`);
+    const recent = lastJson<PhaseOut>((await child({ phase: 'incremental', n: opts.n, dir, syncId: 'inc-recent', how: 'recent', fraction: 0.01 }, opts, `baseline-incremental`, checkout.root)).stdout);
+    return { full, recent };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    checkout.remove();
+  }
 }
 
 export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResult> {
@@ -34,6 +50,8 @@ export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResul
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
 
+  // The baseline runs first, then this engine: a machine that slows down during the run favours the baseline.
+  const base = opts.baseline ? await baselineRun(opts, opts.baseline) : undefined;
   say(`warehouse: first load of ${n.toLocaleString()} records`);
   const fullRun = await child({ phase: 'full', n, dir, refDir, syncId: 'full' }, opts, 'full');
   const full = lastJson<PhaseOut>(fullRun.stdout);
@@ -46,7 +64,7 @@ export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResul
     } catch (err) {
       const msg = (err as Error).message;
       failures.push(`${label}: ${(/(Out of Memory Error[^\n]*|Error[^\n]*)/.exec(msg)?.[1] ?? msg).slice(0, 300)}`);
-      return { phase: label, rows: NaN, genMs: NaN, stageMs: NaN, commitMs: NaN, stagedBytes: NaN, rowsWritten: NaN, tableRows: NaN, monthsTouched: NaN, superseded: NaN, peakRssMb: NaN };
+      return { phase: label, rows: NaN, genMs: NaN, stageMs: NaN, commitMs: NaN, stagedBytes: NaN, rowsWritten: NaN, tableRows: NaN, monthsTouched: NaN, peakRssMb: NaN };
     }
   };
   const recent = await phase({ phase: 'incremental', n, dir, syncId: 'inc-recent', how: 'recent', fraction: 0.01 }, 'incremental-recent');
@@ -66,10 +84,21 @@ export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResul
     jsonMB: round(mb, 1),
     bytesPerRecord: round(full.stagedBytes / n),
     full: { ms: round(fullMs), stageMs: round(full.stageMs), commitMs: round(full.commitMs), recordsPerS: round(rate(n, fullMs)), mbPerS: round(mb / (fullMs / 1000), 1), peakRssMb: round(full.peakRssMb), generateMs: round(full.genMs) },
-    incrementalRecent: { changed: recent.rows, ms: round(incMs(recent)), stageMs: round(recent.stageMs), commitMs: round(recent.commitMs), monthsRewritten: recent.superseded, recordsPerS: round(rate(recent.rows, incMs(recent))), fractionOfFull: round(incMs(recent) / fullMs, 4), peakRssMb: round(recent.peakRssMb) },
-    incrementalUniform: { changed: uniform.rows, ms: round(incMs(uniform)), stageMs: round(uniform.stageMs), commitMs: round(uniform.commitMs), monthsRewritten: uniform.superseded, recordsPerS: round(rate(uniform.rows, incMs(uniform))), fractionOfFull: round(incMs(uniform) / fullMs, 4), peakRssMb: round(uniform.peakRssMb) },
+    incrementalRecent: { changed: recent.rows, ms: round(incMs(recent)), stageMs: round(recent.stageMs), commitMs: round(recent.commitMs), monthsTouched: recent.monthsTouched, recordsPerS: round(rate(recent.rows, incMs(recent))), fractionOfFull: round(incMs(recent) / fullMs, 4), peakRssMb: round(recent.peakRssMb) },
+    incrementalUniform: { changed: uniform.rows, ms: round(incMs(uniform)), stageMs: round(uniform.stageMs), commitMs: round(uniform.commitMs), monthsTouched: uniform.monthsTouched, recordsPerS: round(rate(uniform.rows, incMs(uniform))), fractionOfFull: round(incMs(uniform) / fullMs, 4), peakRssMb: round(uniform.peakRssMb) },
     duckdbAlone: { ms: round(ref.ms), recordsPerS: round(rate(ref.rows, ref.ms)), mbPerS: round(mb / (ref.ms / 1000), 1), peakRssMb: round(refRun.peakRssMb), rows: ref.rows, parquetMB: round(ref.parquetBytes / 1e6, 1) },
     sluiceVsDuckdb: round(ref.ms / fullMs, 3),
+    ...(base
+      ? {
+          baseline: {
+            rev: opts.baseline,
+            full: { ms: round(base.full.stageMs + base.full.commitMs), commitMs: round(base.full.commitMs), peakRssMb: round(base.full.peakRssMb) },
+            incrementalRecent: { ms: round(incMs(base.recent)), commitMs: round(base.recent.commitMs), peakRssMb: round(base.recent.peakRssMb) },
+          },
+          firstLoadVsBaseline: round(fullMs / (base.full.stageMs + base.full.commitMs), 3),
+          incrementalVsBaseline: round(incMs(recent) / incMs(base.recent), 3),
+        }
+      : {}),
   };
   const report = table(
     ['warehouse (' + n.toLocaleString() + ' records, ' + round(mb) + ' MB JSON)', 'records', 'time s', 'records/s', 'MB/s', 'peak RSS MB'],
@@ -77,9 +106,15 @@ export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResul
       ['Sluice first load (stage + commit)', n, round(fullMs / 1000, 2).toFixed(2), rate(n, fullMs), round(mb / (fullMs / 1000), 1).toFixed(1), full.peakRssMb],
       ['  staging (JSON → NDJSON pages)', n, round(full.stageMs / 1000, 2).toFixed(2), rate(n, full.stageMs), '', ''],
       ['  commit (NDJSON → Parquet by month)', n, round(full.commitMs / 1000, 2).toFixed(2), rate(n, full.commitMs), '', ''],
-      [`Sluice 1% changed, recent (${recent.superseded} months rewritten)`, recent.rows, round(incMs(recent) / 1000, 2).toFixed(2), rate(recent.rows, incMs(recent)), '', recent.peakRssMb],
-      [`Sluice 1% changed, uniform (${uniform.superseded} months rewritten)`, uniform.rows, round(incMs(uniform) / 1000, 2).toFixed(2), rate(uniform.rows, incMs(uniform)), '', uniform.peakRssMb],
+      [`Sluice 1% changed, recent (${recent.monthsTouched} months touched)`, recent.rows, round(incMs(recent) / 1000, 2).toFixed(2), rate(recent.rows, incMs(recent)), '', recent.peakRssMb],
+      [`Sluice 1% changed, uniform (${uniform.monthsTouched} months touched)`, uniform.rows, round(incMs(uniform) / 1000, 2).toFixed(2), rate(uniform.rows, incMs(uniform)), '', uniform.peakRssMb],
       ['DuckDB alone: read_json → COPY PARTITION_BY', ref.rows, round(ref.ms / 1000, 2).toFixed(2), rate(ref.rows, ref.ms), round(mb / (ref.ms / 1000), 1).toFixed(1), refRun.peakRssMb],
+      ...(base
+        ? [
+            [`baseline ${opts.baseline}: first load`, n, round((base.full.stageMs + base.full.commitMs) / 1000, 2).toFixed(2), rate(n, base.full.stageMs + base.full.commitMs), '', base.full.peakRssMb],
+            [`baseline ${opts.baseline}: 1% changed, recent`, base.recent.rows, round(incMs(base.recent) / 1000, 2).toFixed(2), rate(base.recent.rows, incMs(base.recent)), '', base.recent.peakRssMb],
+          ]
+        : []),
     ],
   );
   const pct = (x: number) => `${round(x * 100, 1)}%`;
@@ -93,6 +128,9 @@ export async function runWarehouse(opts: ScenarioOptions): Promise<ScenarioResul
       { name: 'warehouse: 1% incremental (recent) / full', value: pct(incMs(recent) / fullMs), target: '≤ 5%', met: incMs(recent) / fullMs <= 0.05 },
       { name: 'warehouse: 1% incremental (uniform) / full', value: pct(incMs(uniform) / fullMs), target: '≤ 5% (worst case)', met: incMs(uniform) / fullMs <= 0.05 },
       { name: 'warehouse: peak RSS', value: `${round(Math.max(full.peakRssMb, recent.peakRssMb, uniform.peakRssMb))} MB`, target: '≤ 512 MB', met: Math.max(full.peakRssMb, recent.peakRssMb, uniform.peakRssMb) <= 512 },
+      ...(base
+        ? [{ name: `warehouse: first load vs baseline ${opts.baseline}`, value: `${round(fullMs / (base.full.stageMs + base.full.commitMs), 2)}×`, target: '≤ 1× (no slower)', met: fullMs <= base.full.stageMs + base.full.commitMs }]
+        : []),
       ...failures.map((f) => ({ name: `warehouse: ${f.split(':')[0]} completes`, value: 'failed', target: 'completes', met: false })),
     ],
   };

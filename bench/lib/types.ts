@@ -24,4 +24,6 @@ export interface ScenarioOptions {
   /** Write CPU profiles (node --cpu-prof) of the hot processes here. */
   profileDir?: string;
   smoke?: boolean;
+  /** A git revision whose engine runs the same phases beside this one (`--baseline REV`). */
+  baseline?: string;
 }
