@@ -11,7 +11,7 @@ export default tseslint.config(
   },
   {
     // Workflow code must stay deterministic: no Node built-ins, no I/O.
-    files: ['workflows/src/workflows.ts', 'workflows/src/shared.ts'],
+    files: ['workflows/src/workflows.ts', 'workflows/src/shared.ts', 'workflows/src/maintenance-workflow.ts', 'workflows/src/maintenance-shared.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'os', 'http', 'https', 'child_process', '@sluice/warehouse', 'undici'] }],
     },

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { createMaintenanceActivities } from './maintenance-activity';
 import { serveMetrics } from './metrics';
 import { installTemporalRuntime } from './telemetry';
 import type { Runtime } from './runtime';
@@ -18,7 +19,7 @@ const WORKFLOWS = path.join(here, 'workflows.ts');
  * webpack takes seconds, and every `sluice sync` starts an in-process worker.
  */
 export async function workflowBundle(): Promise<{ code: string }> {
-  const sources = [WORKFLOWS, path.join(here, 'shared.ts')];
+  const sources = [WORKFLOWS, path.join(here, 'shared.ts'), path.join(here, 'maintenance-workflow.ts'), path.join(here, 'maintenance-shared.ts')];
   const hash = crypto.createHash('sha256');
   for (const f of sources) hash.update(fs.readFileSync(f));
   hash.update(JSON.parse(fs.readFileSync(require_resolve('@temporalio/workflow/package.json'), 'utf8')).version);
@@ -60,7 +61,7 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities(opts.rt),
+    activities: { ...createActivities(opts.rt), ...createMaintenanceActivities(opts.rt) },
     identity: opts.identity ?? `sluice@${os.hostname()}:${process.pid}`,
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '10 seconds',

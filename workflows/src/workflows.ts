@@ -161,3 +161,5 @@ function failureType(err: unknown): string {
   while (e?.cause) e = e.cause;
   return typeof e?.type === 'string' ? e.type : 'Sluice.failed';
 }
+
+export { maintainWarehouse } from './maintenance-workflow';

@@ -83,6 +83,8 @@ export const fileSchema = z.strictObject({
   metrics: z.strictObject({ port: z.number().int().min(0).max(65535) }).optional(),
   redis: z.strictObject({ url: z.string() }).optional(),
   funnel: z.record(z.string(), z.unknown()).optional(),
+  /** The warehouse's maintenance workflow (merge small files, expire snapshots, delete unneeded files): daily when omitted. */
+  maintenance: z.strictObject({ schedule: scheduleSchema.optional(), retentionDays: z.number().min(0).default(7) }).optional(),
 });
 export type ConfigFile = Omit<z.output<typeof fileSchema>, 'sources'> & { sources: z.output<typeof sourceSchema>[] };
 type SourceEntry = z.output<typeof sourceSchema>;
@@ -225,6 +227,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     if (seen.has(s.name)) problems.push(`${where([...at, 'name'])}: duplicate source name ${show(s.name)} (also sources[${seen.get(s.name)}]); names must be unique`);
     seen.set(s.name, i);
     if (s.name === 'sluice' || s.name === 'funnel' || s.name === 'main') problems.push(`${where([...at, 'name'])}: ${show(s.name)} is reserved; choose another source name`);
+    if (s.name === 'maintenance') problems.push(`${where([...at, 'name'])}: "maintenance" is reserved (the warehouse maintenance workflow is sluice:maintenance); choose another source name`);
     const load = CONNECTORS[s.type];
     if (!load) {
       problems.push(`${where([...at, 'type'])}: unknown source type ${show(s.type)}; known types: ${Object.keys(CONNECTORS).sort().join(', ')}`);

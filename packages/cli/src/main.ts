@@ -15,6 +15,7 @@ import {
   validateCommand,
   workerCommand,
 } from './commands/other';
+import { registerMaintenanceCommands } from './commands/maintenance';
 import { autoUpgrade, warehouseUpgradeCommand } from './commands/warehouse';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -63,6 +64,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .action((o: { copy?: boolean }) => run(() => warehouseUpgradeCommand({ config: cfg(), ...o }, io))());
   // A warehouse written before DuckLake is upgraded before the first command that uses the lake.
   program.hook('preAction', (_program, command) => autoUpgrade(command.name(), cfg(), io));
+  registerMaintenanceCommands(program, { config: cfg, run, io });
   program.command('setup').description('find or build the Temporal CLI and prepare the workflow bundle').action(run(() => setupCommand({}, io)));
 
   try {

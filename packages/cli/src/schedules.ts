@@ -1,5 +1,5 @@
 import { ScheduleOverlapPolicy, ScheduleNotFoundError, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES as SA, sourceWorkflowId, type SyncSourceInput } from '@sluice/workflows';
+import { DEFAULT_MAINTENANCE_RETENTION_DAYS, MAINTENANCE_WORKFLOW_ID, MAINTENANCE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA, sourceWorkflowId, type MaintenanceInput, type SyncSourceInput } from '@sluice/workflows';
 import type { LoadedConfig, ResolvedSource } from './config';
 
 /**
@@ -14,6 +14,15 @@ import type { LoadedConfig, ResolvedSource } from './config';
  */
 export const SCHEDULE_PREFIX = 'sluice-schedule:';
 export const scheduleId = (source: string, table?: string) => `${SCHEDULE_PREFIX}${source}${table ? `:${table}` : ''}`;
+/**
+ * The warehouse's maintenance schedule (`maintenance:` in sluice.yaml, daily when omitted). "sluice" is
+ * a reserved source name, so the id never meets a source's. On a configured cluster several deployments
+ * may share a namespace: there the id also names the task queue (one warehouse per deployment).
+ */
+export const MAINTENANCE_SCHEDULE_KEY = 'sluice:maintenance';
+export const maintenanceScheduleId = (taskQueue: string, embedded: boolean) => `${SCHEDULE_PREFIX}${MAINTENANCE_SCHEDULE_KEY}${embedded ? '' : `:${taskQueue}`}`;
+export const DEFAULT_MAINTENANCE_SCHEDULE: Schedule = { every: '1d' };
+const isMaintenance = (id: string) => id.startsWith(`${SCHEDULE_PREFIX}${MAINTENANCE_SCHEDULE_KEY}`);
 /** Workflow id of a table's own scheduled runs; Temporal appends the scheduled time to it. */
 export const tableScheduleWorkflowId = (source: string, table: string) => `${sourceWorkflowId(source)}:${table}:scheduled`;
 
@@ -47,11 +56,15 @@ interface Wanted {
   schedule: Schedule;
   options: ScheduleOptions;
   fingerprint: string;
+  /** What `schedules apply` prints, when not a source or table. */
+  target?: string;
 }
 
 /** The schedules a config asks for, by schedule id. */
-export function desiredSchedules(cfg: LoadedConfig, taskQueue: string): Map<string, Wanted> {
+export function desiredSchedules(cfg: LoadedConfig, taskQueue: string, o: { embedded?: boolean } = {}): Map<string, Wanted> {
   const out = new Map<string, Wanted>();
+  const m = buildMaintenance(cfg, taskQueue, Boolean(o.embedded));
+  out.set(m.id, m);
   for (const s of cfg.sources) {
     const own = s.tables.filter((t) => t.schedule);
     const rest = s.tables.filter((t) => !t.schedule).map((t) => t.name);
@@ -88,6 +101,34 @@ function build(source: string, table: string | undefined, tables: string[] | und
   return { id, source, table, schedule: sch, options, fingerprint };
 }
 
+function buildMaintenance(cfg: LoadedConfig, taskQueue: string, embedded: boolean): Wanted {
+  const id = maintenanceScheduleId(taskQueue, embedded);
+  const sch = cfg.raw.maintenance?.schedule ?? DEFAULT_MAINTENANCE_SCHEDULE;
+  const retentionDays = cfg.raw.maintenance?.retentionDays ?? DEFAULT_MAINTENANCE_RETENTION_DAYS;
+  const input: MaintenanceInput = { retentionDays, trigger: 'schedule' };
+  const what = describeSchedule(sch);
+  const fingerprint = JSON.stringify({ sch, retentionDays, taskQueue, v: 1 });
+  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
+  const options: ScheduleOptions = {
+    scheduleId: id,
+    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    action: {
+      type: 'startWorkflow',
+      workflowType: MAINTENANCE_WORKFLOW_TYPE,
+      workflowId: MAINTENANCE_WORKFLOW_ID,
+      taskQueue,
+      args: [input],
+      memo: { trigger: 'schedule', schedule: what, retentionDays, sluiceScheduleFingerprint: fingerprint },
+      staticSummary: `Scheduled warehouse maintenance (${what}, retention ${retentionDays} d)`,
+      staticDetails: 'Merges small files, expires snapshots older than the retention, deletes files no snapshot needs.',
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
+    memo: { managedBy: 'sluice', taskQueue },
+  };
+  return { id, source: '', schedule: sch, options, fingerprint, target: 'maintenance' };
+}
+
 /** Sluice's schedules on this task queue (on any, for the embedded server: its namespace is this warehouse's), by id. */
 async function ownSchedules(client: Client, taskQueue: string | undefined): Promise<Set<string>> {
   const ids = new Set<string>();
@@ -109,11 +150,11 @@ function splitId(id: string): { source: string; table?: string } {
 /** Makes Temporal's schedules match the config exactly: create, update in place, delete. */
 export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueue: string, o: { embedded?: boolean } = {}): Promise<ScheduleChange[]> {
   const changes: ScheduleChange[] = [];
-  const wanted = desiredSchedules(cfg, taskQueue);
+  const wanted = desiredSchedules(cfg, taskQueue, o);
   // The embedded queue is named by the config, so an edited config owns the schedules the old one made.
   const existing = await ownSchedules(client, o.embedded ? undefined : taskQueue);
-  const change = (w: Pick<Wanted, 'source' | 'table'>, action: ScheduleChange['action'], schedule?: Schedule) =>
-    changes.push({ target: w.table ? `${w.source}.${w.table}` : w.source, source: w.source, table: w.table, action, schedule: schedule && describeSchedule(schedule) });
+  const change = (w: Pick<Wanted, 'source' | 'table' | 'target'>, action: ScheduleChange['action'], schedule?: Schedule) =>
+    changes.push({ target: w.target ?? (w.table ? `${w.source}.${w.table}` : w.source), source: w.source, table: w.table, action, schedule: schedule && describeSchedule(schedule) });
 
   for (const [id, w] of wanted) {
     if (!existing.has(id)) {
@@ -139,7 +180,7 @@ export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueu
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
-    change(splitId(id), 'deleted');
+    change(isMaintenance(id) ? { source: '', target: 'maintenance' } : splitId(id), 'deleted');
   }
   return changes;
 }

@@ -98,18 +98,26 @@ export async function maintainLake(paths: WarehousePaths, opts: MaintenanceOptio
   const retry = <T>(fn: () => Promise<T>) => withLakeRetry(fn, { onRetry: opts.onRetry });
   const started = Date.now();
 
-  return withLake(paths, {}, async ({ conn }) => {
-    say({ step: 'inventory', message: 'counting files' });
+  // Each step has a session of its own, and every table's compaction too: this DuckLake caches a
+  // catalog by schema version alone (duckdb/ducklake#955), so after a flush in the same session, or the
+  // compaction of another table, compacting a table whose files predate a later schema change (a view
+  // or a table created since) fails with "DuckLakeCompactor: failed to find table entry".
+  const session = <T>(fn: (conn: DuckDBConnection) => Promise<T>) => withLake(paths, {}, ({ conn }) => fn(conn));
+
+  say({ step: 'inventory', message: 'counting files' });
+  const { tables, before, rowsFlushed } = await session(async (conn) => {
     const tables = [...(await lakeTables(conn)), { source: STATE_SCHEMA, table: 'syncs' }];
     const before = await inventory(conn, tables);
-
     // 1. The sync log is inlined in the catalog (one small row per sync): write it out as Parquet.
     say({ step: 'flush', message: 'flushing the sync log inlined in the catalog' });
     const rowsFlushed = await retry(async () => {
       const r = await rows(conn, `SELECT * FROM ducklake_flush_inlined_data(${lit(LAKE)}, schema_name => ${lit(STATE_SCHEMA)})`);
       return r.reduce((n, x) => n + Number(x.rows_flushed ?? 0), 0);
     });
+    return { tables, before, rowsFlushed };
+  });
 
+  const { snapshotsExpired, cleaned } = await session(async (conn) => {
     // 2. Expire. The ids are chosen here, on DuckDB's typed snapshot times, and passed as `versions`:
     // ducklake_expire_snapshots' own `older_than` is compared with the catalog's text timestamps on a
     // SQLite catalog, which expires every snapshot of the cutoff's calendar day (measured: `now() -
@@ -128,28 +136,31 @@ export async function maintainLake(paths: WarehousePaths, opts: MaintenanceOptio
       }
     });
 
-    // 3. Files no snapshot needs any more. This runs before this run's merge on purpose: the files a merge
-    // replaces may still be read by a query or a commit that began on an earlier snapshot, so they are
-    // deleted by the next run (a schedule's interval later), never seconds after. Files of the snapshots
-    // just expired are older than the retention. (`older_than` is not used for the same reason as above:
-    // it compares text timestamps on a SQLite catalog.)
+    // 3. Files no snapshot needs any more. This runs before this run's merge on purpose: the files a
+    // merge replaces may still be read by a query or a commit that began on an earlier snapshot, so they
+    // are deleted by the next run (a schedule's interval later), never seconds after. Files of the
+    // snapshots just expired are older than the retention. (`older_than` is not used for the same reason
+    // as above: it compares text timestamps on a SQLite catalog.)
     say({ step: 'cleanup', message: 'deleting files no snapshot needs' });
     const cleaned = await retry(() => deleteListed(conn, `ducklake_cleanup_old_files(${lit(LAKE)}, cleanup_all => true`));
+    return { snapshotsExpired, cleaned };
+  });
 
-    // 4. Rewrite files mostly deleted, then merge adjacent small files, table by table.
-    let filesMerged = 0;
-    let filesCreated = 0;
-    for (const [i, t] of tables.entries()) {
-      say({ step: 'merge', message: `merging files of ${t.source}.${t.table}`, done: i, total: tables.length });
-      const args = `${lit(LAKE)}, ${lit(t.table)}, schema => ${lit(t.source)}`;
-      for (const sql of [`ducklake_rewrite_data_files(${args}, delete_threshold => ${threshold})`, `ducklake_merge_adjacent_files(${args})`]) {
-        const r = await retry(() => rows(conn, `SELECT coalesce(sum(files_processed), 0) AS processed, coalesce(sum(files_created), 0) AS created FROM ${sql}`));
-        filesMerged += Number(r[0]?.processed ?? 0);
-        filesCreated += Number(r[0]?.created ?? 0);
-      }
+  // 4. Rewrite files mostly deleted, then merge adjacent small files, table by table.
+  let filesMerged = 0;
+  let filesCreated = 0;
+  for (const [i, t] of tables.entries()) {
+    say({ step: 'merge', message: `merging files of ${t.source}.${t.table}`, done: i, total: tables.length });
+    const args = `${lit(LAKE)}, ${lit(t.table)}, schema => ${lit(t.source)}`;
+    for (const sql of [`ducklake_rewrite_data_files(${args}, delete_threshold => ${threshold})`, `ducklake_merge_adjacent_files(${args})`]) {
+      const r = await retry(() => session((conn) => rows(conn, `SELECT coalesce(sum(files_processed), 0) AS processed, coalesce(sum(files_created), 0) AS created FROM ${sql}`)));
+      filesMerged += Number(r[0]?.processed ?? 0);
+      filesCreated += Number(r[0]?.created ?? 0);
     }
-    say({ step: 'merge', message: `merged ${filesMerged} file(s) into ${filesCreated}`, done: tables.length, total: tables.length });
+  }
+  say({ step: 'merge', message: `merged ${filesMerged} file(s) into ${filesCreated}`, done: tables.length, total: tables.length });
 
+  return session(async (conn) => {
     // 5. Orphans, with the safety margin (ORPHAN_MIN_AGE_MS): DuckLake compares the files' own
     // modification times (from the file system or the object store), not catalog text.
     say({ step: 'orphans', message: 'deleting orphaned files' });
