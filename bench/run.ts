@@ -1,8 +1,10 @@
 /**
  * `npm run bench [-- NAME…] [--n N] [--scales a,b,c] [--dlt-n N] [--profile]`
  *
- * Scenarios: warehouse, e2e, shipstation, shopify (default: all four), smoke (10k-record warehouse + e2e,
- * for CI). `--baseline REV`: the warehouse scenario also runs the engine of git revision REV (e.g. the last
+ * Scenarios: warehouse, e2e, shipstation, shopify, maintenance (default: all five), smoke (10k-record
+ * warehouse + e2e, for CI). maintenance: `--maintenance-n N` records (default 50k) then `--syncs K` (200)
+ * small incremental syncs; query times after them, after maintenance, and on a compact copy.
+ * `--baseline REV`: the warehouse scenario also runs the engine of git revision REV (e.g. the last
  * commit before DuckLake) on the same records, alternating with this one, and reports both. Prints a table per scenario and the targets, and writes bench/results/latest.json (merged by
  * scenario, so running one scenario keeps the others' last results).
  */
@@ -13,8 +15,9 @@ import { ROOT, round, say, table } from './lib/measure';
 import type { ScenarioOptions, ScenarioResult, TargetCheck } from './lib/types';
 import { runWarehouse } from './warehouse';
 import { runE2e } from './e2e';
+import { runMaintenance } from './maintenance';
 
-const KNOWN = ['warehouse', 'e2e', 'shipstation', 'shopify', 'smoke'] as const;
+const KNOWN = ['warehouse', 'e2e', 'shipstation', 'shopify', 'maintenance', 'smoke'] as const;
 type Name = (typeof KNOWN)[number];
 
 function parseArgs(argv: string[]) {
@@ -28,7 +31,7 @@ function parseArgs(argv: string[]) {
     } else if ((KNOWN as readonly string[]).includes(a)) names.push(a as Name);
     else throw new Error(`unknown scenario "${a}"; scenarios: ${KNOWN.join(', ')}`);
   }
-  return { names: names.length ? names : (['warehouse', 'e2e', 'shipstation', 'shopify'] as Name[]), opt };
+  return { names: names.length ? names : (['warehouse', 'e2e', 'shipstation', 'shopify', 'maintenance'] as Name[]), opt };
 }
 
 const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v.replace(/_/g, '').replace(/k$/i, '000').replace(/m$/i, '000000')));
@@ -91,6 +94,9 @@ async function main() {
             results.push({ ...(await runE2e({ n: sn, work: path.join(work, 'smoke-e2e'), smoke: true, scales: [], dltN: num(opt['dlt-n'], 0) })), scenario: 'smoke-e2e' });
             break;
           }
+          case 'maintenance':
+            results.push(await runMaintenance({ n: num(opt['maintenance-n'], 50_000), syncs: num(opt.syncs, 200), work: path.join(work, 'maintenance') }));
+            break;
           case 'shipstation':
           case 'shopify':
             results.push(await vendorBench(name, { n, work, profileDir }));

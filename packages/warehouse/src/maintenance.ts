@@ -136,11 +136,12 @@ export async function maintainLake(paths: WarehousePaths, opts: MaintenanceOptio
       }
     });
 
-    // 3. Files no snapshot needs any more. This runs before this run's merge on purpose: the files a
-    // merge replaces may still be read by a query or a commit that began on an earlier snapshot, so they
-    // are deleted by the next run (a schedule's interval later), never seconds after. Files of the
-    // snapshots just expired are older than the retention. (`older_than` is not used for the same reason
-    // as above: it compares text timestamps on a SQLite catalog.)
+    // 3. Files no snapshot needs any more (DuckLake schedules a file only then): those of the snapshots
+    // just expired, those an earlier run merged away, and delete files that syncs superseded since. This
+    // runs before this run's merge on purpose: the files a merge replaces may still be read by a query or
+    // a commit that began on an earlier snapshot, so they are deleted by the next run (a schedule's
+    // interval later), never seconds after. (`older_than` is not used, for the same reason as above: it
+    // compares text timestamps on a SQLite catalog.)
     say({ step: 'cleanup', message: 'deleting files no snapshot needs' });
     const cleaned = await retry(() => deleteListed(conn, `ducklake_cleanup_old_files(${lit(LAKE)}, cleanup_all => true`));
     return { snapshotsExpired, cleaned };
