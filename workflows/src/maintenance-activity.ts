@@ -22,7 +22,9 @@ export function createMaintenanceActivities(rt: Runtime) {
           onProgress: (p: MaintenanceProgress) => {
             current = { step: p.step, message: p.message, ...(p.total !== undefined ? { done: p.done, total: p.total } : {}) };
             beat();
-            ctx.log.info(`maintenance: ${p.message}`);
+            // The steps are in the heartbeat (UI, `sluice maintenance`); the log keeps the outcome.
+            if (p.step === 'done') ctx.log.info(`maintenance: ${p.message}`);
+            else ctx.log.debug(`maintenance: ${p.message}`);
           },
           onRetry: (attempt, err) => ctx.log.warn(`maintenance: catalog busy (attempt ${attempt}), retrying: ${errorMessage(err)}`),
         });
