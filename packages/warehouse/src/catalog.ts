@@ -41,6 +41,9 @@ async function tableSnapshots(conn: DuckDBConnection): Promise<Map<string, numbe
   return new Map(r.filter((x) => x.source && x.table).map((x) => [`${x.source}.${x.table}`, Number(x.snapshot)]));
 }
 
+/** A view's SQL without its `CREATE [TEMP] VIEW name AS` head. */
+const viewBody = (sql: string) => sql.replace(/^\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMP\s+|TEMPORARY\s+)?VIEW\s+("[^"]*"|[^\s(])+\s+AS\s+/i, '').trim();
+
 /** A view a connector defines over its tables (Shopify's order_events, PostHog's funnel…). */
 export interface ExtraView {
   schema: string;
@@ -63,8 +66,15 @@ export async function syncViews(conn: DuckDBConnection, views: ExtraView[]): Pro
   for (const v of views) {
     if (!NAME_PATTERN.test(v.schema) || !NAME_PATTERN.test(v.name) || v.schema === STATE_SCHEMA) continue;
     const key = `${v.schema}.${v.name}`;
-    if (existing.get(key)?.includes(v.sql.trim())) continue;
     try {
+      // DuckDB keeps a view's SQL as it re-renders it: render ours the same way (a temporary view, no
+      // snapshot) and leave the lake alone when nothing changed — a needless CREATE OR REPLACE is a
+      // schema change in every commit's snapshot.
+      await conn.run(`CREATE OR REPLACE TEMP VIEW _sluice_view_probe AS ${v.sql}`);
+      const [probe] = await rows(conn, `SELECT sql FROM duckdb_views() WHERE database_name = 'temp' AND view_name = '_sluice_view_probe'`);
+      await conn.run('DROP VIEW temp._sluice_view_probe');
+      const now = existing.get(key);
+      if (now !== undefined && viewBody(now) === viewBody(String(probe?.sql))) continue;
       await conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(v.schema)}`);
       await conn.run(`CREATE OR REPLACE VIEW ${q(v.schema)}.${q(v.name)} AS ${v.sql}`);
       created.push(key);
