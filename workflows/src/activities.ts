@@ -48,6 +48,9 @@ export function createActivities(rt: Runtime) {
       const paths = rt.warehouse;
       const log = bindLogger(ctx.log, { source: input.source, table: input.table });
 
+      // A read-only warehouse surfaces here as EROFS/EACCES (a recursive mkdir would say ENOENT).
+      fs.mkdirSync(paths.root, { recursive: true });
+      fs.accessSync(paths.root, fs.constants.W_OK);
       // The saved cursor applies only if it was kept for the same cursor field.
       const state = await tableState(paths, input.source, input.table);
       let since: string | undefined;
@@ -55,9 +58,6 @@ export function createActivities(rt: Runtime) {
         since = spec.cursor?.lookbackMs ? subtractMs(state.cursor, spec.cursor.lookbackMs) : state.cursor;
       }
 
-      // A read-only warehouse surfaces here as EROFS/EACCES (a recursive mkdir would say ENOENT).
-      fs.mkdirSync(paths.root, { recursive: true });
-      fs.accessSync(paths.root, fs.constants.W_OK);
       // Staging dirs of other (abandoned) syncs of this table are garbage: one sync per table at a time.
       const root = paths.stagingRoot(input.source, input.table);
       if (fs.existsSync(root)) for (const d of fs.readdirSync(root)) if (d !== input.syncId) fs.rmSync(`${root}/${d}`, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import './allocator'; // before @duckdb/node-api: see allocator.ts
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { extensionOptions, loadExtensions, type WarehouseExtension } from './extensions';
@@ -35,6 +36,20 @@ export interface OpenOptions {
 
 export class WarehouseMissingError extends Error {}
 
+/**
+ * httpfs retries a failed S3 request (5xx, 429, a reset connection, a timeout) by itself. Its default,
+ * 3 retries after 0, 100 and 400 ms, rides out half a second of throttling; a longer burst of S3's
+ * 503 SlowDown fails the write, and with it the whole commit, which Temporal then redoes from the start
+ * (every file written again, the failed attempt's uploads left behind as orphans). 6 retries after 0,
+ * 250, 500, 1000, 2000 and 4000 ms ride out ~7.5 s of it. Measured (SeaweedFS behind
+ * test/s3-fault-proxy.ts refusing every write with 503 for a while, an INSERT writing 10 monthly
+ * files): with the defaults bursts of 1, 2, 4 and 7 s failed the INSERT (0.5 s passed); with these
+ * settings all of them passed (a 7 s burst cost 8 s). test/reliability/lake-faults.e2e.test.ts checks
+ * it on a sync's commit. A hung request still costs http_timeout (30 s) per attempt: a dead endpoint
+ * fails a commit after 7 × 30 s instead of 4 × 30 s, heartbeating all along.
+ */
+const S3_RETRIES = 'SET http_retries = 6; SET http_retry_wait_ms = 250; SET http_retry_backoff = 2';
+
 let sessions = 0;
 
 export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): Promise<LakeSession> {
@@ -58,7 +73,8 @@ async function open(paths: WarehousePaths, opts: OpenOptions, release: () => voi
   if (opts.collectGarbage) collectJsGarbage();
   const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
   // Spill files of a session are of no use to the next one, and sessions of one process run side by side.
-  const spill = path.join(paths.tmp, `${process.pid}-${++sessions}`);
+  // A reader may run where the warehouse path cannot be written (a read-only mount, another user's).
+  const spill = path.join(opts.readOnly ? path.join(os.tmpdir(), 'sluice-spill') : paths.tmp, `${process.pid}-${++sessions}`);
   fs.mkdirSync(spill, { recursive: true });
   const instance = await DuckDBInstance.create(':memory:', {
     ...extensionOptions(),
@@ -77,6 +93,7 @@ async function open(paths: WarehousePaths, opts: OpenOptions, release: () => voi
     const needed: WarehouseExtension[] = ['ducklake', catalog.kind === 'sqlite' ? 'sqlite_scanner' : 'postgres_scanner'];
     if (data.kind === 's3') needed.push('httpfs');
     await loadExtensions(conn, needed);
+    if (data.kind === 's3') await conn.run(S3_RETRIES);
     await createSecrets(conn, paths);
     await attach(conn, paths, Boolean(opts.readOnly));
     await conn.run(`USE ${LAKE}`);
