@@ -1,7 +1,9 @@
 /**
  * Names and types of the warehouse maintenance workflow, shared by the workflow, its activity, the worker
- * and clients (the CLI, schedules). Workflow code imports this file: no Node built-ins, no I/O.
+ * and clients (the CLI, schedules). Workflow code imports this file: no Node built-ins, no I/O (the
+ * warehouse's types only, erased at build time).
  */
+import type { MaintenanceResult } from '@sluice/warehouse/maintenance';
 
 /** One maintenance at a time per warehouse (Temporal refuses a second run with the same id). */
 export const MAINTENANCE_WORKFLOW_ID = 'sluice:maintenance';
@@ -22,25 +24,8 @@ export interface MaintenanceHeartbeat {
   total?: number;
 }
 
-/** What one maintenance did (packages/warehouse's MaintenanceResult, plain data). */
-export interface MaintenanceOutcome {
-  filesBefore: number;
-  filesAfter: number;
-  bytesBefore: number;
-  bytesAfter: number;
-  filesMerged: number;
-  filesCreated: number;
-  rowsFlushed: number;
-  snapshotsExpired: number;
-  snapshotsKept: number;
-  oldestSnapshot?: { id: number; time: string };
-  filesDeleted: number;
-  orphansDeleted: number;
-  bytesFreed: number;
-  filesAwaitingDeletion: number;
-  tables: number;
-  durationMs: number;
-}
+/** What one maintenance did (plain data: it travels in workflow history). */
+export type MaintenanceOutcome = MaintenanceResult;
 
 /** The `progress` query of a maintenance run. */
 export interface MaintenanceProgress {
