@@ -19,18 +19,64 @@ const WORKFLOWS = path.join(here, 'workflows.ts');
  * webpack takes seconds, and every `sluice sync` starts an in-process worker.
  */
 export async function workflowBundle(): Promise<{ code: string }> {
-  const sources = [WORKFLOWS, path.join(here, 'shared.ts'), path.join(here, 'maintenance-workflow.ts'), path.join(here, 'maintenance-shared.ts')];
-  const hash = crypto.createHash('sha256');
-  for (const f of sources) hash.update(fs.readFileSync(f));
-  hash.update(JSON.parse(fs.readFileSync(require_resolve('@temporalio/workflow/package.json'), 'utf8')).version);
   const dir = path.join(os.homedir(), '.cache', 'sluice', 'bundles');
-  const file = path.join(dir, `workflows-${hash.digest('hex').slice(0, 16)}.js`);
+  const file = path.join(dir, `workflows-${workflowBundleKey()}.js`);
   if (fs.existsSync(file)) return { code: fs.readFileSync(file, 'utf8') };
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: silentLogger() });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(`${file}.tmp`, bundle.code);
   fs.renameSync(`${file}.tmp`, file);
   return bundle;
+}
+
+/**
+ * The bundle's cache key: the content of every source file the workflow entry reaches through its
+ * imports (see {@link workflowSourceFiles}), with their paths, and the version of the workflow SDK.
+ */
+export function workflowBundleKey(entry: string = WORKFLOWS): string {
+  const hash = crypto.createHash('sha256');
+  for (const f of workflowSourceFiles(entry)) hash.update(`${path.relative(path.dirname(entry), f)}\0`).update(fs.readFileSync(f)).update('\0');
+  hash.update(JSON.parse(fs.readFileSync(require_resolve('@temporalio/workflow/package.json'), 'utf8')).version);
+  return hash.digest('hex').slice(0, 16);
+}
+
+// `import … from '…'`, `export … from '…'`, `import '…'` and `import('…')`. Whole-statement type-only
+// imports (`import type`, `export type`) are skipped: the bundler erases them.
+const IMPORT_RE = /(?:^|[;\n}])\s*(import|export)\s+(type\s+)?(?:[\w*{}\s,$]*?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+/**
+ * The source files of the workflow bundle: the entry and every file it imports, recursively, through
+ * relative imports and `@sluice/*` workspace packages. Other packages (the Temporal SDK) are covered by
+ * their version. Sorted, so the key does not depend on the order of the imports.
+ */
+export function workflowSourceFiles(entry: string = WORKFLOWS): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const m of text.matchAll(IMPORT_RE)) {
+      const spec = m[3] ?? m[4];
+      if (!spec || m[2]) continue;
+      const resolved = resolveSource(spec, file);
+      if (resolved) visit(resolved);
+    }
+  };
+  visit(fs.realpathSync(entry));
+  return [...seen].sort();
+}
+
+function resolveSource(spec: string, from: string): string | undefined {
+  if (spec.startsWith('.')) {
+    const base = path.resolve(path.dirname(from), spec);
+    const stem = base.replace(/\.(js|mjs|cjs)$/, '');
+    for (const candidate of [base, `${stem}.ts`, `${stem}.tsx`, path.join(base, 'index.ts')]) {
+      if (/\.(ts|tsx|js|mjs|cjs|json)$/.test(candidate) && fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return fs.realpathSync(candidate);
+    }
+    return undefined; // not a source file (or a commented-out import): the bundler reports real ones
+  }
+  if (spec.startsWith('@sluice/')) return fs.realpathSync(createRequire(from).resolve(spec));
+  return undefined;
 }
 
 function require_resolve(spec: string): string {
