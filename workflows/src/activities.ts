@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { SluiceError, bindLogger, errorMessage, failureType, redact, redactDeep, subtractMs, type ProgressEvent, type ResolvedTable } from '@sluice/core';
+import { SluiceError, bindLogger, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
 import { StagingWriter, commitStaged, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
 import { syncMetrics } from './metrics';
@@ -35,8 +35,8 @@ export function createActivities(rt: Runtime) {
       return wanted.map((name) => {
         const spec = tableOf(src, name);
         const configured = src.tables.find((t) => t.name === name);
-        const mode = configured?.mode ?? spec.defaultMode;
-        return { source: src.name, table: name, mode, cursorField: spec.cursor ? (configured?.cursorField ?? spec.cursor.default) : undefined, fullRefresh: Boolean(input.fullRefresh) };
+        const { plan } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField }, { fullRefresh: input.fullRefresh });
+        return { source: src.name, ...plan };
       });
     },
 
@@ -53,10 +53,7 @@ export function createActivities(rt: Runtime) {
       fs.accessSync(paths.root, fs.constants.W_OK);
       // The saved cursor applies only if it was kept for the same cursor field.
       const state = await tableState(paths, input.source, input.table);
-      let since: string | undefined;
-      if (!input.fullRefresh && input.mode !== 'full_refresh' && state.exists && state.cursor && state.cursorField === input.cursorField) {
-        since = spec.cursor?.lookbackMs ? subtractMs(state.cursor, spec.cursor.lookbackMs) : state.cursor;
-      }
+      const since = planLowerBound(input, state.exists ? state : undefined);
 
       // Staging dirs of other (abandoned) syncs of this table are garbage: one sync per table at a time.
       const root = paths.stagingRoot(input.source, input.table);
@@ -100,7 +97,7 @@ export function createActivities(rt: Runtime) {
           table: input.table,
           config: src.config,
           client,
-          request: { mode: input.fullRefresh ? 'full_refresh' : input.mode, cursorField: input.cursorField, since, checkpoint: resumed ? writer.state.checkpoint : undefined },
+          request: { mode: input.effectiveMode, cursorField: input.cursorField, since, checkpoint: resumed ? writer.state.checkpoint : undefined },
           signal: ctx.cancellationSignal,
           report,
           log,

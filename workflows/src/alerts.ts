@@ -54,7 +54,7 @@ export async function sendFailureAlert(rt: Runtime, input: TablePlan & { syncId:
     event: 'sluice.table_sync_failed',
     source: input.source,
     table: input.table,
-    mode: input.fullRefresh ? 'full_refresh' : input.mode,
+    mode: input.effectiveMode,
     error,
     consecutiveFailures: consecutive,
     afterFailedIntervals: alerts.afterFailedIntervals,

@@ -3,6 +3,7 @@
  * this file (and @temporalio/workflow): no Node built-ins, no I/O, no vendor logic.
  */
 import type { SyncMode } from '@sluice/core/connector';
+import type { TableRunPlan } from '@sluice/core/plan';
 
 export const DEFAULT_TASK_QUEUE = 'sluice';
 export const SEARCH_ATTRIBUTES = { source: 'SluiceSource', table: 'SluiceTable', mode: 'SluiceMode', outcome: 'SluiceOutcome' } as const;
@@ -19,12 +20,9 @@ export interface SyncSourceInput {
   trigger: 'cli' | 'schedule' | 'api';
 }
 
-export interface TablePlan {
+/** One table's run (computed once by `planTable` in the planSource activity), and its source. */
+export interface TablePlan extends TableRunPlan {
   source: string;
-  table: string;
-  mode: SyncMode;
-  cursorField?: string;
-  fullRefresh: boolean;
 }
 
 export interface ExtractInput extends TablePlan {

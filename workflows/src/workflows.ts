@@ -104,7 +104,7 @@ export async function syncSource(input: SyncSourceInput): Promise<SourceResult> 
         workflowId: tableWorkflowId(plan.source, plan.table),
         args: [plan],
         parentClosePolicy: ParentClosePolicy.TERMINATE,
-        searchAttributes: { [SA.source]: [plan.source], [SA.table]: [plan.table], [SA.mode]: [plan.fullRefresh ? 'full_refresh' : plan.mode] },
+        searchAttributes: { [SA.source]: [plan.source], [SA.table]: [plan.table], [SA.mode]: [plan.effectiveMode] },
         memo: { source: plan.source, table: plan.table, mode: plan.mode, fullRefresh: plan.fullRefresh },
         staticSummary: `Sync ${plan.source}.${plan.table} (${plan.fullRefresh ? 'forced full refresh' : plan.mode})`,
         staticDetails: `Extracts ${plan.source}.${plan.table} from the vendor API into staging, then commits it to the warehouse${plan.cursorField ? ` (cursor: ${plan.cursorField})` : ''}.`,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
 import { z } from 'zod';
-import { SYNC_MODES, registerSecret, type Connector, type SyncMode } from '@sluice/core';
+import { SYNC_MODES, planTable, registerSecret, type Connector, type SyncMode } from '@sluice/core';
 import { CONNECTORS } from '../../../connectors/registry';
 import { NAME_PATTERN, WarehousePaths, type CatalogLocation, type DataLocation } from '@sluice/warehouse';
 import { temporalDefaults } from '../../../temporal.config';
@@ -89,7 +89,8 @@ export const fileSchema = z.strictObject({
 export type ConfigFile = Omit<z.output<typeof fileSchema>, 'sources'> & { sources: z.output<typeof sourceSchema>[] };
 type SourceEntry = z.output<typeof sourceSchema>;
 
-export interface ResolvedTable {
+/** A table as sluice.yaml configures it, settings resolved by `planTable` (a declared table is core's `ResolvedTable`). */
+export interface ConfiguredTable {
   name: string;
   mode: SyncMode;
   cursorField?: string;
@@ -101,7 +102,7 @@ export interface ResolvedSource {
   type: string;
   connector: Connector;
   config: unknown;
-  tables: ResolvedTable[];
+  tables: ConfiguredTable[];
   schedule?: z.output<typeof scheduleSchema>;
 }
 export interface LoadedConfig {
@@ -249,7 +250,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     } else {
       for (const key of connector.secrets) registerSecret((cp.data as Record<string, unknown>)[key]);
     }
-    const tables: ResolvedTable[] = [];
+    const tables: ConfiguredTable[] = [];
     const declared = new Map(connector.tables.map((t) => [t.name, t]));
     const entries = s.tables ? Object.entries(s.tables) : connector.tables.map((t) => [t.name, null] as const);
     for (const [name, tcfg] of entries) {
@@ -259,15 +260,13 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
         problems.push(`${where(tp)}: ${s.type} has no table ${show(name)}; tables: ${[...declared.keys()].join(', ')}`);
         continue;
       }
-      const mode = tcfg?.mode ?? spec.defaultMode;
-      if (!spec.modes.includes(mode)) problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(mode)}; modes: ${spec.modes.join(', ')}`);
-      let cursorField = spec.cursor?.default;
-      if (tcfg?.cursor !== undefined) {
-        if (!spec.cursor) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
-        else if (!spec.cursor.fields.includes(tcfg.cursor)) problems.push(`${where([...tp, 'cursor'])}: expected one of ${spec.cursor.fields.map((f) => `"${f}"`).join(', ')}; got ${show(tcfg.cursor)}`);
-        else cursorField = tcfg.cursor;
+      const { plan, problems: refused } = planTable(spec, { mode: tcfg?.mode, cursor: tcfg?.cursor });
+      for (const p of refused) {
+        if (p.setting === 'mode') problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(p.value)}; modes: ${p.allowed.join(', ')}`);
+        else if (p.allowed.length === 0) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
+        else problems.push(`${where([...tp, 'cursor'])}: expected one of ${p.allowed.map((f) => `"${f}"`).join(', ')}; got ${show(p.value)}`);
       }
-      tables.push({ name, mode, cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}) });
+      tables.push({ name, mode: plan.mode, cursorField: plan.cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}) });
     }
     if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule });
   }

@@ -1,4 +1,5 @@
 export * from './connector';
+export * from './plan';
 export * from './errors';
 export * from './redact';
 export * from './time';
