@@ -87,7 +87,7 @@ export async function generateSchemas(): Promise<Map<string, string>> {
         name: t.name,
         description: t.description,
         primaryKey: [...t.primaryKey],
-        cursor: t.cursor ? { fields: [...t.cursor.fields], default: t.cursor.default, ...(t.cursor.lookbackMs ? { lookbackMs: t.cursor.lookbackMs } : {}) } : null,
+        cursor: t.cursor ? { fields: [...t.cursor.fields], default: t.cursor.default, ...(t.cursor.lookbackMs ? { lookbackMs: t.cursor.lookbackMs } : {}), ...(t.cursor.lookbackSetting ? { lookbackSetting: t.cursor.lookbackSetting } : {}) } : null,
         partitionBy: t.partitionBy ?? null,
         modes: [...t.modes],
         defaultMode: t.defaultMode,

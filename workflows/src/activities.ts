@@ -35,7 +35,7 @@ export function createActivities(rt: Runtime) {
       return wanted.map((name) => {
         const spec = tableOf(src, name);
         const configured = src.tables.find((t) => t.name === name);
-        const { plan } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField }, { fullRefresh: input.fullRefresh });
+        const { plan } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField }, { fullRefresh: input.fullRefresh }, src.config);
         return { source: src.name, ...plan };
       });
     },

@@ -7,9 +7,9 @@ import type { PostHogConfig } from './config';
  * (timestamp, uuid) with large LIMITs, because every HogQL query spends one of the key's ~120 hourly queries.
  * A window that times out (504/512) is halved; a sparse window lets the next one double.
  *
- * Lower bound: the first sync reads `backfillDays`; later syncs get `since` from the engine, which has already
- * moved back by the table's declared lookback (DEFAULT_LOOKBACK_MS). The source's own `lookbackHours` replaces
- * that default: lower = since + DEFAULT_LOOKBACK_MS − lookbackHours. Re-read events merge by `uuid`.
+ * Lower bound: the first sync reads `backfillDays`; later syncs read from `since`, which the engine has already
+ * moved back from the saved cursor by the source's `lookbackHours` (the cursor's `lookbackSetting`; the table's
+ * `lookbackMs`, DEFAULT_LOOKBACK_MS, when unset). Re-read events merge by `uuid`.
  */
 export const DEFAULT_LOOKBACK_MS = 6 * 3600_000;
 const MIN_WINDOW_MS = 60_000;
@@ -34,11 +34,11 @@ interface EventsState {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function lowerBound(config: Pick<PostHogConfig, 'backfillDays' | 'lookbackHours'>, since: string | undefined, nowMs: number): number {
+export function lowerBound(config: Pick<PostHogConfig, 'backfillDays'>, since: string | undefined, nowMs: number): number {
   if (!since) return nowMs - config.backfillDays * 86400_000;
   const sinceMs = Date.parse(since);
   if (!Number.isFinite(sinceMs)) throw new SluiceError('bad_response', `saved cursor "${since}" is not a timestamp`);
-  return sinceMs + DEFAULT_LOOKBACK_MS - config.lookbackHours * 3600_000;
+  return sinceMs;
 }
 
 export function eventsQuery(s: Pick<EventsState, 'from' | 'to' | 'after'>, limit: number): string {

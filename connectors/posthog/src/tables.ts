@@ -10,8 +10,8 @@ export const events = defineTable<PostHogConfig, PostHogClient>({
   description: 'Every captured event (HogQL `events`), with `url` from $current_url; late events are re-read within lookbackHours',
   primaryKey: ['uuid'],
   partitionBy: 'timestamp',
-  // lookbackMs is the default; the source's lookbackHours replaces it inside read (see events.ts).
-  cursor: { fields: ['timestamp'], default: 'timestamp', lookbackMs: DEFAULT_LOOKBACK_MS },
+  // The source's lookbackHours (default 6) sets the lookback; the engine applies it (`since` arrives with it subtracted).
+  cursor: { fields: ['timestamp'], default: 'timestamp', lookbackMs: DEFAULT_LOOKBACK_MS, lookbackSetting: { key: 'lookbackHours', unitMs: 3600_000 } },
   modes: ['incremental', 'full_refresh'],
   defaultMode: 'incremental',
   columns: { uuid: 'VARCHAR', person_id: 'VARCHAR', distinct_id: 'VARCHAR', event: 'VARCHAR', timestamp: 'TIMESTAMPTZ', created_at: 'TIMESTAMPTZ', properties: 'JSON', url: 'VARCHAR' },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SluiceError, readTable, type DataRecord, type ReadRequest } from '@sluice/core';
+import { SluiceError, planLowerBound, planTable, readTable, type DataRecord, type ReadRequest } from '@sluice/core';
 import { slidingWindowBudget } from '@sluice/core/http/sliding-window';
 import { DEMO_KEY, EMPTY_PROJECT_ID, NO_QUERY_SCOPE_KEY, OTHER_PROJECT_KEY, start, sourceConfig, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import connector, { checkPostHog } from '../src/index';
@@ -19,6 +19,13 @@ function freshClient(raw: Record<string, unknown>, budget = slidingWindowBudget(
 async function read(table: string, extra: Record<string, unknown> = {}, request: Partial<ReadRequest> = {}, opts: { maxPages?: number; client?: unknown; emu?: PostHogEmulator } = {}) {
   const raw = { ...sourceConfig(opts.emu ?? h), ...extra };
   return readTable(connector, raw, table, request, { maxPages: opts.maxPages, client: opts.client ?? freshClient(raw) });
+}
+
+/** The `since` the engine hands the events table for a saved cursor, planned with the source's config (its lookbackHours). */
+function sinceFor(cursor: string, extra: Record<string, unknown> = {}): string | undefined {
+  const events = connector.tables.find((t) => t.name === 'events')!;
+  const { plan } = planTable(events, {}, {}, configSchema.parse({ ...sourceConfig(h), ...extra }));
+  return planLowerBound(plan, { cursor, cursorField: 'timestamp' });
 }
 
 const uuids = (records: DataRecord[]) => records.map((r) => r.uuid as string);
@@ -69,8 +76,9 @@ describe('posthog connector: events', () => {
     const late = h.project.addEvent({ event: 'checkout started', distinct_id: 'late-visitor', timestamp: cursorMs - 3 * HOUR });
     const veryLate = h.project.addEvent({ event: 'checkout started', distinct_id: 'late-visitor', timestamp: cursorMs - 10 * HOUR });
     try {
-      // The engine hands back the cursor minus the table's declared lookback.
-      const since = new Date(cursorMs - DEFAULT_LOOKBACK_MS).toISOString();
+      // The engine hands back the cursor minus the source's lookbackHours (default 6, DEFAULT_LOOKBACK_MS).
+      const since = sinceFor(cursor);
+      expect(since).toBe(new Date(cursorMs - DEFAULT_LOOKBACK_MS).toISOString());
       const second = await read('events', { pageSize: 500 }, { since });
       expect(new Set(uuids(second.records)).size).toBe(second.records.length);
       expect(uuids(second.records)).toContain(fresh.uuid);
@@ -86,11 +94,11 @@ describe('posthog connector: events', () => {
       expect(new Set(stored.keys())).toEqual(new Set(expected));
 
       // A source with lookbackHours: 12 moves the same saved cursor further back and catches the 10 h late event.
-      const wide = await read('events', { pageSize: 500, lookbackHours: 12 }, { since });
+      const wide = await read('events', { pageSize: 500, lookbackHours: 12 }, { since: sinceFor(cursor, { lookbackHours: 12 }) });
       expect(uuids(wide.records)).toContain(veryLate.uuid);
       expect(Math.min(...wide.records.map((r) => Date.parse(r.timestamp as string)))).toBeGreaterThanOrEqual(cursorMs - 12 * HOUR);
       // lookbackHours: 0 starts exactly at the cursor (inclusive).
-      const none = await read('events', { pageSize: 500, lookbackHours: 0 }, { since });
+      const none = await read('events', { pageSize: 500, lookbackHours: 0 }, { since: sinceFor(cursor, { lookbackHours: 0 }) });
       expect(uuids(none.records)).toContain(first.records.at(-1)!.uuid);
       expect(uuids(none.records)).not.toContain(late.uuid);
     } finally {
@@ -103,7 +111,7 @@ describe('posthog connector: events', () => {
     const same = Array.from({ length: 25 }, (_, i) => h.project.addEvent({ event: 'burst', distinct_id: `burst-${i}`, timestamp: ts }));
     for (const e of same) e.timestampUs = ts * 1000 + 123; // identical DateTime64(6) values
     try {
-      const r = await read('events', { pageSize: 10, lookbackHours: 0 }, { since: new Date(ts - HOUR - DEFAULT_LOOKBACK_MS).toISOString() });
+      const r = await read('events', { pageSize: 10, lookbackHours: 0 }, { since: new Date(ts - HOUR).toISOString() });
       const burst = r.records.filter((x) => x.event === 'burst');
       expect(burst.map((x) => x.uuid).sort()).toEqual(same.map((e) => e.uuid).sort());
       expect(new Set(uuids(r.records)).size).toBe(r.records.length);
@@ -213,14 +221,14 @@ describe('posthog connector: identity tables', () => {
     // An anonymous visitor browses, then logs in: events sent before the login belong to the person afterwards.
     const anon = 'anon-before-login';
     const view = h.project.addEvent({ event: '$pageview', distinct_id: anon, timestamp: Date.now() - 30 * 60_000, properties: { $current_url: 'https://shop.example.com/products/mug' } });
-    const before = await read('events', { pageSize: 1000, lookbackHours: 1 }, { since: new Date(Date.now() - DEFAULT_LOOKBACK_MS - HOUR).toISOString() });
+    const before = await read('events', { pageSize: 1000, lookbackHours: 1 }, { since: new Date(Date.now() - 2 * HOUR).toISOString() });
     const personless = before.records.find((r) => r.uuid === view.uuid)!.person_id;
     const email = [...h.project.persons.values()][0]!.properties.email as string;
     const { person, event } = h.project.identify(anon, email, { email }, Date.now() - 20 * 60_000);
     try {
       const pdi2 = await read('person_distinct_ids', { pageSize: 1000 });
       expect(pdi2.records.find((r) => r.distinct_id === anon)?.person_id).toBe(person.id);
-      const after = await read('events', { pageSize: 1000, lookbackHours: 1 }, { since: new Date(Date.now() - DEFAULT_LOOKBACK_MS - HOUR).toISOString() });
+      const after = await read('events', { pageSize: 1000, lookbackHours: 1 }, { since: new Date(Date.now() - 2 * HOUR).toISOString() });
       expect(after.records.find((r) => r.uuid === view.uuid)!.person_id).toBe(person.id);
       expect(personless).not.toBe(person.id);
       const ident = after.records.find((r) => r.uuid === event.uuid)!;

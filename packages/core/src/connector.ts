@@ -17,6 +17,11 @@ export interface CursorSpec {
   default: string;
   /** Late-arriving data: the lower bound moves back this far from the saved cursor; merge removes the overlap. */
   lookbackMs?: number;
+  /**
+   * A lookback the source's config chooses: its number at `key` (a count of `unitMs`) replaces
+   * `lookbackMs` when set. The engine applies it; `read` gets `since` with it already subtracted.
+   */
+  lookbackSetting?: { key: string; unitMs: number };
 }
 
 /** What one sync of one table asks a connector for. */

@@ -43,8 +43,9 @@ export interface PlanProblem {
 /**
  * The one place a table's run is decided. A setting the table does not accept is reported in `problems`
  * (config validation shows them all at once); the plan then keeps the configured mode and the default cursor.
+ * `sourceConfig` (the source's parsed config) supplies the lookback of a cursor with a `lookbackSetting`.
  */
-export function planTable(spec: ResolvedTable, settings: TableSettings = {}, flags: RunFlags = {}): { plan: TableRunPlan; problems: PlanProblem[] } {
+export function planTable(spec: ResolvedTable, settings: TableSettings = {}, flags: RunFlags = {}, sourceConfig?: unknown): { plan: TableRunPlan; problems: PlanProblem[] } {
   const problems: PlanProblem[] = [];
   const mode = settings.mode ?? spec.defaultMode;
   if (!spec.modes.includes(mode)) problems.push({ setting: 'mode', value: mode, allowed: spec.modes });
@@ -56,9 +57,16 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
   }
   const fullRefresh = Boolean(flags.fullRefresh);
   return {
-    plan: { table: spec.name, mode, effectiveMode: fullRefresh ? 'full_refresh' : mode, fullRefresh, cursorField, lookbackMs: spec.cursor?.lookbackMs ?? 0 },
+    plan: { table: spec.name, mode, effectiveMode: fullRefresh ? 'full_refresh' : mode, fullRefresh, cursorField, lookbackMs: lookbackOf(spec, sourceConfig) },
     problems,
   };
+}
+
+function lookbackOf(spec: ResolvedTable, sourceConfig: unknown): number {
+  const setting = spec.cursor?.lookbackSetting;
+  const chosen = setting && sourceConfig && typeof sourceConfig === 'object' ? (sourceConfig as Record<string, unknown>)[setting.key] : undefined;
+  if (setting && typeof chosen === 'number' && Number.isFinite(chosen)) return chosen * setting.unitMs;
+  return spec.cursor?.lookbackMs ?? 0;
 }
 
 /**

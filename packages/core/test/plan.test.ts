@@ -67,3 +67,26 @@ describe('planLowerBound', () => {
     expect(planLowerBound(planTable(table('lists')).plan, saved)).toBeUndefined();
   });
 });
+
+describe("a lookback chosen by the source's config", () => {
+  const withSetting = defineConnector({
+    type: 'configured',
+    description: 'plan tests',
+    config: { safeParse: () => ({ success: true, data: {} }) } as never,
+    secrets: [],
+    connect: () => ({}),
+    check: async () => ({ ok: true, message: 'ok' }),
+    tables: [{ name: 'events', description: '', primaryKey: ['id'], cursor: { fields: ['ts'], default: 'ts', lookbackMs: 6 * HOUR, lookbackSetting: { key: 'lookbackHours', unitMs: HOUR } }, read: async function* () {} }],
+  }).tables[0]!;
+
+  it('replaces the declared lookback when the config sets it, 0 included', () => {
+    expect(planTable(withSetting, {}, {}, { lookbackHours: 12 }).plan.lookbackMs).toBe(12 * HOUR);
+    expect(planTable(withSetting, {}, {}, { lookbackHours: 0 }).plan.lookbackMs).toBe(0);
+    expect(planLowerBound(planTable(withSetting, {}, {}, { lookbackHours: 2 }).plan, { cursor: '2024-03-01T10:00:00Z', cursorField: 'ts' })).toBe('2024-03-01T08:00:00.000Z');
+  });
+
+  it('falls back to the declared lookback without a config or the key', () => {
+    expect(planTable(withSetting).plan.lookbackMs).toBe(6 * HOUR);
+    expect(planTable(withSetting, {}, {}, { other: 1 }).plan.lookbackMs).toBe(6 * HOUR);
+  });
+});
