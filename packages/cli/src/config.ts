@@ -117,17 +117,34 @@ export interface LoadedConfig {
 /** Substitutes ${VAR} and ${VAR:-default} in every string; returns the variables that were missing. */
 function substituteEnv(node: unknown, env: NodeJS.ProcessEnv, at: (string | number)[], missing: { name: string; at: (string | number)[] }[]): unknown {
   if (typeof node === 'string') {
-    return node.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
+    const userinfo = at.length === 2 && at[0] === 'warehouse' && at[1] === 'catalog' ? urlUserinfo(node) : undefined;
+    return node.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined, offset: number) => {
       const v = env[name];
-      if (v !== undefined && v !== '') return v;
-      if (fallback !== undefined) return fallback;
-      missing.push({ name, at });
-      return '';
+      const value = v !== undefined && v !== '' ? v : fallback;
+      if (value === undefined) {
+        missing.push({ name, at });
+        return '';
+      }
+      // `postgres://sluice:${PGPASSWORD}@host/db`: the password is whatever the variable holds (a `/`,
+      // `#`, `?`, `@` or `%` in it would otherwise cut or change the URL), so it goes in percent-encoded.
+      return userinfo && offset > userinfo[0] && offset < userinfo[1] ? encodeURIComponent(value) : value;
     });
   }
   if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, env, [...at, i], missing));
   if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substituteEnv(v, env, [...at, k], missing)]));
   return node;
+}
+
+/** Where the user (and password) of a `postgres://user:password@host…` template are: [after '//', the '@']. */
+function urlUserinfo(template: string): [number, number] | undefined {
+  const scheme = /^postgres(ql)?:\/\//i.exec(template);
+  if (!scheme) return undefined;
+  const start = scheme[0].length;
+  // The authority ends at the first '/' outside a ${…} reference (a fallback may hold one).
+  const rest = template.slice(start).replace(/\$\{[^}]*\}/g, (m) => 'x'.repeat(m.length));
+  const end = start + (rest.includes('/') ? rest.indexOf('/') : rest.length);
+  const atSign = template.lastIndexOf('@', end - 1);
+  return atSign >= start ? [start - 1, atSign] : undefined;
 }
 
 export const formatPath = (p: readonly PropertyKey[]) =>
