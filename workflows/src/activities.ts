@@ -11,7 +11,12 @@ import type { CheckInput, CheckOutput, CommitInput, ExtractHeartbeat, ExtractInp
  * Activities, built by a factory that receives their dependencies (config, warehouse, logger). All I/O
  * lives here; workflows only sequence these calls.
  */
-export function createActivities(rt: Runtime) {
+/**
+ * `stagingQueue`: this worker's own task queue. The extract stages pages on this machine's disk, so the
+ * commit that reads them must run here too: the extract names the queue and the workflow sends the
+ * commit there (Temporal's worker-specific task queues).
+ */
+export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = {}) {
   const clients = new ClientCache();
   // Commits are CPU- and memory-heavy (each runs a DuckDB engine with its own memory limit): a few at a
   // time per worker keeps memory bounded however many tables sync at once.
@@ -132,6 +137,7 @@ export function createActivities(rt: Runtime) {
         waitedMs,
         requests: stats.requests ?? 0,
         staging: writer.state,
+        ...(opts.stagingQueue ? { stagedOn: opts.stagingQueue } : {}),
       };
     },
 

@@ -41,6 +41,8 @@ export interface ExtractSummary {
   belowBound: number;
   /** The staging state (pages, column types, max cursor) the commit reads the staged files with. */
   staging: unknown;
+  /** The task queue of the worker whose disk holds the staged pages: the commit runs there. */
+  stagedOn?: string;
   durationMs: number;
   waitedMs: number;
   requests: number;

@@ -102,26 +102,30 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
   const telemetry = await installTemporalRuntime({ metrics: Boolean(opts.rt.metrics) });
   const metrics = opts.rt.metrics ? await serveMetrics({ port: opts.rt.metrics.port, temporalMetricsUrl: telemetry.temporalMetricsUrl }) : undefined;
   const connection = await NativeConnection.connect({ address: opts.address });
-  const worker = await Worker.create({
+  const identity = opts.identity ?? `sluice@${os.hostname()}:${process.pid}`;
+  // This worker's own queue: commits of the pages it staged on its disk come back to it.
+  const stagingQueue = `${opts.taskQueue}/${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`;
+  const activities = { ...createActivities(opts.rt, { stagingQueue }), ...createMaintenanceActivities(opts.rt) };
+  const common = {
     connection,
     namespace: opts.namespace,
-    taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: { ...createActivities(opts.rt), ...createMaintenanceActivities(opts.rt) },
-    identity: opts.identity ?? `sluice@${os.hostname()}:${process.pid}`,
-    maxConcurrentActivityTaskExecutions: 16,
+    activities,
+    identity,
     shutdownGraceTime: '10 seconds',
     // Heartbeats carry the extract checkpoint: send them often, so a killed worker re-reads few pages.
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
-  });
-  const run = worker.run();
+  } as const;
+  const worker = await Worker.create({ ...common, taskQueue: opts.taskQueue, workflowBundle: await workflowBundle(), maxConcurrentActivityTaskExecutions: 16 });
+  const local = await Worker.create({ ...common, taskQueue: stagingQueue, maxConcurrentActivityTaskExecutions: 8 });
+  const run = Promise.all([worker.run(), local.run()]).then(() => undefined);
   return {
     worker,
     run,
     metricsUrl: metrics?.url,
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (local.getState() === 'RUNNING') local.shutdown();
       await run.catch(() => undefined);
       await connection.close().catch(() => undefined);
       await metrics?.close();

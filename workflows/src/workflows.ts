@@ -1,5 +1,7 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   ParentClosePolicy,
   defineQuery,
   executeChild,
@@ -9,7 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { TimeoutType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { NON_RETRYABLE_FAILURE_TYPES } from '@sluice/core/errors';
 import type { Activities } from './activities';
 import {
@@ -43,11 +45,23 @@ const { extractTable } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 6, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const { commitTable } = proxyActivities<Activities>({
+const COMMIT = {
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+} as const;
+
+/**
+ * The commit reads the pages the extract staged on its worker's disk, so it runs on that worker's own
+ * queue. If that worker is gone (no poller within the timeout), the table is extracted again elsewhere.
+ */
+const commitOn = (stagedOn: string | undefined) =>
+  proxyActivities<Activities>(stagedOn ? { ...COMMIT, taskQueue: stagedOn, scheduleToStartTimeout: '5 minutes' } : COMMIT).commitTable;
+const STAGING_LOST_RETRIES = 3;
+
+function stagingWorkerGone(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+}
 
 // Bookkeeping after a failure: a few quick attempts, never long enough to delay reporting the failure.
 const { recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
@@ -64,9 +78,18 @@ export async function syncTable(plan: TablePlan): Promise<TableResult> {
   const startedAt = new Date(started).toISOString();
   const syncId = info.runId;
   try {
-    const extract = await extractTable({ ...plan, syncId });
-    progress.phase = 'committing';
-    const result = await commitTable({ ...plan, syncId, startedAt, extract });
+    let result: TableResult;
+    for (let attempt = 1; ; attempt++) {
+      progress.phase = 'extracting';
+      const extract = await extractTable({ ...plan, syncId });
+      progress.phase = 'committing';
+      try {
+        result = await commitOn(extract.stagedOn)({ ...plan, syncId, startedAt, extract });
+        break;
+      } catch (err) {
+        if (attempt >= STAGING_LOST_RETRIES || !stagingWorkerGone(err)) throw err;
+      }
+    }
     progress.phase = 'succeeded';
     progress.result = result;
     upsertMemo({ rowsRead: result.rowsRead, rowsWritten: result.rowsWritten, pages: result.pages, durationMs: result.durationMs, cursor: result.cursorAfter ?? null });
