@@ -46,6 +46,8 @@ let pg: TestPostgres | undefined;
 let s3: TestS3 | undefined;
 let ct: CtEmulator;
 let skip = '';
+/** PostgreSQL's client programs (psql, pg_dump) of the server's version. */
+let pgBin = '';
 let connection: Connection | undefined;
 let client: Client;
 const taskQueue = `lake-scale-${process.pid}-${Date.now()}`;
@@ -188,9 +190,10 @@ async function activityRuns(): Promise<ActivityRun[]> {
 }
 
 /**
- * The extract stages its pages on the local disk of the worker that ran it; the commit must read them
- * there. A commit attempt on the other machine finds no staged files ("No files found that match the
- * pattern …/.staging/…") and is retried until it happens to land on the right worker (or fails the sync).
+ * The extract stages its pages on the local disk of the worker that ran it; the commit must run there.
+ * A commit attempt on the other machine finds no staged files ("No files found that match the pattern
+ * …/.staging/…") and is retried until it happens to land on the right worker, or fails the sync: each
+ * commit here must have run once.
  */
 function commitsRetried(runs: ActivityRun[]): string[] {
   return runs
@@ -243,6 +246,14 @@ beforeAll(async () => {
   if (skip && process.env.CI) throw new Error(`CI must have the test servers: ${skip}`);
   if (skip) return;
   await ensureExtensions();
+  // A password as operators have them, with characters a URL reserves: the config takes it from
+  // ${PGPASSWORD} into postgres://user:${PGPASSWORD}@… as it is.
+  pgBin = (await promisify(execFile)('bash', [path.resolve(import.meta.dirname, '../../scripts/ensure-postgres.sh')], { encoding: 'utf8' })).stdout.trim();
+  const password = `${pg!.password}/#?@%2F' x`;
+  await promisify(execFile)(path.join(pgBin, 'psql'), ['-h', '127.0.0.1', '-p', String(pg!.port), '-U', pg!.user, '-d', pg!.database, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `ALTER ROLE ${pg!.user} PASSWORD '${password.replace(/'/g, "''")}'`], {
+    env: { ...process.env, PGPASSWORD: pg!.password },
+  });
+  pg!.password = password;
   ct = await startCommercetools({ seed: 1515, counts: COUNTS });
   childEnv = {
     PGPASSWORD: pg!.password,
@@ -383,9 +394,8 @@ describe('scale-out on DuckLake: PostgreSQL catalog, S3 data, two worker process
     expect(ids).toEqual(expect.arrayContaining([`sluice:${SOURCE}`, ...TABLES.map((t) => `sluice:${SOURCE}:${t}`)]));
 
     // The catalog: a plain-text dump of the PostgreSQL database (every DuckLake table, commit messages, the sync log).
-    const binDir = (await promisify(execFile)('bash', [path.resolve(import.meta.dirname, '../../scripts/ensure-postgres.sh')], { encoding: 'utf8' })).stdout.trim();
     const dump = (
-      await promisify(execFile)(path.join(binDir, 'pg_dump'), ['-h', '127.0.0.1', '-p', String(pg!.port), '-U', pg!.user, '-d', pg!.database, '--no-owner'], {
+      await promisify(execFile)(path.join(pgBin, 'pg_dump'), ['-h', '127.0.0.1', '-p', String(pg!.port), '-U', pg!.user, '-d', pg!.database, '--no-owner'], {
         encoding: 'utf8',
         env: { ...process.env, PGPASSWORD: pg!.password },
         maxBuffer: 256 * 1024 * 1024,
