@@ -1,9 +1,10 @@
 // extensions.ts first: it sets DuckDB's allocator configuration before @duckdb/node-api loads.
-import { ensureExtensions, extensionOptions } from '../packages/warehouse/src/extensions';
+import { extensionOptions } from '../packages/warehouse/src/extensions';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type TestPostgres } from './pg-server';
-import { startS3, type TestS3 } from './s3-server';
+import type { TestPostgres } from './pg-server';
+import type { TestS3 } from './s3-server';
+import { startLakeServices } from './lake-services';
 import { startFaultProxy, type FaultProxy } from './s3-fault-proxy';
 
 /**
@@ -22,13 +23,9 @@ const open: { instance: DuckDBInstance; conn: DuckDBConnection }[] = [];
 const PREFIX = 'wh/';
 
 beforeAll(async () => {
-  const [p, s] = await Promise.all([startPostgres(), startS3()]);
-  if (!('skip' in p)) pg = p;
-  if (!('skip' in s)) s3 = s;
-  skip = ['skip' in p ? p.skip : '', 'skip' in s ? s.skip : ''].filter(Boolean).join('; ');
-  if (skip && process.env.CI) throw new Error(`CI must have the test servers: ${skip}`);
-  if (skip) return;
-  await ensureExtensions();
+  const services = await startLakeServices();
+  if ('skip' in services) return void (skip = services.skip);
+  ({ pg, s3 } = services);
   proxy = await startFaultProxy(s3!.endpoint);
 }, 1_800_000);
 

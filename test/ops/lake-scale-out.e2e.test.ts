@@ -1,5 +1,4 @@
 // extensions.ts first: it sets DuckDB's allocator configuration before @duckdb/node-api loads.
-import { ensureExtensions } from '../../packages/warehouse/src/extensions';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,8 +11,9 @@ import { ENDPOINTS, start as startCommercetools, sourceConfig, type Endpoint, ty
 import { withLake } from '../../packages/warehouse/src/lake';
 import { loadConfig } from '../../packages/cli/src/config';
 import { SLUICE_BIN, spawnCli, type CliResult } from '../harness';
-import { startPostgres, type TestPostgres } from '../pg-server';
-import { startS3, type TestS3 } from '../s3-server';
+import type { TestPostgres } from '../pg-server';
+import type { TestS3 } from '../s3-server';
+import { startLakeServices } from '../lake-services';
 import { diffIds } from '../reliability/report';
 
 /**
@@ -239,13 +239,9 @@ async function checkFiles(): Promise<{ listed: number; deletes: number; objects:
 }
 
 beforeAll(async () => {
-  const [p, s] = await Promise.all([startPostgres(), startS3()]);
-  if (!('skip' in p)) pg = p;
-  if (!('skip' in s)) s3 = s;
-  skip = ['skip' in p ? p.skip : '', 'skip' in s ? s.skip : ''].filter(Boolean).join('; ');
-  if (skip && process.env.CI) throw new Error(`CI must have the test servers: ${skip}`);
-  if (skip) return;
-  await ensureExtensions();
+  const services = await startLakeServices();
+  if ('skip' in services) return void (skip = services.skip);
+  ({ pg, s3 } = services);
   // A password as operators have them, with characters a URL reserves: the config takes it from
   // ${PGPASSWORD} into postgres://user:${PGPASSWORD}@… as it is.
   pgBin = (await promisify(execFile)('bash', [path.resolve(import.meta.dirname, '../../scripts/ensure-postgres.sh')], { encoding: 'utf8' })).stdout.trim();

@@ -1,5 +1,5 @@
 // extensions.ts first: it sets DuckDB's allocator configuration before @duckdb/node-api loads.
-import { ensureExtensions, extensionOptions } from '../../packages/warehouse/src/extensions';
+import { extensionOptions } from '../../packages/warehouse/src/extensions';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
 import { ENDPOINTS, start as startCommercetools, sourceConfig as ctSourceConfig, type Endpoint, type Handle as CtEmulator } from '@sluice/emulators/commercetools/index';
 import { sluiceEnv, type SluiceEnv } from '../harness';
-import { startPostgres, type TestPostgres } from '../pg-server';
-import { startS3, type TestS3 } from '../s3-server';
+import type { TestPostgres } from '../pg-server';
+import type { TestS3 } from '../s3-server';
+import { startLakeServices } from '../lake-services';
 import { startFaultProxy, type FaultProxy, type ProxyRequest } from '../s3-fault-proxy';
 import { diffIds, record } from './report';
 
@@ -90,13 +91,9 @@ describe('S3 faults during commits (PostgreSQL catalog, data through a fault pro
   let syncs = 0;
 
   beforeAll(async () => {
-    const [p, s] = await Promise.all([startPostgres(), startS3()]);
-    if (!('skip' in p)) pg = p;
-    if (!('skip' in s)) s3 = s;
-    skip = ['skip' in p ? p.skip : '', 'skip' in s ? s.skip : ''].filter(Boolean).join('; ');
-    if (skip && process.env.CI) throw new Error(`CI must have the test servers: ${skip}`);
-    if (skip) return;
-    await ensureExtensions();
+    const services = await startLakeServices();
+    if ('skip' in services) return void (skip = services.skip);
+    ({ pg, s3 } = services);
     proxy = await startFaultProxy(s3!.endpoint);
     // ~10 months of orders: a full load writes ~10 files, a merge rewrites the months it touches.
     emu = await startDemo({ orders: 1500, seed: 1503 });
