@@ -117,7 +117,9 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
     defaultHeartbeatThrottleInterval: '2 seconds',
   } as const;
   const worker = await Worker.create({ ...common, taskQueue: opts.taskQueue, workflowBundle: await workflowBundle(), maxConcurrentActivityTaskExecutions: 16 });
-  const local = await Worker.create({ ...common, taskQueue: stagingQueue, maxConcurrentActivityTaskExecutions: 8 });
+  // Only commits come here; they wait for a commit slot inside the activity (heartbeating), so a commit
+  // is always started at once and a commit that is not means this worker is gone.
+  const local = await Worker.create({ ...common, taskQueue: stagingQueue, maxConcurrentActivityTaskExecutions: 200 });
   const run = Promise.all([worker.run(), local.run()]).then(() => undefined);
   return {
     worker,

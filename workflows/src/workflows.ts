@@ -53,10 +53,12 @@ const COMMIT = {
 
 /**
  * The commit reads the pages the extract staged on its worker's disk, so it runs on that worker's own
- * queue. If that worker is gone (no poller within the timeout), the table is extracted again elsewhere.
+ * queue. That queue runs nothing but commits and takes many at once (they queue inside for a commit
+ * slot, heartbeating), so a commit not started within 30 s means the worker is gone: the table is then
+ * extracted again on another worker.
  */
 const commitOn = (stagedOn: string | undefined) =>
-  proxyActivities<Activities>(stagedOn ? { ...COMMIT, taskQueue: stagedOn, scheduleToStartTimeout: '5 minutes' } : COMMIT).commitTable;
+  proxyActivities<Activities>(stagedOn ? { ...COMMIT, taskQueue: stagedOn, scheduleToStartTimeout: '30 seconds' } : COMMIT).commitTable;
 const STAGING_LOST_RETRIES = 3;
 
 function stagingWorkerGone(err: unknown): boolean {
