@@ -12,8 +12,12 @@ export default tseslint.config(
   {
     // Workflow code must stay deterministic: no Node built-ins, no I/O.
     files: ['workflows/src/workflows.ts', 'workflows/src/shared.ts', 'workflows/src/maintenance-workflow.ts', 'workflows/src/maintenance-shared.ts'],
+    // (types may come from anywhere: the bundler erases type-only imports)
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'os', 'http', 'https', 'child_process', '@sluice/warehouse', 'undici'] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', 'fs', 'path', 'os', 'http', 'https', 'child_process', '@sluice/warehouse', '@sluice/warehouse/*', 'undici'], allowTypeImports: true }] },
+      ],
     },
   },
 );

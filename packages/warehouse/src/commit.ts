@@ -118,7 +118,6 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
 
   const syncedAt = new Date().toISOString();
   const pk = shape.primaryKey.map(q);
-  const pkTuple = pk.length === 1 ? pk[0]! : `(${pk.join(', ')})`;
   const cursor = input.cursorField && columns.some((c) => c.name === input.cursorField) ? q(input.cursorField) : undefined;
   const selectCols = columns.map((c) => q(c.name)).join(', ');
   const system = `TIMESTAMPTZ ${lit(syncedAt)} AS _sluice_synced_at, ${lit(input.syncId)} AS _sluice_sync_id`;
