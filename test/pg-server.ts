@@ -1,10 +1,10 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port';
 
 /**
  * A throwaway PostgreSQL cluster on a free 127.0.0.1 port (the DuckLake catalog of the scale-out tests).
@@ -24,17 +24,6 @@ export type TestPostgres = {
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const execFileAsync = promisify(execFile);
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** PostgreSQL refuses to run as root: as root, run it as the `postgres` system user (or `nobody`). */
 function serverAccount(): { uid: number; gid: number } | undefined {

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from './free-port';
 
 /**
  * A throwaway redis-server on a free 127.0.0.1 port, for the scale-out tests. Debian's redis-server is
@@ -9,17 +9,6 @@ import path from 'node:path';
 export type TestRedis = { url: string; port: number; stop(): Promise<void> };
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `port`: restart a stopped server where its clients expect it. */
 export async function startRedis(port?: number): Promise<TestRedis | { skip: string }> {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './pg-server';
+import { freePort } from './free-port';
 
 /**
  * A throwaway S3-compatible server (SeaweedFS `weed server`) on 127.0.0.1, for the DuckLake-on-S3 tests.

@@ -15,6 +15,7 @@ import type { TestPostgres } from '../pg-server';
 import type { TestS3 } from '../s3-server';
 import { startLakeServices } from '../lake-services';
 import { diffIds } from '../reliability/report';
+import { filesUnder, historyText } from '../leak-scan';
 
 /**
  * Scale-out on real parts (issue 15, item 3): the DuckLake catalog in a real PostgreSQL, the Parquet
@@ -143,21 +144,6 @@ async function expectExact(label: string): Promise<Record<string, number>> {
     counts[table] = stored.length;
   }
   return counts;
-}
-
-/** Every string in a Temporal history, payload bytes decoded as UTF-8 (as in redaction.e2e.test.ts). */
-function historyText(v: unknown, out: string[] = []): string[] {
-  if (v === null || v === undefined) return out;
-  if (typeof v === 'string') out.push(v);
-  else if (v instanceof Uint8Array) out.push(Buffer.from(v).toString('utf8'), Buffer.from(v).toString('latin1'));
-  else if (Array.isArray(v)) for (const x of v) historyText(x, out);
-  else if (typeof v === 'object') for (const x of Object.values(v)) historyText(x, out);
-  return out;
-}
-
-function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? filesUnder(path.join(dir, d.name)) : d.isFile() ? [path.join(dir, d.name)] : []));
 }
 
 type ActivityRun = { workflowId: string; runId: string; activity: string; identity: string; attempt: number; lastFailure?: string };

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
 import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '../harness';
+import { filesUnder, historyText } from '../leak-scan';
 
 /**
  * Secrets are redacted by construction: a real sync through a separate `sluice worker` process (JSON
@@ -12,21 +12,6 @@ import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '../harness';
  * messages, `sluice status --json`, manifests, Parquet and DuckDB files, and the Temporal histories.
  */
 const SECRET = 'sk_live_SLUICE_REDACT_ME_4f9a2c7e1b';
-
-/** Every string in a Temporal history, payload bytes decoded as UTF-8. */
-function historyText(v: unknown, out: string[] = []): string[] {
-  if (v === null || v === undefined) return out;
-  if (typeof v === 'string') out.push(v);
-  else if (v instanceof Uint8Array) out.push(Buffer.from(v).toString('utf8'), Buffer.from(v).toString('latin1'));
-  else if (Array.isArray(v)) for (const x of v) historyText(x, out);
-  else if (typeof v === 'object') for (const x of Object.values(v)) historyText(x, out);
-  return out;
-}
-
-function filesUnder(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? filesUnder(path.join(dir, d.name)) : [path.join(dir, d.name)]));
-}
 
 describe('redaction: the token of a real sync appears nowhere', () => {
   let emu: DemoEmulator;
