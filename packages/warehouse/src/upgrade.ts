@@ -164,7 +164,10 @@ export async function upgradeWarehouse(paths: WarehousePaths, opts: UpgradeOptio
           r = await upgradeTable(session.conn, session.memoryLimitBytes, t, { ...opts, copy: copyAll }, say);
         } catch (err) {
           if (err instanceof CrashForTest) throw err;
-          r = { source: t.source, table: t.table, outcome: 'failed', rows: 0, registered: 0, copied: 0, syncs: 0, message: (err as Error).message };
+          // Another process (a `sluice dev` started with this `sluice query`) finished this table while
+          // we were at it, removing the manifest and files we were reading: nothing is left to do.
+          if (!fs.existsSync(t.manifest)) r = { source: t.source, table: t.table, outcome: 'finished', rows: 0, registered: 0, copied: 0, syncs: 0, message: 'upgraded by another process meanwhile' };
+          else r = { source: t.source, table: t.table, outcome: 'failed', rows: 0, registered: 0, copied: 0, syncs: 0, message: (err as Error).message };
         }
         if (!r) continue;
         tables.push(r);
@@ -273,13 +276,19 @@ const userColumns = (m: LegacyManifest) => m.schema.filter((c) => !SYSTEM_COLUMN
  * conflict: the lake has a table of that name that did not come from the manifest.
  */
 async function upgradeStatus(conn: DuckDBConnection, source: string, table: string, m: LegacyManifest): Promise<'todo' | 'done' | 'conflict'> {
+  // The table first: each query sees the newest snapshot when it starts, and the upgrade's marks commit
+  // with the table. Checked the other way round, another process's upgrade committing in between
+  // looked like a table that was not upgraded ('conflict').
+  // (A manifest without columns makes no table: its marks are all there is.)
+  const exists = await tableExists(conn, source, table);
+  if (!exists && userColumns(m).length > 0) return 'todo';
   if ((await upgradeSnapshot(conn, source, table)) !== undefined) return 'done';
   const last = m.syncs[m.syncs.length - 1];
   if (last) {
     const n = await scalar(conn, `SELECT count(*) FROM ${STATE_SCHEMA}.syncs WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(last.syncId)}`);
     if (Number(n) > 0) return 'done';
   }
-  return (await tableExists(conn, source, table)) ? 'conflict' : 'todo';
+  return exists ? 'conflict' : 'todo';
 }
 
 async function upgradeSnapshot(conn: DuckDBConnection, source: string, table: string): Promise<number | undefined> {

@@ -311,7 +311,7 @@ describe('upgrade from the warehouse format before DuckLake', () => {
     for (const t of ['customers', 'orders']) {
       const mine = all.filter((x) => x.table === t).map((x) => x.outcome);
       expect(mine.filter((o) => o === 'upgraded')).toHaveLength(1);
-      expect(mine.every((o) => o === 'upgraded' || o === 'finished')).toBe(true);
+      expect(mine.every((o) => o === 'upgraded' || o === 'finished'), `${t}: ${JSON.stringify(all.filter((x) => x.table === t))}`).toBe(true);
     }
     expect(findLegacyTables(wh)).toEqual([]);
     expect(fs.existsSync(wh.legacyCatalog)).toBe(false);
