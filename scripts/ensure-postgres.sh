@@ -23,25 +23,6 @@ if [ -n "${PG_BIN_DIR:-}" ]; then
   echo "PG_BIN_DIR=$PG_BIN_DIR has no executable initdb and postgres" >&2
   exit 1
 fi
-if [ "$(id -u)" != "0" ]; then
-  echo "PostgreSQL is not installed and this user is not root: run 'sudo apt-get install -y postgresql' (or set PG_BIN_DIR)" >&2
-  exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "PostgreSQL is not installed and apt-get is not available: install PostgreSQL and set PG_BIN_DIR to its bin directory" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-log=/tmp/sluice-postgres-install.log
-# The package's own cluster service is not wanted (tests start their own server on a free port): no daemon start.
-policy=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi
-ok=0
-if apt-get install -y -o DPkg::Lock::Timeout=240 --no-install-recommends postgresql >"$log" 2>&1; then ok=1
-else
-  apt-get update >>"$log" 2>&1 || true
-  apt-get install -y -o DPkg::Lock::Timeout=240 --no-install-recommends postgresql >>"$log" 2>&1 && ok=1
-fi
-[ "$policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-[ "$ok" = 1 ] || { echo "apt-get install postgresql failed (see $log)" >&2; exit 1; }
+source "$(dirname "$0")/apt-install.sh"
+apt_install postgresql "set PG_BIN_DIR to its bin directory" || exit 1
 find_bin || { echo "apt-get installed postgresql but no /usr/lib/postgresql/*/bin has initdb and postgres" >&2; exit 1; }
