@@ -112,8 +112,10 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
   const userExisting = existingRows === 0 ? [] : existing.filter((c) => !isSystem(c.name));
   for (const k of shape.primaryKey) if (!stagedColumns.some((c) => c.name === k) && !userExisting.some((c) => c.name === k)) stagedColumns.push({ name: k, type: 'VARCHAR' });
 
-  const replace = input.fullRefresh || input.mode === 'full_refresh' || !state.exists || existingRows === 0;
-  const appendOnly = input.mode === 'append_only' && !input.fullRefresh;
+  // What this sync does: a forced full refresh replaces whatever the table's mode.
+  const effectiveMode: SyncMode = input.fullRefresh ? 'full_refresh' : input.mode;
+  const replace = effectiveMode === 'full_refresh' || !state.exists || existingRows === 0;
+  const appendOnly = effectiveMode === 'append_only';
   const { columns, changes } = evolve(userExisting, stagedColumns);
 
   const syncedAt = new Date().toISOString();
@@ -225,7 +227,7 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
     if (duplicateKeys > 0) warnings.push(`${duplicateKeys} record(s) repeated a primary key already read in this sync; the newest version of each was kept`);
 
     const tableRows = Number(await scalar(conn, `SELECT count(*) FROM ${target}`));
-    const cursorAfter = latest(input.fullRefresh || input.mode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
+    const cursorAfter = latest(effectiveMode === 'full_refresh' ? undefined : cursorBefore, capAtExtractStart(input.staging.maxCursor, input.staging.startedAt));
     const record: SyncRecord = {
       source,
       table,
