@@ -191,7 +191,7 @@ async function createSecrets(conn: DuckDBConnection, paths: WarehousePaths): Pro
     const loopback = o.endpoint ? /^(https?:\/\/)?(127\.|localhost|\[::1\])/.test(o.endpoint) : false;
     parts.push(`USE_SSL ${o.useSsl ?? (o.endpoint?.startsWith('http://') || loopback ? false : true)}`);
     if (!o.accessKeyId) parts.push(`PROVIDER credential_chain`);
-    await conn.run(`CREATE OR REPLACE TEMPORARY SECRET sluice_data (${parts.filter((p) => !(p.startsWith('PROVIDER') && parts.some((q) => q.startsWith('KEY_ID')))).join(', ')})`);
+    await conn.run(`CREATE OR REPLACE TEMPORARY SECRET sluice_data (${parts.join(', ')})`);
   }
 }
 
