@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openEngine } from '@sluice/warehouse';
+import { plainDuckDB } from '../../warehouse/test/helpers';
 
 /**
  * A warehouse written before DuckLake is upgraded by the first command that uses the lake (here
@@ -27,7 +27,7 @@ function sluice(cwd: string, args: string[]): Promise<{ code: number | null; std
 async function legacyWarehouse(root: string): Promise<void> {
   const dir = path.join(root, 'shop', 'orders');
   fs.mkdirSync(path.join(dir, 'month=2024-05'), { recursive: true });
-  const engine = await openEngine(path.join(root, '.tmp', 'legacy'));
+  const engine = await plainDuckDB(path.join(root, '.tmp', 'legacy'));
   try {
     await engine.conn.run(
       `COPY (SELECT 'o' || i AS id, TIMESTAMPTZ '2024-05-01 00:00:00+00' + to_hours(i::INT) AS created_at, TIMESTAMPTZ '2024-05-02 00:00:00+00' AS updated_at, TIMESTAMPTZ '2024-05-03 00:00:00+00' AS _sluice_synced_at, 's1' AS _sluice_sync_id FROM range(3) t(i))

@@ -1,37 +1,5 @@
 import './allocator'; // before @duckdb/node-api: see allocator.ts
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import fs from 'node:fs';
-import { collectJsGarbage } from './heap';
-
-/**
- * An in-memory DuckDB used as the engine that turns staged NDJSON into Parquet. Memory is bounded
- * (DuckDB spills to a temp directory), so a table of any size commits with the same footprint.
- */
-export async function openEngine(tempDir: string, opts: { memoryLimit?: string; threads?: number } = {}): Promise<{ conn: DuckDBConnection; close(): void; memoryLimitBytes: number }> {
-  fs.mkdirSync(tempDir, { recursive: true });
-  // Return the JS heap's garbage before DuckDB takes its own memory, so the two never add up.
-  collectJsGarbage();
-  const memoryLimit = opts.memoryLimit ?? process.env.SLUICE_DUCKDB_MEMORY ?? '256MB';
-  const instance = await DuckDBInstance.create(':memory:', {
-    memory_limit: memoryLimit,
-    threads: String(opts.threads ?? 2),
-    temp_directory: tempDir,
-    preserve_insertion_order: 'false',
-    // A commit reads each Parquet file once per query and the engine lives for one commit: caching the
-    // files' blocks only holds memory (~30 MB in a 1% merge of 1M orders).
-    enable_external_file_cache: 'false',
-  });
-  const conn = await instance.connect();
-  await conn.run(`SET TimeZone = 'UTC'`);
-  return {
-    conn,
-    memoryLimitBytes: parseBytes(memoryLimit),
-    close() {
-      conn.closeSync();
-      instance.closeSync();
-    },
-  };
-}
+import type { DuckDBConnection } from '@duckdb/node-api';
 
 export async function scalar<T = unknown>(conn: DuckDBConnection, sql: string): Promise<T> {
   const r = await conn.runAndReadAll(sql);

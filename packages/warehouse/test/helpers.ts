@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DataRecord, SyncMode } from '@sluice/core';
 import { StagingWriter, WarehousePaths, commitStaged, queryWarehouse, tableState, withLake, type TableShape } from '../src/index';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'; // after ../src/index, which configures DuckDB's allocator before it loads
 
 export function tempWarehouse(): WarehousePaths {
   return new WarehousePaths(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-wh-')));
@@ -57,4 +58,19 @@ export async function misplacedRows(wh: WarehousePaths, source = 'src', table = 
         OR month("${column}" AT TIME ZONE 'UTC') <> CAST(regexp_extract(filename, 'month=(\\d+)', 1) AS INT)`,
   );
   return Number(r[0]!.n);
+}
+
+/** A plain in-memory DuckDB (no lake), in UTC: writes Parquet the way the engine before DuckLake did. */
+export async function plainDuckDB(tempDir: string): Promise<{ conn: DuckDBConnection; close(): void }> {
+  fs.mkdirSync(tempDir, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', threads: '2', temp_directory: tempDir, preserve_insertion_order: 'false' });
+  const conn = await instance.connect();
+  await conn.run(`SET TimeZone = 'UTC'`);
+  return {
+    conn,
+    close() {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
 }

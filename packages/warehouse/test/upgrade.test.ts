@@ -6,7 +6,6 @@ import {
   findLegacyTables,
   listTables,
   needsUpgrade,
-  openEngine,
   readSyncs,
   readTableState,
   simulatedCrash,
@@ -16,7 +15,7 @@ import {
   type UpgradeOptions,
   type WarehousePaths,
 } from '../src/index';
-import { syncPages, tableRows, tempWarehouse } from './helpers';
+import { plainDuckDB, syncPages, tableRows, tempWarehouse } from './helpers';
 
 /**
  * A warehouse as the format before DuckLake left it (what commitStaged/writeManifest of that version
@@ -40,7 +39,7 @@ const C1 = '2024-01-20T10:00:00.000Z';
 const C2 = '2024-02-03T10:00:00.000Z';
 
 async function writeLegacy(wh: WarehousePaths): Promise<void> {
-  const engine = await openEngine(path.join(wh.root, '.tmp', 'legacy'));
+  const engine = await plainDuckDB(path.join(wh.root, '.tmp', 'legacy'));
   const orders = path.join(wh.root, 'src', 'orders');
   const customers = path.join(wh.root, 'src', 'customers');
   const copy = async (sql: string, file: string) => {
@@ -114,7 +113,7 @@ function writeManifest(dir: string, m: unknown): void {
 async function oldView(wh: WarehousePaths, table: string, schema: { name: string; type: string }[]): Promise<unknown[]> {
   const dir = path.join(wh.root, 'src', table);
   const m = JSON.parse(fs.readFileSync(path.join(dir, '_manifest.json'), 'utf8')) as { files: { path: string }[] };
-  const engine = await openEngine(path.join(wh.root, '.tmp', 'view'));
+  const engine = await plainDuckDB(path.join(wh.root, '.tmp', 'view'));
   try {
     const cols = [...schema, { name: '_sluice_synced_at', type: 'TIMESTAMPTZ' }, { name: '_sluice_sync_id', type: 'VARCHAR' }];
     const r = await engine.conn.runAndReadAll(
