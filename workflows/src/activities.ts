@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, bindLogger, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
 import { StagingWriter, commitStaged, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
+import { EMPTY_COLUMN_POLICY, applyColumnPolicy, declaredUnderPolicy, hasColumnPolicy } from '@sluice/core/policies/columns';
+import { hmacHasher } from '@sluice/core/policies/hmac';
+import { withinUntil } from '@sluice/core/policies/window';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
 import { syncMetrics } from './metrics';
 import { sendFailureAlert } from './alerts';
@@ -40,7 +43,10 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       return wanted.map((name) => {
         const spec = tableOf(src, name);
         const configured = src.tables.find((t) => t.name === name);
-        const { plan } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField }, { fullRefresh: input.fullRefresh }, src.config);
+        const { plan, problems } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField, columns: configured?.columns, schema: configured?.schema }, { fullRefresh: input.fullRefresh, window: input.window }, src.config);
+        // The CLI checks a window before starting; a client that did not (the API) is refused here.
+        const refused = problems.find((p) => p.setting === 'window');
+        if (refused) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `${src.name}.${name}: ${refused.reason}` });
         return { source: src.name, ...plan };
       });
     },
@@ -64,11 +70,19 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       const root = paths.stagingRoot(input.source, input.table);
       if (fs.existsSync(root)) for (const d of fs.readdirSync(root)) if (d !== input.syncId) fs.rmSync(`${root}/${d}`, { recursive: true, force: true });
 
+      // Column policies apply to each page before it is staged: an excluded value never reaches the disk,
+      // a heartbeat or a log. The key stays in this process (the plan carries field names only).
+      const policy = input.columns ?? EMPTY_COLUMN_POLICY;
+      if (policy.hash.length && !src.hashKey) throw new SluiceError('config', `${input.source}.${input.table} hashes ${policy.hash.join(', ')} but this worker has no hash key: set SLUICE_HASH_KEY (or hashKey on the source) in the worker's environment`);
+      const hash = src.hashKey ? hmacHasher(src.hashKey) : () => '';
+      const until = input.window?.until && input.cursorField ? { field: input.cursorField, at: input.window.until } : undefined;
+      let afterUntil = 0;
+
       const previous = ctx.info.heartbeatDetails as ExtractHeartbeat | undefined;
       const { writer, resumed } = StagingWriter.open({
         dir: paths.staging(input.source, input.table, input.syncId),
         cursorField: input.cursorField,
-        declared: spec.columns,
+        declared: declaredUnderPolicy(spec.columns, policy),
         resume: previous?.staging as StagingState | undefined,
       });
       const resumedPages = resumed ? writer.state.pages : 0;
@@ -114,7 +128,13 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           const keys = page.records.length ? page.records.map((r) => spec.primaryKey.map((k) => String(r[k])).join('|')).join(',') : '';
           if (keys && keys === previousKeys) throw new SluiceError('transient', `${src.type} returned the same page twice in a row (page ${writer.state.pages + 1}); retrying from the last checkpoint`);
           previousKeys = keys;
-          writer.writePage(page.records, page.checkpoint, since);
+          let records = hasColumnPolicy(policy) ? applyColumnPolicy(page.records, policy, hash) : page.records;
+          if (until) {
+            const w = withinUntil(records, until.field, until.at);
+            records = w.records;
+            afterUntil += w.after;
+          }
+          writer.writePage(records, page.checkpoint, since);
           waiting = undefined;
           ctx.heartbeat(details());
         }
@@ -133,6 +153,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
         maxCursor: writer.state.maxCursor,
         resumedPages,
         belowBound: writer.state.belowBound,
+        ...(until ? { afterUntil } : {}),
         durationMs: Date.now() - started,
         waitedMs,
         requests: stats.requests ?? 0,
@@ -157,7 +178,9 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
               paths,
               source: input.source,
               table: input.table,
-              shape: { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy, declared: spec.columns },
+              shape: { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy, declared: declaredUnderPolicy(spec.columns, input.columns) },
+              schemaContract: input.schemaContract,
+              warnings: input.extract.afterUntil ? [`--until ${input.window?.until}: ${input.extract.afterUntil} record(s) read with a later cursor were not written`] : undefined,
               mode: input.mode,
               fullRefresh: input.fullRefresh,
               cursorField: input.cursorField,
@@ -184,6 +207,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           cursorAfter: result.cursorAfter,
           schemaChanges: result.schemaChanges.map((c) => (c.kind === 'added' ? `added ${c.column} ${c.to}` : `${c.kind} ${c.column} ${c.from} → ${c.to}`)),
           warnings: result.warnings,
+          ...(result.discardedColumns ? { discardedColumns: Object.fromEntries(result.discardedColumns.map((d) => [d.column, d.values])) } : {}),
           durationMs: input.extract.durationMs + (Date.now() - t0),
         };
         syncMetrics.committed(out);

@@ -1,4 +1,5 @@
-import type { Connector, Logger, ProgressEvent, SharedRates, SyncMode } from '@sluice/core';
+import type { Connector, Logger, ProgressEvent, SchemaContract, SharedRates, SyncMode } from '@sluice/core';
+import type { ColumnPolicy } from '@sluice/core/policies/columns';
 import type { WarehousePaths } from '@sluice/warehouse';
 
 /**
@@ -9,6 +10,10 @@ export interface RuntimeTable {
   name: string;
   mode: SyncMode;
   cursorField?: string;
+  /** `columns:` of sluice.yaml: fields excluded or hashed before staging. */
+  columns?: ColumnPolicy;
+  /** `schema:` of sluice.yaml: the schema contract. */
+  schema?: SchemaContract;
 }
 
 export interface RuntimeSource {
@@ -20,6 +25,8 @@ export interface RuntimeSource {
   tables: RuntimeTable[];
   /** `redis:` in sluice.yaml: rate budgets shared with the other worker processes (ConnectContext.rates). */
   rates?: SharedRates;
+  /** The key of hashed columns (a secret: stays in the worker, never in a workflow input). */
+  hashKey?: string;
 }
 
 export interface Runtime {

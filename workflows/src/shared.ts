@@ -17,6 +17,8 @@ export interface SyncSourceInput {
   /** Subset of tables; undefined = every table configured for the source. */
   tables?: string[];
   fullRefresh?: boolean;
+  /** `--since`/`--until`: re-read this window of each table's cursor (UTC ISO, inclusive) and merge it. */
+  window?: { since: string; until?: string };
   trigger: 'cli' | 'schedule' | 'api';
 }
 
@@ -39,6 +41,8 @@ export interface ExtractSummary {
   resumedPages: number;
   /** Records whose cursor was below the requested lower bound (vendor ordering problems). */
   belowBound: number;
+  /** A window re-sync with --until: records read with a cursor after it, not staged. */
+  afterUntil?: number;
   /** The staging state (pages, column types, max cursor) the commit reads the staged files with. */
   staging: unknown;
   /** The task queue of the worker whose disk holds the staged pages: the commit runs there. */
@@ -69,6 +73,8 @@ export interface TableResult {
   schemaChanges: string[];
   /** Anomalies that did not fail the sync (e.g. stale versions ignored). */
   warnings?: string[];
+  /** schema: discard_new_columns — new fields not written: column → non-null values dropped. */
+  discardedColumns?: Record<string, number>;
   durationMs: number;
   error?: string;
 }

@@ -6,6 +6,9 @@ import { SYNC_MODES, planTable, registerSecret, type Connector, type SyncMode } 
 import { CONNECTORS } from '../../../connectors/registry';
 import { NAME_PATTERN, WarehousePaths, type CatalogLocation, type DataLocation } from '@sluice/warehouse';
 import { temporalDefaults } from '../../../temporal.config';
+import type { SchemaContract } from '@sluice/core';
+import type { ColumnPolicy } from '@sluice/core/policies/columns';
+import { columnPolicyOf, columnsSchema, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
 
 /**
  * sluice.yaml: parsed with `yaml` (keeping positions), `${ENV}` references substituted, validated with
@@ -33,6 +36,9 @@ export const tableSchema = z.strictObject({
   mode: z.enum(SYNC_MODES).optional(),
   cursor: z.string().optional(),
   schedule: scheduleSchema.optional(),
+  /** Data policies (table-policies.ts): fields excluded or hashed before staging; the schema contract. */
+  columns: columnsSchema.optional(),
+  schema: schemaContractSchema.optional(),
 });
 
 export const sourceSchema = z.strictObject({
@@ -41,6 +47,8 @@ export const sourceSchema = z.strictObject({
   schedule: scheduleSchema.optional(),
   config: z.record(z.string(), z.unknown()).default({}),
   tables: z.record(z.string(), tableSchema.nullable()).optional(),
+  /** The key of the tables' `columns.hash` (default: SLUICE_HASH_KEY); a secret. */
+  hashKey: hashKeySchema,
 });
 
 /** `${S3_ENDPOINT:-}` substitutes to an empty string: that means "not set". */
@@ -96,6 +104,10 @@ export interface ConfiguredTable {
   cursorField?: string;
   /** A table-level schedule: this table runs on its own Temporal Schedule instead of its source's. */
   schedule?: z.output<typeof scheduleSchema>;
+  /** `columns:`: fields excluded or hashed before staging. */
+  columns?: ColumnPolicy;
+  /** `schema:`: the table's schema contract (default evolve). */
+  schema?: SchemaContract;
 }
 export interface ResolvedSource {
   name: string;
@@ -104,6 +116,8 @@ export interface ResolvedSource {
   config: unknown;
   tables: ConfiguredTable[];
   schedule?: z.output<typeof scheduleSchema>;
+  /** The key of hashed columns (a registered secret); set when a table hashes something. */
+  hashKey?: string;
 }
 export interface LoadedConfig {
   file: string;
@@ -235,6 +249,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       config: config.success ? config.data : {},
       tables: tables.success ? Object.fromEntries(Object.entries(tables.data).map(([name, t]) => [name, tableSchema.nullable().safeParse(t).data ?? null])) : undefined,
       schedule: undefined,
+      hashKey: undefined,
     });
   }
   const sources: ResolvedSource[] = [];
@@ -277,15 +292,26 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
         problems.push(`${where(tp)}: ${s.type} has no table ${show(name)}; tables: ${[...declared.keys()].join(', ')}`);
         continue;
       }
-      const { plan, problems: refused } = planTable(spec, { mode: tcfg?.mode, cursor: tcfg?.cursor });
+      const columns = columnPolicyOf(tcfg?.columns);
+      const { plan, problems: refused } = planTable(spec, { mode: tcfg?.mode, cursor: tcfg?.cursor, columns, schema: tcfg?.schema });
       for (const p of refused) {
-        if (p.setting === 'mode') problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(p.value)}; modes: ${p.allowed.join(', ')}`);
+        if (p.setting === 'columns') problems.push(`${where([...tp, 'columns', p.list, p.index])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}`);
+        else if (p.setting === 'window') continue;
+        else if (p.setting === 'mode') problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(p.value)}; modes: ${p.allowed.join(', ')}`);
         else if (p.allowed.length === 0) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
         else problems.push(`${where([...tp, 'cursor'])}: expected one of ${p.allowed.map((f) => `"${f}"`).join(', ')}; got ${show(p.value)}`);
       }
-      tables.push({ name, mode: plan.mode, cursorField: plan.cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}) });
+      tables.push({ name, mode: plan.mode, cursorField: plan.cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}), ...(columns ? { columns } : {}), ...(tcfg?.schema ? { schema: tcfg.schema } : {}) });
     }
-    if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule });
+    // The key is resolved once per source, and only when a table hashes: a source without hashing needs none.
+    let hashKey: string | undefined;
+    const hashing = tables.find((t) => t.columns?.hash.length);
+    if (hashing) {
+      const k = resolveHashKey(s.hashKey, env);
+      if ('problem' in k) problems.push(`${where(s.hashKey !== undefined ? [...at, 'hashKey'] : [...at, 'tables', hashing.name, 'columns', 'hash'])}: ${k.problem}`);
+      else registerSecret((hashKey = k.key));
+    } else if (s.hashKey) registerSecret(s.hashKey);
+    if (cp.success) sources.push({ name: s.name, type: s.type, connector, config: cp.data, tables, schedule: s.schedule, ...(hashKey ? { hashKey } : {}) });
   }
   if (!parsed.success) throw new ConfigError(abs, problems);
   const cfg: ConfigFile = { ...parsed.data, sources: entries };

@@ -15,7 +15,7 @@ export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
     metrics: cfg.raw.metrics,
     alerts: cfg.raw.alerts,
     uiUrl: uiUrl ?? cfg.temporal?.uiUrl,
-    sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables, rates: rates?.forSource(s.name) }])),
+    sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables, rates: rates?.forSource(s.name), ...(s.hashKey ? { hashKey: s.hashKey } : {}) }])),
     close: async () => rates?.close(),
     log,
     views(present) {

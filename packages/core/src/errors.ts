@@ -12,9 +12,10 @@ export type ErrorKind =
   | 'bad_response' // the vendor answered something we cannot interpret (after retries)
   | 'invalid_request' // the vendor refused our request as malformed (400/422): retrying cannot help
   | 'inconsistent' // the vendor's answers break what the read relies on (records out of the requested order): retrying reads the same
-  | 'config'; // the operator's configuration is wrong
+  | 'config' // the operator's configuration is wrong
+  | 'schema_contract'; // the vendor's records break the table's schema contract (schema: freeze): retrying reads the same
 
-const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'invalid_request', 'inconsistent', 'config']);
+const NON_RETRYABLE: ReadonlySet<ErrorKind> = new Set(['auth', 'permission', 'not_found', 'invalid_request', 'inconsistent', 'config', 'schema_contract']);
 
 export class SluiceError extends Error {
   readonly kind: ErrorKind;

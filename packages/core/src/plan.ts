@@ -1,17 +1,28 @@
 import type { ResolvedTable, SyncMode } from './connector';
 import { subtractMs } from './time';
+import { EMPTY_COLUMN_POLICY, columnPolicyProblems, protectedFields, type ColumnPolicy } from './policies/columns';
+
+/** `schema:` of a table: what a commit does when the vendor's records no longer fit the table's columns. */
+export const SCHEMA_CONTRACTS = ['evolve', 'freeze', 'discard_new_columns'] as const;
+export type SchemaContract = (typeof SCHEMA_CONTRACTS)[number];
 
 /** What sluice.yaml says about one table; both may be left out. */
 export interface TableSettings {
   mode?: SyncMode;
   /** The cursor field chosen (`cursor:`). */
   cursor?: string;
+  /** `columns:` — fields excluded or hashed before staging. */
+  columns?: ColumnPolicy;
+  /** `schema:` — the table's schema contract (default evolve). */
+  schema?: SchemaContract;
 }
 
 /** Choices of one run (the CLI's flags, a schedule's input). */
 export interface RunFlags {
   /** Re-read everything and replace the table, whatever its mode. */
   fullRefresh?: boolean;
+  /** `--since`/`--until`: re-read this window of the cursor (UTC ISO, both inclusive) and merge it. */
+  window?: { since: string; until?: string };
 }
 
 /**
@@ -31,14 +42,28 @@ export interface TableRunPlan {
   cursorField: string | undefined;
   /** How far the lower bound moves back from the saved cursor (late-arriving data); 0 for none. */
   lookbackMs: number;
+  /**
+   * Fields excluded or hashed before staging (field names only: the hash key stays with the worker).
+   * Optional like {@link schemaContract}: a workflow started before they existed carries neither.
+   */
+  columns?: ColumnPolicy;
+  /** What the commit does with new columns and type changes (absent = evolve). */
+  schemaContract?: SchemaContract;
+  /**
+   * A window re-sync: read from `since` (not the saved cursor) and merge; records whose cursor is after
+   * `until` are dropped before staging (no connector bounds its read above yet). The saved cursor only
+   * moves forward.
+   */
+  window?: { since: string; until?: string };
 }
 
 /** A setting the table does not accept; `allowed` is empty for a cursor on a table that has none. */
-export interface PlanProblem {
-  setting: 'mode' | 'cursor';
-  value: string;
-  allowed: readonly string[];
-}
+export type PlanProblem =
+  | { setting: 'mode' | 'cursor'; value: string; allowed: readonly string[] }
+  /** A column policy path the table cannot accept (a key, cursor or partition field; a malformed path). */
+  | { setting: 'columns'; list: 'exclude' | 'hash'; index: number; value: string; reason: string }
+  /** A window the table cannot re-sync (no cursor, a full-refresh table, --full-refresh). */
+  | { setting: 'window'; value: string; reason: string };
 
 /**
  * The one place a table's run is decided. A setting the table does not accept is reported in `problems`
@@ -56,8 +81,27 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
     else cursorField = settings.cursor;
   }
   const fullRefresh = Boolean(flags.fullRefresh);
+  const columns = settings.columns ?? EMPTY_COLUMN_POLICY;
+  for (const p of columnPolicyProblems(columns, protectedFields(spec, cursorField))) problems.push({ setting: 'columns', list: p.list, index: p.index, value: p.path, reason: p.reason });
+  const window = flags.window;
+  if (window) {
+    const value = `${window.since}${window.until ? ` … ${window.until}` : ''}`;
+    if (fullRefresh) problems.push({ setting: 'window', value, reason: '--since re-reads a window and merges it; --full-refresh replaces the whole table: choose one' });
+    else if (!cursorField) problems.push({ setting: 'window', value, reason: `${spec.name} has no cursor, so it has no window to re-read (sync it without --since)` });
+    else if (mode === 'full_refresh') problems.push({ setting: 'window', value, reason: `${spec.name} is synced in full_refresh mode, which replaces the whole table; a window re-sync needs incremental or append_only` });
+  }
   return {
-    plan: { table: spec.name, mode, effectiveMode: fullRefresh ? 'full_refresh' : mode, fullRefresh, cursorField, lookbackMs: lookbackOf(spec, sourceConfig) },
+    plan: {
+      table: spec.name,
+      mode,
+      effectiveMode: fullRefresh ? 'full_refresh' : mode,
+      fullRefresh,
+      cursorField,
+      lookbackMs: lookbackOf(spec, sourceConfig),
+      columns,
+      schemaContract: settings.schema ?? 'evolve',
+      ...(window ? { window } : {}),
+    },
     problems,
   };
 }
@@ -73,7 +117,9 @@ function lookbackOf(spec: ResolvedTable, sourceConfig: unknown): number {
  * The inclusive lower bound a run reads from: the saved cursor moved back by the lookback, when the run is
  * incremental and the cursor was kept for the same field; otherwise undefined (read everything).
  */
-export function planLowerBound(plan: Pick<TableRunPlan, 'effectiveMode' | 'cursorField' | 'lookbackMs'>, saved: { cursor?: string; cursorField?: string } | undefined): string | undefined {
+export function planLowerBound(plan: Pick<TableRunPlan, 'effectiveMode' | 'cursorField' | 'lookbackMs' | 'window'>, saved: { cursor?: string; cursorField?: string } | undefined): string | undefined {
+  // A window re-sync reads from where the operator said, whatever the saved cursor.
+  if (plan.window && plan.effectiveMode !== 'full_refresh') return plan.window.since;
   if (plan.effectiveMode === 'full_refresh' || !saved?.cursor || saved.cursorField !== plan.cursorField) return undefined;
   return plan.lookbackMs > 0 ? subtractMs(saved.cursor, plan.lookbackMs) : saved.cursor;
 }

@@ -20,7 +20,7 @@ const table = (name: string) => connector.tables.find((t) => t.name === name)!;
 describe('planTable', () => {
   it('takes the declared defaults when nothing is configured', () => {
     expect(planTable(table('orders'))).toEqual({
-      plan: { table: 'orders', mode: 'incremental', effectiveMode: 'incremental', fullRefresh: false, cursorField: 'updatedAt', lookbackMs: HOUR },
+      plan: { table: 'orders', mode: 'incremental', effectiveMode: 'incremental', fullRefresh: false, cursorField: 'updatedAt', lookbackMs: HOUR, columns: { exclude: [], hash: [] }, schemaContract: 'evolve' },
       problems: [],
     });
     expect(planTable(table('events')).plan).toMatchObject({ mode: 'append_only', effectiveMode: 'append_only', cursorField: 'timestamp', lookbackMs: 0 });
@@ -29,7 +29,7 @@ describe('planTable', () => {
 
   it('applies the configured mode and cursor', () => {
     expect(planTable(table('orders'), { mode: 'append_only', cursor: 'createdAt' })).toEqual({
-      plan: { table: 'orders', mode: 'append_only', effectiveMode: 'append_only', fullRefresh: false, cursorField: 'createdAt', lookbackMs: HOUR },
+      plan: { table: 'orders', mode: 'append_only', effectiveMode: 'append_only', fullRefresh: false, cursorField: 'createdAt', lookbackMs: HOUR, columns: { exclude: [], hash: [] }, schemaContract: 'evolve' },
       problems: [],
     });
   });
@@ -41,7 +41,7 @@ describe('planTable', () => {
 
   it('reports every setting the table refuses, keeping the configured mode and the default cursor', () => {
     expect(planTable(table('events'), { mode: 'full_refresh', cursor: 'nope' })).toEqual({
-      plan: { table: 'events', mode: 'full_refresh', effectiveMode: 'full_refresh', fullRefresh: false, cursorField: 'timestamp', lookbackMs: 0 },
+      plan: { table: 'events', mode: 'full_refresh', effectiveMode: 'full_refresh', fullRefresh: false, cursorField: 'timestamp', lookbackMs: 0, columns: { exclude: [], hash: [] }, schemaContract: 'evolve' },
       problems: [
         { setting: 'mode', value: 'full_refresh', allowed: ['incremental', 'append_only'] },
         { setting: 'cursor', value: 'nope', allowed: ['timestamp'] },

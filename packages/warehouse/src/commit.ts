@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { ColumnType, SyncMode } from '@sluice/core';
+import type { ColumnType, SchemaContract, SyncMode } from '@sluice/core';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { rows, scalar } from './duck';
 import { openLake } from './lake';
@@ -9,6 +9,7 @@ import { evolve, quoteIdent as q, quoteLiteral as lit, unify, type Column, type 
 import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
 import { findSync, insertSyncSql, lakeTables, readTableState, type SyncRecord } from './state';
 import { syncViews, type ExtraView } from './catalog';
+import { enforceContract } from './contract';
 
 export interface TableShape {
   primaryKey: readonly string[];
@@ -31,6 +32,8 @@ export interface CommitInput {
   startedAt: string;
   stagingDir: string;
   staging: StagingState;
+  /** `schema:` of the table: evolve (default), freeze or discard_new_columns (./contract.ts). */
+  schemaContract?: SchemaContract;
   /** Anomalies the extract found (they go into the sync record with the commit's own). */
   warnings?: string[];
   /** Hook for crash tests: called at named points of the commit. */
@@ -57,6 +60,8 @@ export interface CommitResult {
   warnings: string[];
   /** The sync had already been committed by an earlier attempt: nothing was written again. */
   alreadyCommitted: boolean;
+  /** schema: discard_new_columns — the new fields not written, and how many non-null values each had. */
+  discardedColumns?: { column: string; values: number }[];
 }
 
 const SYSTEM_COLUMNS: Column[] = [
@@ -116,6 +121,9 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
   const effectiveMode: SyncMode = input.fullRefresh ? 'full_refresh' : input.mode;
   const replace = effectiveMode === 'full_refresh' || !state.exists || existingRows === 0;
   const appendOnly = effectiveMode === 'append_only';
+  // The schema contract, decided before anything is written: freeze throws here with the diff.
+  const contract = enforceContract(input.schemaContract, `${source}.${table}`, userExisting, stagedColumns);
+  stagedColumns.splice(0, stagedColumns.length, ...contract.staged);
   const { columns, changes } = evolve(userExisting, stagedColumns);
 
   const syncedAt = new Date().toISOString();
@@ -150,6 +158,9 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
   let monthsTouched = 0;
   const warnings = [...(input.warnings ?? [])];
   let reportedChanges = changes;
+  const discardedColumns = contract.discarded.length && input.staging.rows > 0 ? await countValues(conn, stagedFiles(input.stagingDir, input.staging.pages), contract.discarded) : [];
+  if (discardedColumns.length)
+    warnings.push(`schema: discard_new_columns — ${discardedColumns.length} new column(s) not written (${discardedColumns.map((d) => `${d.column}: ${d.values} value(s)`).join(', ')})`);
 
   if (!replace) {
     // A merge's new rows are few: deduplicate them up front.
@@ -254,11 +265,18 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
     input.crashPoint?.('after-write');
     await conn.run('COMMIT');
     input.crashPoint?.('after-commit');
-    return { ...fromRecord(record), alreadyCommitted: false };
+    return { ...fromRecord(record), alreadyCommitted: false, ...(discardedColumns.length ? { discardedColumns } : {}) };
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** Non-null values per column in the staged pages (the fields schema: discard_new_columns leaves out). */
+async function countValues(conn: DuckDBConnection, files: string[], names: string[]): Promise<{ column: string; values: number }[]> {
+  const spec = names.map((n) => `${lit(n)}: 'JSON'`).join(', ');
+  const [r] = await rows(conn, `SELECT ${names.map((n, i) => `count(${q(n)}) AS c${i}`).join(', ')} FROM read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = {${spec}})`);
+  return names.map((column, i) => ({ column, values: Number(r?.[`c${i}`] ?? 0) }));
 }
 
 /** The connector views after a commit: best effort, a view that fails never fails the sync it follows. */
