@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Connector, ResolvedTable } from '@sluice/core';
+import { connectorCatalogue, type Connector, type ResolvedTable } from '@sluice/core';
 import { fileSchema, scheduleSchema, sourceSchema } from '../packages/cli/src/config';
 import { CONNECTORS } from '../connectors/registry';
 
@@ -80,20 +80,7 @@ export async function generateSchemas(): Promise<Map<string, string>> {
 
   for (const c of connectors) {
     write(`schemas/connectors/${c.type}.json`, {
-      type: c.type,
-      description: c.description,
-      secrets: [...c.secrets],
-      tables: c.tables.map((t) => ({
-        name: t.name,
-        description: t.description,
-        primaryKey: [...t.primaryKey],
-        cursor: t.cursor ? { fields: [...t.cursor.fields], default: t.cursor.default, ...(t.cursor.lookbackMs ? { lookbackMs: t.cursor.lookbackMs } : {}), ...(t.cursor.lookbackSetting ? { lookbackSetting: t.cursor.lookbackSetting } : {}) } : null,
-        partitionBy: t.partitionBy ?? null,
-        modes: [...t.modes],
-        defaultMode: t.defaultMode,
-        ...(t.requires ? { requires: t.requires } : {}),
-        ...(t.columns ? { columns: { ...t.columns } } : {}),
-      })),
+      ...connectorCatalogue(c),
       views: c.views ? c.views({ source: '<source>', tables: new Set(c.tables.map((t) => t.name)) }).map((v) => v.name) : [],
       config: toJson(c.config),
     });

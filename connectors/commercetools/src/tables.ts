@@ -1,8 +1,6 @@
-import { httpTable, keysetPaging, SluiceError, type ColumnType, type DataRecord, type HttpRequest, type ReadContext, type TableSpec } from '@sluice/core';
+import { restTable, SluiceError, type ColumnType, type DataRecord, type HttpRequest, type TableSpec } from '@sluice/core';
 import type { CommercetoolsClient } from './client';
 import type { CommercetoolsConfig } from './config';
-
-type Ctx = ReadContext<CommercetoolsConfig, CommercetoolsClient>;
 
 /**
  * Writes that commit late (concurrent transactions) can carry a lastModifiedAt slightly before the
@@ -20,34 +18,16 @@ export function sinceValue(since: string): string {
   return new Date(ms).toISOString();
 }
 
-/** Incremental lower bound (inclusive). */
-export const sincePredicate = (since: string) => `lastModifiedAt >= ${quote(sinceValue(since))}`;
-
 /** Strictly after the last (lastModifiedAt, id) seen, in the (lastModifiedAt asc, id asc) order. */
 export const afterPredicate = (lastModifiedAt: unknown, id: unknown) =>
   `lastModifiedAt > ${quote(lastModifiedAt)} or (lastModifiedAt = ${quote(lastModifiedAt)} and id > ${quote(id)})`;
 
+/** Adds a predicate to the request's `where` list (commercetools ANDs repeated `where` parameters). */
 const addWhere = (req: HttpRequest, predicate: string): HttpRequest => {
   const where = req.query?.where;
   const list = where === undefined || where === null ? [] : Array.isArray(where) ? where : [String(where)];
   return { ...req, query: { ...req.query, where: [...list, predicate] } };
 };
-
-/**
- * Key-set paging on (lastModifiedAt, id): never an offset, so it reads any number of records sharing
- * one lastModifiedAt, and a record modified mid-scan only moves towards the end (read now or next sync).
- */
-const keyset = (ctx: Ctx) =>
-  keysetPaging({
-    fields: ['lastModifiedAt', 'id'],
-    size: ctx.config.pageSize,
-    apply: (after, req) => {
-      if (!after) return req;
-      if (typeof after[0] !== 'string' || typeof after[1] !== 'string')
-        throw new SluiceError('bad_response', `commercetools returned a record without lastModifiedAt/id on ${req.path}; cannot page by key`);
-      return addWhere(req, afterPredicate(after[0], after[1]));
-    },
-  });
 
 const TIMESTAMPS: Record<string, ColumnType> = { createdAt: 'TIMESTAMPTZ', lastModifiedAt: 'TIMESTAMPTZ' };
 
@@ -73,23 +53,19 @@ function transform(drop: readonly string[]) {
 }
 
 export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TABLES.map((t) =>
-  httpTable<CommercetoolsConfig, CommercetoolsClient>({
+  restTable<CommercetoolsConfig, CommercetoolsClient>({
     name: t.name,
     description: t.description,
     primaryKey: ['id'],
     partitionBy: 'createdAt',
-    cursor: { fields: ['lastModifiedAt'], default: 'lastModifiedAt', lookbackMs: LOOKBACK_MS },
+    cursor: { fields: ['lastModifiedAt'], default: 'lastModifiedAt', lookbackMs: LOOKBACK_MS, filter: { param: 'where', template: 'lastModifiedAt >= "{value}"', format: sinceValue } },
     requires: t.scope,
     columns: { ...TIMESTAMPS, ...('columns' in t ? t.columns : {}) },
-    path: (ctx: Ctx) => `/${encodeURIComponent(ctx.config.projectKey)}/${t.endpoint}`,
+    request: { path: `/{config.projectKey}/${t.endpoint}`, params: { withTotal: false, sort: ['lastModifiedAt asc', 'id asc'] } },
     records: 'results',
-    params: (ctx: Ctx) => ({
-      limit: ctx.config.pageSize,
-      withTotal: false,
-      sort: ['lastModifiedAt asc', 'id asc'],
-      where: ctx.request.since !== undefined && ctx.request.mode !== 'full_refresh' ? [sincePredicate(ctx.request.since)] : undefined,
-    }),
-    paging: keyset,
+    // Key-set paging on (lastModifiedAt, id): never an offset, so it reads any number of records sharing one
+    // lastModifiedAt, and a record modified mid-scan only moves towards the end (read now or next sync).
+    paging: { kind: 'keyset', size: { config: 'pageSize' }, sizeParam: 'limit', fields: ['lastModifiedAt', 'id'], after: ([at, id], req) => addWhere(req, afterPredicate(at, id)) },
     transform: transform('drop' in t ? t.drop : []),
   }),
 );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpClient, bearerAuth, concurrencyLimiter, defineConnector, httpTable, pageNumber, SluiceError } from '@sluice/core';
+import { HttpClient, bearerAuth, concurrencyLimiter, defineConnector, restTable, SluiceError } from '@sluice/core';
 
 /** The smallest complete connector: one declarative table over a page-numbered REST endpoint. */
 const config = z.strictObject({
@@ -12,19 +12,18 @@ const config = z.strictObject({
 type Config = z.output<typeof config>;
 type Client = { http: HttpClient };
 
-const orders = httpTable<Config, Client>({
+const orders = restTable<Config, Client>({
   name: 'orders',
   description: 'Orders, updated in place as they are paid and shipped',
   primaryKey: ['id'],
   partitionBy: 'created_at',
-  cursor: { fields: ['updated_at', 'created_at'], default: 'updated_at' },
-  path: '/v1/orders',
-  records: 'data',
+  cursor: { fields: ['updated_at', 'created_at'], default: 'updated_at', filter: { param: { updated_at: 'updated_since', created_at: 'created_since' } } },
   // Page over an immutable order (id): an order updated mid-scan keeps its position, so no other order
   // shifts past a page boundary; its new version is read by the next sync (the cursor never passes the
   // extract's start).
-  params: ({ request }) => ({ sort: 'id', updated_since: request.cursorField === 'updated_at' ? request.since : undefined, created_since: request.cursorField === 'created_at' ? request.since : undefined }),
-  paging: ({ config }) => pageNumber({ pageParam: 'page', sizeParam: 'per_page', size: config.pageSize, totalPages: (b) => b?.total_pages }),
+  request: { path: '/v1/orders', params: { sort: 'id' } },
+  records: 'data',
+  paging: { kind: 'page-number', size: { config: 'pageSize' }, sizeParam: 'per_page', totalPages: 'total_pages' },
 });
 
 export default defineConnector({

@@ -1,4 +1,4 @@
-import { defineTable, nextUrl, paginate, selectRecords, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
+import { defineTable, restTable, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
 import { checkHogQLOrder, lit, mayHaveMore, parseJson, toUtcMicros, uuidOrder, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
 import { DEFAULT_LOOKBACK_MS, readEvents } from './events';
@@ -16,6 +16,11 @@ export const events = defineTable<PostHogConfig, PostHogClient>({
   defaultMode: 'incremental',
   columns: { uuid: 'VARCHAR', person_id: 'VARCHAR', distinct_id: 'VARCHAR', event: 'VARCHAR', timestamp: 'TIMESTAMPTZ', created_at: 'TIMESTAMPTZ', properties: 'JSON', url: 'VARCHAR' },
   requires: 'query:read',
+  reads: {
+    endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM events ORDER BY timestamp, uuid',
+    paging: { kind: 'time-windows', pageSize: { config: 'pageSize' }, window: 'config.windowHours, halved on a timeout, doubled when sparse', inside: 'keyset (timestamp, uuid)', firstSync: 'config.backfillDays' },
+    filter: "timestamp >= toDateTime('{value}')",
+  },
   read: (ctx) => readEvents(ctx),
 });
 
@@ -79,6 +84,7 @@ export const persons = defineTable<PostHogConfig, PostHogClient>({
   partitionBy: 'created_at',
   columns: { id: 'VARCHAR', created_at: 'TIMESTAMPTZ', properties: 'JSON', distinct_ids: 'JSON', is_identified: 'BOOLEAN' },
   requires: 'query:read',
+  reads: { endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM persons ORDER BY id', paging: { kind: 'keyset', pageSize: { config: 'pageSize' }, fields: ['id'], perPage: 'distinct ids: person_distinct_ids key-set by (person_id, distinct_id)' } },
   read: (ctx) =>
     keysetRows(ctx, {
       select: 'id, created_at, properties, is_identified',
@@ -96,36 +102,26 @@ export const personDistinctIds = defineTable<PostHogConfig, PostHogClient>({
   primaryKey: ['distinct_id'],
   columns: { distinct_id: 'VARCHAR', person_id: 'VARCHAR' },
   requires: 'query:read',
+  reads: { endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM person_distinct_ids ORDER BY distinct_id', paging: { kind: 'keyset', pageSize: { config: 'pageSize' }, fields: ['distinct_id'] } },
   read: (ctx) => keysetRows(ctx, { select: 'distinct_id, person_id', from: 'person_distinct_ids', key: 'distinct_id', map: (r) => ({ distinct_id: r.distinct_id, person_id: r.person_id }) }),
 });
 
-export const cohorts = defineTable<PostHogConfig, PostHogClient>({
+export const cohorts = restTable<PostHogConfig, PostHogClient>({
   name: 'cohorts',
   description: 'Cohort definitions and sizes (REST /cohorts/)',
   primaryKey: ['id'],
   partitionBy: 'created_at',
   columns: { id: 'BIGINT', count: 'BIGINT', created_at: 'TIMESTAMPTZ', last_calculation: 'TIMESTAMPTZ', filters: 'JSON', groups: 'JSON', created_by: 'JSON' },
   requires: 'cohort:read',
-  async *read(ctx) {
-    const pages = paginate({
-      http: ctx.client.http,
-      // REST endpoints have their own limits: cost 0 keeps the HogQL budget for queries.
-      request: { method: 'GET', path: `/api/projects/${ctx.config.projectId}/cohorts/`, query: { limit: 100 }, cost: 0 },
-      paginator: nextUrl({ from: 'body', url: (b) => b?.next }),
-      records: selectRecords('results'),
-      checkpoint: ctx.request.checkpoint,
-      signal: ctx.signal,
-      report: ctx.report,
-    });
-    for await (const page of pages) {
-      const records = page.records.map((r) => ({
-        ...r,
-        created_at: typeof r.created_at === 'string' ? toUtcMicros(r.created_at) : null,
-        last_calculation: typeof r.last_calculation === 'string' ? toUtcMicros(r.last_calculation) : null,
-      }));
-      yield { records, checkpoint: page.checkpoint };
-    }
-  },
+  // REST endpoints have their own limits: cost 0 keeps the HogQL budget for queries.
+  request: { path: '/api/projects/{config.projectId}/cohorts/', params: { limit: 100 }, cost: 0 },
+  records: 'results',
+  paging: { kind: 'next-url', url: 'next' },
+  transform: (r) => ({
+    ...r,
+    created_at: typeof r.created_at === 'string' ? toUtcMicros(r.created_at) : null,
+    last_calculation: typeof r.last_calculation === 'string' ? toUtcMicros(r.last_calculation) : null,
+  }),
 });
 
 export const tables = [events, persons, personDistinctIds, cohorts];

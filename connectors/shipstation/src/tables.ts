@@ -1,16 +1,9 @@
-import { SluiceError, defineTable, httpTable, pageNumber, type ColumnType, type ReadContext } from '@sluice/core';
-import { anchoredPageNumber } from '@sluice/core/http/anchored-paging';
+import { restTable, type ColumnType, type PagingDecl, type ReadContext } from '@sluice/core';
 import type { ShipStationClient } from './client';
 import type { ShipStationConfig } from './config';
 import { normalizeRecord, pacificLowerBound, wallLowerBound, wallOrderKey } from './pacific';
 
-type Ctx = ReadContext<ShipStationConfig, ShipStationClient>;
 type Columns = Record<string, ColumnType>;
-
-const totalPages = (body: any) => (typeof body?.pages === 'number' ? body.pages : undefined);
-
-/** `page`/`pageSize`, stopping at the `pages` the envelope reports; the checkpoint is the next page. */
-const paging = (ctx: Ctx) => pageNumber({ size: ctx.config.pageSize, totalPages });
 
 /**
  * Tables with a cursor: page/pageSize sorted by the cursor field, and after each page the
@@ -19,42 +12,32 @@ const paging = (ctx: Ctx) => pageNumber({ size: ctx.config.pageSize, totalPages 
  * boundary. The first anchor is the saved cursor in Pacific time (widened in the repeated hour); the
  * checkpoint is `{ anchor, page }`.
  */
-const cursorPaging = (allowed: readonly string[]) => (ctx: Ctx) => {
-  const field = cursorField(ctx, allowed);
-  return anchoredPageNumber({
-    size: ctx.config.pageSize,
-    totalPages,
-    anchorParam: `${field}Start`,
-    // The raw wall clock at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 00:40:00` (repeated hour: widened).
-    anchorOf: (r) => wallLowerBound(r[field]),
-    // Order guard (core): pages must follow the sort; anchors are widened in the repeated hour, so the key is not the anchor.
-    orderKey: (r) => {
-      const key = wallOrderKey(r[field]);
-      return key === undefined ? undefined : [key];
-    },
-    initial: ctx.request.since ? pacificLowerBound(ctx.request.since) : null,
-  });
-};
+const byCursor = {
+  kind: 'anchored-page-number',
+  size: { config: 'pageSize' },
+  totalPages: 'pages',
+  // The raw wall clock at the filter's resolution: `2024-11-03T01:40:00.1230000` → `2024-11-03 00:40:00` (repeated hour: widened).
+  anchorOf: (r, field) => wallLowerBound(r[field]),
+  // Order guard (core): pages must follow the sort; anchors are widened in the repeated hour, so the key is not the anchor.
+  orderKey: (r, field) => {
+    const key = wallOrderKey(r[field]);
+    return key === undefined ? undefined : [key];
+  },
+} as const satisfies PagingDecl;
+const cursorFilter = { param: '{field}Start', format: pacificLowerBound } as const;
+/** Sort ascending by the cursor field; `sortBy` takes its PascalCase name (ModifyDate, CreateDate). */
+const cursorSort = { sortBy: sortByCursorField, sortDir: 'ASC' } as const;
+function sortByCursorField(ctx: ReadContext<ShipStationConfig, ShipStationClient>) {
+  const field = ctx.request.cursorField ?? 'createDate';
+  return field[0]!.toUpperCase() + field.slice(1);
+}
+
+/** Full-refresh tables: `page`/`pageSize` stopping at the reported `pages`, in creation order, so records added during the sync land on the last page instead of shifting earlier ones. */
+const byPage = { kind: 'page-number', size: { config: 'pageSize' }, totalPages: 'pages' } as const satisfies PagingDecl;
+const byCreation = { sortBy: 'CreateDate', sortDir: 'ASC' } as const;
 
 const money = 'DECIMAL(18,2)' as const;
 const ts = 'TIMESTAMPTZ' as const;
-
-function cursorField(ctx: Ctx, allowed: readonly string[]): string {
-  const field = ctx.request.cursorField ?? allowed[0]!;
-  if (!allowed.includes(field)) throw new SluiceError('config', `ShipStation ${ctx.table}: cursor "${field}" is not supported; choose one of ${allowed.join(', ')}`);
-  return field;
-}
-
-/** Sort ascending by the cursor field; `sortBy` takes its PascalCase name (ModifyDate, CreateDate). */
-function cursorParams(allowed: readonly string[]) {
-  return (ctx: Ctx) => {
-    const field = cursorField(ctx, allowed);
-    return { sortBy: field[0]!.toUpperCase() + field.slice(1), sortDir: 'ASC' };
-  };
-}
-
-/** Creation order for full-refresh tables: records added during the sync land on the last page instead of shifting earlier ones. */
-const byCreation = () => ({ sortBy: 'CreateDate', sortDir: 'ASC' });
 
 /** Timestamps to UTC; the fields declared `DATE` stay calendar dates. */
 function convert(columns: Columns) {
@@ -149,89 +132,81 @@ const STORE_COLUMNS: Columns = {
 
 const WAREHOUSE_COLUMNS: Columns = { warehouseId: 'BIGINT', createDate: ts, originAddress: 'JSON', returnAddress: 'JSON' };
 
-export const orders = httpTable<ShipStationConfig, ShipStationClient>({
+export const orders = restTable<ShipStationConfig, ShipStationClient>({
   name: 'orders',
   description: 'Orders with items, addresses and amounts; incremental by modifyDate (captures updates) or createDate',
-  path: '/orders',
+  request: { path: '/orders', params: cursorSort },
   records: 'orders',
   primaryKey: ['orderId'],
-  cursor: { fields: ['modifyDate', 'createDate'], default: 'modifyDate' },
+  cursor: { fields: ['modifyDate', 'createDate'], default: 'modifyDate', filter: cursorFilter },
   partitionBy: 'createDate',
   columns: ORDER_COLUMNS,
-  paging: cursorPaging(['modifyDate', 'createDate']),
-  params: cursorParams(['modifyDate', 'createDate']),
+  paging: byCursor,
   transform: convert(ORDER_COLUMNS),
 });
 
-export const shipments = httpTable<ShipStationConfig, ShipStationClient>({
+export const shipments = restTable<ShipStationConfig, ShipStationClient>({
   name: 'shipments',
   description: 'Labels created in ShipStation (one order may have several); incremental by createDate',
-  path: '/shipments',
+  request: { path: '/shipments', params: cursorSort },
   records: 'shipments',
   primaryKey: ['shipmentId'],
-  cursor: { fields: ['createDate'], default: 'createDate' },
+  cursor: { fields: ['createDate'], default: 'createDate', filter: cursorFilter },
   partitionBy: 'createDate',
   columns: SHIPMENT_COLUMNS,
-  paging: cursorPaging(['createDate']),
-  params: cursorParams(['createDate']),
+  paging: byCursor,
   transform: convert(SHIPMENT_COLUMNS),
 });
 
-export const fulfillments = httpTable<ShipStationConfig, ShipStationClient>({
+export const fulfillments = restTable<ShipStationConfig, ShipStationClient>({
   name: 'fulfillments',
   description: 'Orders fulfilled outside ShipStation (marked shipped with tracking); incremental by createDate',
-  path: '/fulfillments',
+  request: { path: '/fulfillments', params: cursorSort },
   records: 'fulfillments',
   primaryKey: ['fulfillmentId'],
-  cursor: { fields: ['createDate'], default: 'createDate' },
+  cursor: { fields: ['createDate'], default: 'createDate', filter: cursorFilter },
   partitionBy: 'createDate',
   columns: FULFILLMENT_COLUMNS,
-  paging: cursorPaging(['createDate']),
-  params: cursorParams(['createDate']),
+  paging: byCursor,
   transform: convert(FULFILLMENT_COLUMNS),
 });
 
-export const products = httpTable<ShipStationConfig, ShipStationClient>({
+export const products = restTable<ShipStationConfig, ShipStationClient>({
   name: 'products',
   description: 'Product catalogue (SKUs, dimensions, defaults); full refresh',
-  path: '/products',
+  request: { path: '/products', params: byCreation },
   records: 'products',
   primaryKey: ['productId'],
   partitionBy: 'createDate',
   columns: PRODUCT_COLUMNS,
-  paging,
-  params: byCreation,
+  paging: byPage,
   transform: convert(PRODUCT_COLUMNS),
 });
 
-export const customers = httpTable<ShipStationConfig, ShipStationClient>({
+export const customers = restTable<ShipStationConfig, ShipStationClient>({
   name: 'customers',
   description: 'Customers with their marketplace usernames and tags; full refresh',
-  path: '/customers',
+  request: { path: '/customers', params: byCreation },
   records: 'customers',
   primaryKey: ['customerId'],
   partitionBy: 'createDate',
   columns: CUSTOMER_COLUMNS,
-  paging,
-  params: byCreation,
+  paging: byPage,
   transform: convert(CUSTOMER_COLUMNS),
 });
 
 /** Bare JSON arrays: one request, no paging. */
 function bareArrayTable(spec: { name: string; description: string; primaryKey: string; path: string; query?: Record<string, string>; columns: Columns }) {
-  const transform = convert(spec.columns);
-  return defineTable<ShipStationConfig, ShipStationClient>({
+  return restTable<ShipStationConfig, ShipStationClient>({
     name: spec.name,
     description: spec.description,
     primaryKey: [spec.primaryKey],
     partitionBy: 'createDate',
     columns: spec.columns,
-    async *read(ctx) {
-      if ((ctx.request.checkpoint as { done?: boolean } | undefined)?.done) return;
-      const res = await ctx.client.http.get<unknown>(spec.path, spec.query, { signal: ctx.signal, report: ctx.report });
-      if (!Array.isArray(res.body)) throw new SluiceError('bad_response', `ShipStation ${spec.path} answered something other than a list (${res.text.slice(0, 80)})`);
-      yield { records: (res.body as Record<string, unknown>[]).map(transform), checkpoint: { done: true } };
-    },
+    request: { path: spec.path, params: spec.query },
+    records: '',
+    paging: { kind: 'single' },
+    transform: convert(spec.columns),
   });
 }
 

@@ -306,6 +306,19 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
     cursor: def.cursor ?? { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
     columns: /\blegacyResourceId\b/.test(def.fields) ? { legacyResourceId: 'BIGINT', ...def.columns } : def.columns,
     requires: def.requires,
+    reads: {
+      endpoint: `POST /admin/api/{config.apiVersion}/graphql.json: ${def.root}(first:, after:, query:${def.sortable ? ', sortKey:' : ''}) { nodes { … } }`,
+      paging: {
+        kind: 'graphql-connection',
+        pageSize: { config: 'pageSize' },
+        // What makes Shopify's paging its own: pages sized to the query-cost bucket, nested connections
+        // completed by follow-up queries, and a backfill through a bulk operation (start, poll, download JSONL).
+        costSized: true,
+        ...(def.nested?.length ? { nested: def.nested.map((n) => `${n.field} (first ${n.pageSize}, the rest by follow-up queries)`) } : {}),
+        backfill: def.count ? `bulk operation when ${def.count.field} reaches bulk.threshold (or paging would take bulk.minPagingSeconds)` : 'bulk operation when bulk.mode is "always"',
+      },
+      filter: { updatedAt: "query=updated_at:>='{value}'", createdAt: "query=created_at:>='{value}'" },
+    },
     async *read(ctx) {
       const cp = ctx.request.checkpoint as Checkpoint;
       if (cp?.done) return;

@@ -86,6 +86,12 @@ describe('sluice new connector', () => {
     expect(registry).toContain(`  demo_shop: async () => (await import('./demo_shop/src/index')).default,\n};`);
     const emulators = fs.readFileSync(path.join(repo, 'packages/emulators/src/registry.ts'), 'utf8');
     expect(emulators).toContain(`  demo_shop: () => import('./demo_shop/index'),\n};`);
+    // A REST connector is a handful of declarations: the generated one (and the demo it mirrors) stay small.
+    for (const f of ['connectors/demo_shop/src/index.ts', 'connectors/demo/src/index.ts']) {
+      const lines = fs.readFileSync(path.join(repo, f), 'utf8').trimEnd().split('\n').length;
+      expect(lines, f).toBeLessThanOrEqual(60);
+    }
+    expect(fs.readFileSync(path.join(repo, 'connectors/demo_shop/src/index.ts'), 'utf8')).not.toMatch(/for \(;;\)|while \(|async \*read/);
     const again = await cli('new', 'connector', 'demo_shop', '--root', repo);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');

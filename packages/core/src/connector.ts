@@ -77,7 +77,18 @@ export interface TableSpec<Config = any, Client = any> {
   columns?: Readonly<Record<string, ColumnType>>;
   /** Vendor permission needed (documentation and error messages), e.g. `view_orders`. */
   requires?: string;
+  /** How the table is read, for the catalogue (`sluice connectors NAME`); the engine fills it for declared tables. */
+  reads?: ReadDescription;
   read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
+}
+
+/** What the catalogue shows of how a table is read; tables run by a vendor engine (GraphQL, HogQL) declare theirs. */
+export interface ReadDescription {
+  /** `GET /{config.projectKey}/orders`, a GraphQL connection, a HogQL table. */
+  endpoint: string;
+  paging: { kind: string; pageSize?: number | { config: string } | string; [detail: string]: unknown };
+  /** The request filter the cursor feeds (`where: lastModifiedAt >= "{value}"`), per cursor field when they differ. */
+  filter?: string | Readonly<Record<string, string>>;
 }
 
 export interface CheckResult {

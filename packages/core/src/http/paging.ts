@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors';
 import type { DataRecord, Json } from '../types';
-import type { Page, ReadContext, TableSpec } from '../connector';
+import type { Page } from '../connector';
 import type { HttpClient, HttpRequest, HttpResponse } from './client';
 import { checkPageOrder, type OrderKey, type OrderSpec } from './order';
 
@@ -20,6 +20,11 @@ export interface Paginator<State extends Json = Json> {
 }
 
 export const withQuery = (req: HttpRequest, q: HttpRequest['query']): HttpRequest => ({ ...req, query: { ...req.query, ...q } });
+
+/** One request answers everything (a bare list): no paging. */
+export function single(): Paginator<Record<string, never>> {
+  return { kind: 'single', initial: {}, apply: (_s, req) => req, next: () => null };
+}
 
 /** `page` / `pageSize` style (ShipStation): stop when the page is short or the reported page count is reached. */
 export function pageNumber(o: { pageParam?: string; sizeParam?: string; size: number; first?: number; totalPages?: (body: any) => number | undefined }): Paginator<{ page: number }> {
@@ -176,37 +181,4 @@ export function selectRecords(path: string | ((body: any) => DataRecord[])): (bo
   if (typeof path === 'function') return path;
   const parts = path === '' ? [] : path.split('.');
   return (body) => parts.reduce((acc: any, key) => (acc == null ? acc : acc[key]), body);
-}
-
-/**
- * A table that is just "GET a path, pick the records, page through": everything declarative. `params`
- * turns the read request (cursor lower bound) into vendor query parameters.
- */
-export function httpTable<Config, Client extends { http: HttpClient }>(
-  spec: Omit<TableSpec<Config, Client>, 'read'> & {
-    path: string | ((ctx: ReadContext<Config, Client>) => string);
-    records: string | ((body: any) => DataRecord[]);
-    paging: (ctx: ReadContext<Config, Client>) => Paginator<any>;
-    params?: (ctx: ReadContext<Config, Client>) => HttpRequest['query'];
-    transform?: (record: DataRecord, ctx: ReadContext<Config, Client>) => DataRecord;
-  },
-): TableSpec<Config, Client> {
-  const select = selectRecords(spec.records);
-  const { path, records: _r, paging, params, transform, ...table } = spec;
-  return {
-    ...table,
-    async *read(ctx) {
-      const pages = paginate({
-        http: ctx.client.http,
-        request: { method: 'GET', path: typeof path === 'function' ? path(ctx) : path, query: params?.(ctx) ?? {} },
-        paginator: paging(ctx),
-        records: select,
-        checkpoint: ctx.request.checkpoint,
-        signal: ctx.signal,
-        report: ctx.report,
-        table: ctx.table,
-      });
-      for await (const page of pages) yield transform ? { ...page, records: page.records.map((r) => transform(r, ctx)) } : page;
-    },
-  };
 }

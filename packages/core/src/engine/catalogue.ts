@@ -1,0 +1,33 @@
+import type { Connector, ResolvedTable } from '../connector';
+
+/**
+ * The catalogue of a table, as `sluice connectors NAME --json` and schemas/connectors/*.json show it: keys,
+ * cursor (its fields, the filter it feeds, the lookback), partition field, modes, scopes, and how it is
+ * read (endpoint or query, paging kind and page size). JSON only: hooks are named, never serialised.
+ */
+export function tableCatalogue(t: ResolvedTable) {
+  return {
+    name: t.name,
+    description: t.description,
+    primaryKey: [...t.primaryKey],
+    cursor: t.cursor
+      ? {
+          fields: [...t.cursor.fields],
+          default: t.cursor.default,
+          ...(t.cursor.lookbackMs ? { lookbackMs: t.cursor.lookbackMs } : {}),
+          ...(t.cursor.lookbackSetting ? { lookbackSetting: t.cursor.lookbackSetting } : {}),
+          ...(t.reads?.filter ? { filter: t.reads.filter } : {}),
+        }
+      : null,
+    partitionBy: t.partitionBy ?? null,
+    modes: [...t.modes],
+    defaultMode: t.defaultMode,
+    ...(t.requires ? { requires: t.requires } : {}),
+    ...(t.reads ? { endpoint: t.reads.endpoint, paging: t.reads.paging } : {}),
+    ...(t.columns ? { columns: { ...t.columns } } : {}),
+  };
+}
+
+export function connectorCatalogue(c: Connector) {
+  return { type: c.type, description: c.description, secrets: [...c.secrets], tables: c.tables.map(tableCatalogue) };
+}

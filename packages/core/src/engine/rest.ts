@@ -1,0 +1,178 @@
+import { SluiceError } from '../errors';
+import type { ReadContext, ReadDescription, TableSpec } from '../connector';
+import type { HttpClient, HttpRequest } from '../http/client';
+import { anchoredPageNumber } from '../http/anchored-paging';
+import { cursorToken, keysetPaging, nextUrl, offsetPaging, pageNumber, paginate, selectRecords, single, type Paginator } from '../http/paging';
+import type { CursorFilter, PagingDecl, Param, RestTableDecl, Size } from './declaration';
+
+type Ctx = ReadContext<any, any>;
+type Query = NonNullable<HttpRequest['query']>;
+
+const configField = (ctx: Ctx, field: string, what: string): unknown => {
+  const v = (ctx.config as Record<string, unknown> | undefined)?.[field];
+  if (v === undefined || v === null) throw new SluiceError('config', `${ctx.table}: the source's config has no "${field}" (needed for ${what})`);
+  return v;
+};
+
+export function sizeOf(size: Size, ctx: Ctx): number {
+  if (typeof size === 'number') return size;
+  const n = Number(configField(ctx, size.config, 'the page size'));
+  if (!Number.isInteger(n) || n < 1) throw new SluiceError('config', `${ctx.table}: page size "${size.config}" must be a positive integer`);
+  return n;
+}
+
+/** `{config.projectKey}` placeholders, URL-encoded. */
+export function fillPath(path: string, ctx: Ctx): string {
+  return path.replace(/\{config\.([A-Za-z0-9_]+)\}/g, (_m, f: string) => encodeURIComponent(String(configField(ctx, f, `the path ${path}`))));
+}
+
+function paramValue(p: Param, ctx: Ctx): Query[string] {
+  if (typeof p === 'function') return p(ctx) as Query[string];
+  if (p !== null && typeof p === 'object' && !Array.isArray(p)) return configField(ctx, (p as { config: string }).config, 'a request parameter') as Query[string];
+  return p as Query[string];
+}
+
+/** The filter parameter for the cursor field in use (undefined: this field filters nothing). */
+export function filterParam(filter: CursorFilter, field: string): string | undefined {
+  if (typeof filter.param === 'string') return filter.param.replaceAll('{field}', field);
+  return filter.param[field];
+}
+
+/** The filter's value for a lower bound: formatted, then templated. */
+export function filterValue(filter: CursorFilter, since: string, field: string): string {
+  const v = filter.format ? filter.format(since, field) : since;
+  return filter.template ? filter.template.replaceAll('{value}', v) : v;
+}
+
+const addTo = (query: Query, param: string, value: string): Query => {
+  const had = query[param];
+  if (had === undefined || had === null) return { ...query, [param]: value };
+  return { ...query, [param]: [...(Array.isArray(had) ? had : [had]), value] as Query[string] };
+};
+
+/** Builds the paging kind's paginator for this run. */
+function paginatorOf(p: PagingDecl, ctx: Ctx, anchor: { param: string; initial: string | null } | undefined): Paginator<any> {
+  const at = (path: string | undefined) => (path ? (body: unknown) => selectRecords(path)(body) as unknown : undefined);
+  switch (p.kind) {
+    case 'single':
+      return single();
+    case 'page-number': {
+      const pages = at(p.totalPages);
+      return pageNumber({ size: sizeOf(p.size, ctx), pageParam: p.pageParam, sizeParam: p.sizeParam, first: p.first, totalPages: pages && ((b) => numberOrUndefined(pages(b))) });
+    }
+    case 'offset':
+      return offsetPaging({ size: sizeOf(p.size, ctx), offsetParam: p.offsetParam, limitParam: p.limitParam, maxOffset: p.maxOffset });
+    case 'keyset': {
+      const size = sizeOf(p.size, ctx);
+      return keysetPaging({
+        fields: p.fields,
+        size,
+        orderKey: p.orderKey,
+        apply: (after, req) => {
+          const sized = p.sizeParam ? { ...req, query: { ...req.query, [p.sizeParam]: size } } : req;
+          if (!after) return sized;
+          if (after.some((v) => v === null || v === undefined))
+            throw new SluiceError('bad_response', `${ctx.table}: a record without ${p.fields.join('/')} ended a page; cannot page by key`);
+          return p.after(after, sized);
+        },
+      });
+    }
+    case 'anchored-page-number': {
+      if (!anchor) throw new SluiceError('config', `${ctx.table}: anchored paging needs the cursor's filter parameter`);
+      const field = ctx.request.cursorField!;
+      const pages = at(p.totalPages);
+      return anchoredPageNumber({
+        size: sizeOf(p.size, ctx),
+        pageParam: p.pageParam,
+        sizeParam: p.sizeParam,
+        totalPages: pages && ((b) => numberOrUndefined(pages(b))),
+        anchorParam: anchor.param,
+        anchorOf: (r) => p.anchorOf(r, field),
+        orderKey: p.orderKey && ((r) => p.orderKey!(r, field)),
+        initial: anchor.initial,
+      });
+    }
+    case 'cursor-token': {
+      const token = at(p.token)!;
+      return cursorToken({ param: p.param, token: (b) => stringOrUndefined(token(b)) });
+    }
+    case 'next-url': {
+      const url = at(p.url)!;
+      return nextUrl({ from: 'body', url: (b) => stringOrUndefined(url(b)) });
+    }
+    case 'link-header':
+      return nextUrl({ from: 'link-header' });
+  }
+}
+
+const numberOrUndefined = (v: unknown) => (typeof v === 'number' ? v : undefined);
+const stringOrUndefined = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * The engine: one read loop for every declared REST table. It fills the request from the declaration and
+ * the run (the cursor's lower bound into its filter, or into the anchor of anchored paging), and drives the
+ * paging kind through `paginate`, which owns resume, "done", the repeated-position guard and order guards.
+ */
+export function restTable<Config, Client extends { http: HttpClient }>(decl: RestTableDecl<Config, Client>): TableSpec<Config, Client> {
+  const { request, records, paging, transform, ...table } = decl;
+  const select = selectRecords(records);
+  const filter = decl.cursor?.filter;
+  if (paging.kind === 'anchored-page-number' && !filter) throw new Error(`${decl.name}: anchored paging needs cursor.filter (the parameter the anchor goes into)`);
+  return {
+    ...table,
+    reads: describeRest(decl),
+    async *read(ctx) {
+      let query: Query = {};
+      for (const [k, p] of Object.entries(request.params ?? {})) {
+        const v = paramValue(p as Param, ctx);
+        if (v !== undefined) query[k] = v;
+      }
+      const field = ctx.request.cursorField;
+      const since = ctx.request.since;
+      if (field !== undefined && decl.cursor && !decl.cursor.fields.includes(field))
+        throw new SluiceError('config', `${ctx.table}: cursor "${field}" is not supported; choose one of ${decl.cursor.fields.join(', ')}`);
+      let anchor: { param: string; initial: string | null } | undefined;
+      if (filter && field) {
+        const param = filterParam(filter, field);
+        if (paging.kind === 'anchored-page-number') {
+          if (!param) throw new SluiceError('config', `${ctx.table}: cursor "${field}" has no filter parameter to anchor on`);
+          anchor = { param, initial: since !== undefined ? filterValue(filter, since, field) : null };
+        } else if (since !== undefined) {
+          if (!param) throw new SluiceError('config', `${ctx.table}: cursor "${field}" cannot filter the request; choose one of ${Object.keys(filter.param).join(', ')}`);
+          query = addTo(query, param, filterValue(filter, since, field));
+        }
+      }
+      const pages = paginate({
+        http: ctx.client.http,
+        request: { method: request.method ?? 'GET', path: fillPath(request.path, ctx), query, ...(request.body !== undefined ? { json: request.body } : {}), ...(request.cost !== undefined ? { cost: request.cost } : {}) },
+        paginator: paginatorOf(paging, ctx, anchor),
+        records: select,
+        checkpoint: ctx.request.checkpoint,
+        signal: ctx.signal,
+        report: ctx.report,
+        table: ctx.table,
+      });
+      for await (const page of pages) yield transform ? { ...page, records: page.records.map((r) => transform(r, ctx)) } : page;
+    },
+  };
+}
+
+/** The catalogue's view of a declared table: endpoint, paging kind and size, and the filter the cursor feeds. */
+export function describeRest(decl: Pick<RestTableDecl, 'request' | 'paging' | 'cursor' | 'records'>): ReadDescription {
+  const { kind, ...rest } = decl.paging;
+  const details: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) if (typeof v !== 'function' && k !== 'size') details[k] = v;
+  const size = 'size' in decl.paging ? decl.paging.size : undefined;
+  const params = Object.entries(decl.request.params ?? {}).map(([k, p]) => `${k}=${typeof p === 'function' ? `{${p.name || 'hook'}}` : typeof p === 'object' && !Array.isArray(p) ? `{config.${(p as { config: string }).config}}` : String(p)}`);
+  const f = decl.cursor?.filter;
+  const filterText = (param: string) => `${param}=${f?.template ?? '{value}'}${f?.format ? ` (value: ${f.format.name || 'vendor format'})` : ''}`;
+  const fields = decl.cursor?.fields ?? [];
+  // One entry per cursor field when the parameter depends on the field (`{field}Start`, or a map).
+  const perField = f && (typeof f.param !== 'string' || (f.param.includes('{field}') && fields.length > 1));
+  const filter = !f ? undefined : perField ? Object.fromEntries(fields.flatMap((field) => { const p = filterParam(f, field); return p ? [[field, filterText(p)]] : []; })) : filterText(filterParam(f, fields[0] ?? '') ?? String(f.param));
+  return {
+    endpoint: `${decl.request.method ?? 'GET'} ${decl.request.path}${params.length ? `?${params.join('&')}` : ''}${decl.records ? ` → ${decl.records}` : ''}`,
+    paging: { kind, ...(size !== undefined ? { pageSize: size } : {}), ...details },
+    ...(filter ? { filter } : {}),
+  };
+}
