@@ -133,3 +133,173 @@ describe('columns: exclude and hash', () => {
     }
   });
 });
+
+type Status = { source: string; table: string; cursor: string | null; outcome: string; error?: string };
+async function statusOf(env: SluiceEnv, source: string, table: string): Promise<Status> {
+  const r = await env.run('status', '--json');
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as Status[]).find((s) => s.source === source && s.table === table)!;
+}
+type TableResultJson = { outcome: string; rowsRead: number; rowsWritten: number; cursorAfter?: string; error?: string; warnings?: string[]; discardedColumns?: Record<string, number>; schemaChanges: string[] };
+const tableResult = (stdout: string): TableResultJson => JSON.parse(stdout)[0].tables[0];
+
+describe('schema contracts', () => {
+  let emu: DemoEmulator;
+  let env: SluiceEnv;
+  const source = (schema: string) => [{ name: 'pol_schema', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'incremental', schema } as never } }];
+
+  beforeAll(async () => {
+    emu = await startDemo({ orders: 30, seed: 23 });
+    env = await sluiceEnv({ sources: [{ name: 'pol_schema', type: 'demo', config: {}, tables: {} }], worker: false });
+    await env.writeConfig(source('freeze'));
+  });
+  afterAll(async () => {
+    await env?.close();
+    await emu?.close();
+  });
+
+  it('freeze: a first sync creates the table; a new column or a type change then fails the sync with the diff, table and cursor untouched', async () => {
+    const first = await env.run('sync', 'pol_schema', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    expect(tableResult(first.stdout)).toMatchObject({ outcome: 'succeeded', rowsWritten: 30 });
+    const before = await env.query(`SELECT * FROM pol_schema.orders ORDER BY id`);
+    const columnsBefore = await env.query<{ column_name: string; column_type: string }>(`SELECT column_name, column_type FROM (DESCRIBE pol_schema.orders)`);
+    const cursorBefore = (await statusOf(env, 'pol_schema', 'orders')).cursor;
+    expect(cursorBefore).toBeTruthy();
+
+    // The vendor starts sending a new field and a fractional amount on two updated orders.
+    const at = new Date(Date.now() - 5 * 60_000);
+    for (const id of [3, 7]) Object.assign(emu.update(id, at), { gift_wrap: true });
+    emu.orders.get(7)!.total_cents = 1234.5;
+
+    const frozen = await env.run('sync', 'pol_schema', '--json');
+    expect(frozen.code).toBe(1);
+    const failed = tableResult(frozen.stdout);
+    expect(failed.outcome).toBe('failed');
+    for (const text of [failed.error!, frozen.stderr]) {
+      expect(text).toContain('pol_schema.orders has schema: freeze');
+      expect(text).toContain('+ gift_wrap BOOLEAN (new column)');
+      expect(text).toContain('~ total_cents BIGINT → DOUBLE (widening)');
+    }
+    // Nothing was written: same rows, same columns, same cursor; the failure is in the sync log and status.
+    expect(await env.query(`SELECT * FROM pol_schema.orders ORDER BY id`)).toEqual(before);
+    expect(await env.query(`SELECT column_name, column_type FROM (DESCRIBE pol_schema.orders)`)).toEqual(columnsBefore);
+    const status = await statusOf(env, 'pol_schema', 'orders');
+    expect(status).toMatchObject({ cursor: cursorBefore, outcome: 'failed' });
+    expect(status.error).toContain('+ gift_wrap BOOLEAN (new column)');
+    // The Temporal UI shows it: the table workflow failed with the diff in its failure and memo, without retrying.
+    const handle = env.client.workflow.getHandle('sluice:pol_schema:orders');
+    const desc = await handle.describe();
+    expect(desc.status.name).toBe('FAILED');
+    expect(String(desc.memo?.error)).toContain('~ total_cents BIGINT → DOUBLE (widening)');
+    const history = historyText(await handle.fetchHistory()).join('\n');
+    expect(history).toContain('+ gift_wrap BOOLEAN (new column)');
+    expect(history).toContain('Sluice.schema_contract');
+  });
+
+  it('discard_new_columns: keeps the table columns, widens the known ones, and counts what it dropped', async () => {
+    await env.writeConfig(source('discard_new_columns'));
+    // The two updated orders, and the order(s) at the saved cursor (the lower bound is inclusive).
+    const cursor = (await statusOf(env, 'pol_schema', 'orders')).cursor!;
+    const read = [...emu.orders.values()].filter((o) => Date.parse(o.updated_at) >= Date.parse(cursor)).length;
+    expect(read).toBeGreaterThanOrEqual(2);
+    const r = await env.run('sync', 'pol_schema', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = tableResult(r.stdout);
+    expect(t).toMatchObject({ outcome: 'succeeded', rowsRead: read, rowsWritten: read, discardedColumns: { gift_wrap: 2 } });
+    expect(t.warnings).toEqual(expect.arrayContaining([expect.stringContaining('1 new column(s) not written (gift_wrap: 2 value(s))')]));
+    expect(t.schemaChanges).toEqual(['widened total_cents BIGINT → DOUBLE']);
+    const columns = (await env.query<{ column_name: string }>(`SELECT column_name FROM (DESCRIBE pol_schema.orders)`)).map((c) => c.column_name);
+    expect(columns).not.toContain('gift_wrap');
+    const rows = await env.query<{ id: number; status: string; total_cents: number }>(`SELECT id, status, total_cents FROM pol_schema.orders WHERE id IN (3, 7) ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 3, status: emu.orders.get(3)!.status, total_cents: emu.orders.get(3)!.total_cents },
+      { id: 7, status: emu.orders.get(7)!.status, total_cents: 1234.5 },
+    ]);
+    const [log] = await env.query<{ warnings: unknown }>(`SELECT warnings FROM sluice.syncs WHERE source = 'pol_schema' AND outcome = 'succeeded' ORDER BY finished DESC LIMIT 1`);
+    expect(JSON.stringify(log!.warnings)).toContain('gift_wrap: 2 value(s)');
+  });
+});
+
+describe('window re-sync: --since / --until', () => {
+  let emu: DemoEmulator;
+  let env: SluiceEnv;
+  const SINCE = '2024-03-01T00:00:00.000Z';
+  const UNTIL = '2024-04-30T00:00:00.000Z';
+
+  beforeAll(async () => {
+    emu = await startDemo({ orders: 60, seed: 31 }); // one order every 5 days from 2024-01-01, updated_at = created_at
+    env = await sluiceEnv({ sources: [{ name: 'pol_window', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'incremental' } } }] });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await emu?.close();
+  });
+
+  it('re-reads only the window and merges it; rows outside it and the saved cursor stay as they were', async () => {
+    const first = await env.run('sync', 'pol_window', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const original = new Map([...emu.orders.values()].map((o) => [o.id, o.status]));
+    const cursorBefore = (await statusOf(env, 'pol_window', 'orders')).cursor!;
+    expect(Date.parse(cursorBefore)).toBeGreaterThan(Date.parse(UNTIL));
+
+    // The vendor corrected every order without moving its cursor: an incremental sync cannot see it.
+    for (const o of emu.orders.values()) o.status = 'cancelled';
+    const inWindow = [...emu.orders.values()].filter((o) => o.updated_at >= SINCE && o.updated_at <= UNTIL).map((o) => o.id);
+    const later = [...emu.orders.values()].filter((o) => o.updated_at > UNTIL).length;
+    expect(inWindow.length).toBeGreaterThan(5);
+
+    const asked = emu.requests.length;
+    const r = await env.run('sync', 'pol_window', '--table', 'orders', '--since', '2024-03-01', '--until', '2024-04-30', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = tableResult(r.stdout);
+    expect(t).toMatchObject({ outcome: 'succeeded', rowsRead: inWindow.length, rowsWritten: inWindow.length, cursorAfter: cursorBefore });
+    // No table bounds its read above: the records after --until were read and dropped before staging (said so).
+    expect(t.warnings).toEqual(expect.arrayContaining([`--until ${UNTIL}: ${later} record(s) read with a later cursor were not written`]));
+    const queries = emu.requests.slice(asked).filter((q) => q.path === '/v1/orders').map((q) => new URLSearchParams(q.query).get('updated_since'));
+    expect(queries.length).toBeGreaterThan(0);
+    expect(new Set(queries)).toEqual(new Set([SINCE]));
+
+    const rows = await env.query<{ id: number; status: string }>(`SELECT id, status FROM pol_window.orders ORDER BY id`);
+    expect(rows).toHaveLength(60);
+    for (const row of rows) expect(row.status, `order ${row.id}`).toBe(inWindow.includes(row.id) ? 'cancelled' : original.get(row.id));
+    expect((await statusOf(env, 'pol_window', 'orders')).cursor).toBe(cursorBefore);
+
+    // The next ordinary sync still starts from the saved cursor.
+    const next = await env.run('sync', 'pol_window', '--json');
+    expect(next.code, next.stderr).toBe(0);
+    expect(tableResult(next.stdout).cursorAfter).toBe(cursorBefore);
+  });
+
+  it('the cursor only moves forward: a window reaching past the saved cursor advances it to what it read', async () => {
+    const cursorBefore = (await statusOf(env, 'pol_window', 'orders')).cursor!;
+    const fresh = emu.insert(new Date(Date.now() - 10 * 60_000));
+    const r = await env.run('sync', 'pol_window', '--table', 'orders', '--since', '2024-10-01', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = tableResult(r.stdout);
+    expect(Date.parse(t.cursorAfter!)).toBe(Date.parse(fresh.updated_at));
+    expect(Date.parse(t.cursorAfter!)).toBeGreaterThan(Date.parse(cursorBefore));
+    expect((await env.query<{ n: number }>(`SELECT count(*)::INT AS n FROM pol_window.orders`))[0]!.n).toBe(61);
+  });
+
+  it('refuses --since with --full-refresh, --until without --since, and --since on a table without a cursor (naming it)', async () => {
+    const both = await env.run('sync', 'pol_window', '--since', '2024-01-01', '--full-refresh');
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toContain('--since re-reads a window and merges it, --full-refresh replaces whole tables');
+    const lone = await env.run('sync', 'pol_window', '--until', '2024-01-01');
+    expect(lone.code).not.toBe(0);
+    expect(lone.stderr).toContain('--until needs --since');
+    const bad = await env.run('sync', 'pol_window', '--since', 'last tuesday');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--since "last tuesday": expected a date');
+
+    const dir = fs.mkdtempSync(path.join(env.dir, 'nocursor-'));
+    fs.writeFileSync(path.join(dir, 'sluice.yaml'), `warehouse: { path: ./wh }\nsources:\n  - name: ss\n    type: shipstation\n    config: { apiKey: k, apiSecret: s }\n    tables:\n      orders: { mode: incremental }\n      stores: {}\n`);
+    const nocursor = await env.spawnCli(['--config', path.join(dir, 'sluice.yaml'), 'sync', 'ss', '--table', 'stores', '--since', '2024-01-01'], { timeoutMs: 60_000 });
+    expect(nocursor.code).not.toBe(0);
+    expect(nocursor.stderr).toContain('--since: ss.stores: stores has no cursor');
+    // Without --table, every table of the source must have one.
+    const all = await env.spawnCli(['--config', path.join(dir, 'sluice.yaml'), 'sync', 'ss', '--since', '2024-01-01'], { timeoutMs: 60_000 });
+    expect(all.stderr).toContain('ss.stores');
+  });
+});

@@ -5,12 +5,16 @@ import { openTemporal } from '../temporal';
 import { ProgressDisplay, snapshot } from '../progress';
 import { duration, textTable } from '../format';
 import { UsageError, type Io } from '../io';
+import { windowOf } from '../sync-window';
 
 export interface SyncOptions {
   config: string;
   source?: string;
   table: string[];
   fullRefresh: boolean;
+  /** `--since`/`--until`: a window re-sync (sync-window.ts). */
+  since?: string;
+  until?: string;
   json?: boolean;
 }
 
@@ -39,12 +43,13 @@ export function selectTargets(cfg: LoadedConfig, source: string | undefined, tab
 export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
   const targets = selectTargets(cfg, opts.source, opts.table);
+  const window = windowOf(cfg, targets, opts);
   const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
   try {
     if (session.uiUrl) io.info(`Temporal UI: ${session.uiUrl}/namespaces/${session.namespace}/workflows`);
     const handles = await Promise.all(
       targets.map(async (t) => {
-        const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, trigger: 'cli' };
+        const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, ...(window ? { window } : {}), trigger: 'cli' };
         try {
           return await session.client.workflow.start('syncSource', {
             workflowId: sourceWorkflowId(t.source),
@@ -52,7 +57,7 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
             args: [input],
             searchAttributes: { [SA.source]: [t.source] },
             memo: { trigger: 'cli', tables: t.tables ?? 'all', fullRefresh: opts.fullRefresh },
-            staticSummary: `Sync source ${t.source}${t.tables ? ` (${t.tables.join(', ')})` : ''}${opts.fullRefresh ? ', full refresh' : ''}`,
+            staticSummary: `Sync source ${t.source}${t.tables ? ` (${t.tables.join(', ')})` : ''}${opts.fullRefresh ? ', full refresh' : ''}${window ? `, window ${window.since} … ${window.until ?? 'now'}` : ''}`,
           });
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
