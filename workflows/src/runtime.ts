@@ -1,6 +1,7 @@
 import type { Connector, Logger, ProgressEvent, SchemaContract, SharedRates, SyncMode } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
 import type { WarehousePaths } from '@sluice/warehouse';
+import type { RuntimeExport } from './export-shared';
 
 /**
  * What a worker knows: the resolved config (connectors looked up, secrets already substituted and
@@ -39,6 +40,8 @@ export interface Runtime {
   alerts?: { webhook: string; afterFailedIntervals: number };
   /** Base URL of the Temporal Web UI (for links in alerts), when known. */
   uiUrl?: string;
+  /** `exports:` in sluice.yaml, by name (PostHog exports run by this worker). */
+  exports?: Map<string, RuntimeExport>;
   /** Extra views (connector views, cross-source views) to maintain in the lake, given the tables it holds (source → tables). */
   views(present: Map<string, Set<string>>): { schema: string; name: string; sql: string }[];
   /** Releases what the runtime holds open (the Redis connection of shared rate limits). */

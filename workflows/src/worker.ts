@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createMaintenanceActivities } from './maintenance-activity';
+import { createExportActivities } from './export-activity';
 import { serveMetrics } from './metrics';
 import { installTemporalRuntime } from './telemetry';
 import type { Runtime } from './runtime';
@@ -105,7 +106,7 @@ export async function startWorker(opts: { rt: Runtime; address: string; namespac
   const identity = opts.identity ?? `sluice@${os.hostname()}:${process.pid}`;
   // This worker's own queue: commits of the pages it staged on its disk come back to it.
   const stagingQueue = `${opts.taskQueue}/${os.hostname()}/${process.pid}/${crypto.randomUUID().slice(0, 8)}`;
-  const activities = { ...createActivities(opts.rt, { stagingQueue }), ...createMaintenanceActivities(opts.rt) };
+  const activities = { ...createActivities(opts.rt, { stagingQueue }), ...createMaintenanceActivities(opts.rt), ...createExportActivities(opts.rt) };
   const common = {
     connection,
     namespace: opts.namespace,

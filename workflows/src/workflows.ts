@@ -5,6 +5,8 @@ import {
   ParentClosePolicy,
   defineQuery,
   executeChild,
+  patched,
+  startChild,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -14,6 +16,9 @@ import {
 import { TimeoutType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { NON_RETRYABLE_FAILURE_TYPES } from '@sluice/core/errors';
 import type { Activities } from './activities';
+import type { ExportActivities } from './export-activity';
+import { EXPORT_MODE, exportWorkflowId } from './export-shared';
+import { exportToPostHog } from './export-workflow';
 import {
   SEARCH_ATTRIBUTES as SA,
   tableWorkflowId,
@@ -166,6 +171,8 @@ export async function syncSource(input: SyncSourceInput): Promise<SourceResult> 
   const durationMs = Date.now() - started;
   upsertSearchAttributes({ [SA.outcome]: [outcome] });
   upsertMemo({ tables: results.length, failed, rowsWritten: results.reduce((s, r) => s + r.rowsWritten, 0), durationMs });
+  // (patched: runs of syncSource started before exports existed replay without this step)
+  if (patched('exports-after-sync')) await startExportsAfterSync(input.source, results);
   return { source: input.source, outcome, tables: plans.map((p) => results.find((r) => r.table === p.table)!), durationMs };
 }
 
@@ -187,4 +194,39 @@ function failureType(err: unknown): string {
   return typeof e?.type === 'string' ? e.type : 'Sluice.failed';
 }
 
+const { exportsAfterSync } = proxyActivities<ExportActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } });
+
+/**
+ * Exports with `schedule: after_sync` (the default) start after a sync of their source in which neither
+ * customers nor orders failed (an export with nothing new sends nothing). Each export is a workflow of its own, abandoned by
+ * this one: the sync's result does not wait for PostHog, and an export still running from the previous
+ * sync is left to finish (its id refuses a second run; the next sync starts the next one).
+ */
+async function startExportsAfterSync(source: string, results: TableResult[]): Promise<void> {
+  const relevant = results.filter((r) => r.table === 'customers' || r.table === 'orders');
+  if (relevant.length === 0 || relevant.some((r) => r.outcome === 'failed')) return;
+  let names: string[];
+  try {
+    names = await exportsAfterSync(source);
+  } catch {
+    return; // the sync itself succeeded; `sluice export` or the next sync runs the export
+  }
+  for (const name of names) {
+    try {
+      await startChild(exportToPostHog, {
+        workflowId: exportWorkflowId(name),
+        args: [{ name, trigger: 'after_sync' }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        searchAttributes: { [SA.source]: [source], [SA.mode]: [EXPORT_MODE] },
+        memo: { export: name, from: source, trigger: 'after_sync' },
+        staticSummary: `Export ${name} to PostHog (after the sync of ${source})`,
+        staticDetails: `Sends ${source}'s new and changed customers (as persons) and new orders (as events) to PostHog, exactly once.`,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+}
+
 export { maintainWarehouse } from './maintenance-workflow';
+export { exportToPostHog } from './export-workflow';

@@ -6,6 +6,8 @@ import { SYNC_MODES, planTable, registerSecret, type Connector, type SyncMode } 
 import { CONNECTORS } from '../../../connectors/registry';
 import { NAME_PATTERN, WarehousePaths, type CatalogLocation, type DataLocation } from '@sluice/warehouse';
 import { temporalDefaults } from '../../../temporal.config';
+import { exportEntrySchema, exportProblems, registerExportSecrets, runtimeExport } from './config-exports';
+import type { RuntimeExport } from '@sluice/workflows/export-shared';
 import type { SchemaContract } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
 import { columnPolicyOf, columnsSchema, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
@@ -93,6 +95,8 @@ export const fileSchema = z.strictObject({
   funnel: z.record(z.string(), z.unknown()).optional(),
   /** The warehouse's maintenance workflow (merge small files, expire snapshots, delete unneeded files): daily when omitted. */
   maintenance: z.strictObject({ schedule: scheduleSchema.optional(), retentionDays: z.number().min(0).default(7) }).optional(),
+  /** Exports of commerce data into PostHog (config-exports.ts). */
+  exports: z.array(exportEntrySchema(scheduleSchema)).default([]),
 });
 export type ConfigFile = Omit<z.output<typeof fileSchema>, 'sources'> & { sources: z.output<typeof sourceSchema>[] };
 type SourceEntry = z.output<typeof sourceSchema>;
@@ -125,6 +129,8 @@ export interface LoadedConfig {
   warehouse: WarehousePaths;
   temporal?: { address: string; namespace: string; taskQueue: string; uiUrl?: string };
   sources: ResolvedSource[];
+  /** `exports:`, resolved (each holds its project key, a registered secret). */
+  exports: RuntimeExport[];
   raw: ConfigFile;
 }
 
@@ -220,6 +226,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const plain = doc.toJS() ?? {};
   const missing: { name: string; at: (string | number)[] }[] = [];
   const substituted = substituteEnv(plain, env, [], missing);
+  registerExportSecrets(substituted);
   for (const m of missing) {
     const srcName = m.at[0] === 'sources' ? valueAt(plain, ['sources', m.at[1]!, 'name']) : undefined;
     problems.push(`${where(m.at)}: environment variable ${m.name} is not set${typeof srcName === 'string' ? ` (source "${srcName.slice(0, 64)}")` : ''}: export it, or write \${${m.name}:-default}`);
@@ -316,6 +323,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   if (!parsed.success) throw new ConfigError(abs, problems);
   const cfg: ConfigFile = { ...parsed.data, sources: entries };
   problems.push(...warehouseProblems(cfg.warehouse).map((m) => `${where(['warehouse', ...m.at])}: ${m.message}`));
+  problems.push(...exportProblems(cfg.exports, entries.map((e) => sources.find((r) => r.name === e.name) ?? { name: e.name, type: e.type })).map((m) => `${where(m.at)}: ${m.message}`));
   if (problems.length) throw new ConfigError(abs, problems);
   const dir = path.dirname(abs);
   return {
@@ -324,6 +332,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     warehouse: warehousePaths(cfg.warehouse, dir),
     temporal: cfg.temporal,
     sources,
+    exports: cfg.exports.map((e) => runtimeExport(e, sources.find((s) => s.name === e.from)!.type)),
     raw: cfg,
   };
 }

@@ -16,6 +16,7 @@ import {
   workerCommand,
 } from './commands/other';
 import { registerMaintenanceCommands } from './commands/maintenance';
+import { registerExportCommand } from './commands/export';
 import { autoUpgrade, warehouseUpgradeCommand } from './commands/warehouse';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -67,6 +68,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   // A warehouse written before DuckLake is upgraded before the first command that uses the lake.
   program.hook('preAction', (_program, command) => autoUpgrade(command.name(), cfg(), io));
   registerMaintenanceCommands(program, { config: cfg, run, io });
+  registerExportCommand(program, { config: cfg, run, io });
   program.command('setup').description('find or build the Temporal CLI and prepare the workflow bundle').action(run(() => setupCommand({}, io)));
 
   try {

@@ -16,6 +16,7 @@ export function runtimeOf(cfg: LoadedConfig, uiUrl?: string): Runtime {
     alerts: cfg.raw.alerts,
     uiUrl: uiUrl ?? cfg.temporal?.uiUrl,
     sources: new Map(cfg.sources.map((s) => [s.name, { name: s.name, type: s.type, connector: s.connector, config: s.config, tables: s.tables, rates: rates?.forSource(s.name), ...(s.hashKey ? { hashKey: s.hashKey } : {}) }])),
+    exports: new Map(cfg.exports.map((e) => [e.name, e])),
     close: async () => rates?.close(),
     log,
     views(present) {

@@ -1,4 +1,5 @@
 import { ScheduleOverlapPolicy, ScheduleNotFoundError, type Client, type ScheduleOptions, type ScheduleUpdateOptions } from '@temporalio/client';
+import { EXPORT_MODE, EXPORT_WORKFLOW_TYPE, exportWorkflowId, type ExportInput, type RuntimeExport } from '@sluice/workflows';
 import { DEFAULT_MAINTENANCE_RETENTION_DAYS, MAINTENANCE_WORKFLOW_ID, MAINTENANCE_WORKFLOW_TYPE, SEARCH_ATTRIBUTES as SA, sourceWorkflowId, type MaintenanceInput, type SyncSourceInput } from '@sluice/workflows';
 import type { LoadedConfig, ResolvedSource } from './config';
 
@@ -72,7 +73,39 @@ export function desiredSchedules(cfg: LoadedConfig, taskQueue: string, o: { embe
     if (s.schedule && rest.length) out.set(scheduleId(s.name), build(s.name, undefined, own.length ? rest : undefined, s.schedule, taskQueue));
     for (const t of own) out.set(scheduleId(s.name, t.name), build(s.name, t.name, [t.name], t.schedule!, taskQueue));
   }
+  // Exports on a clock of their own (`after_sync` ones are started by their source's sync, `manual` by `sluice export`).
+  for (const e of cfg.exports) if (typeof e.schedule !== 'string') out.set(exportScheduleId(e.name), buildExport(e, e.schedule, taskQueue));
   return out;
+}
+
+/** An export's schedule ("sluice" is a reserved source name, so the id never meets a source's). */
+export const exportScheduleId = (name: string) => `${SCHEDULE_PREFIX}sluice:export:${name}`;
+const isExport = (id: string) => id.startsWith(`${SCHEDULE_PREFIX}sluice:export:`);
+
+function buildExport(e: RuntimeExport, sch: Schedule, taskQueue: string): Wanted {
+  const id = exportScheduleId(e.name);
+  const input: ExportInput = { name: e.name, trigger: 'schedule' };
+  const what = describeSchedule(sch);
+  const fingerprint = JSON.stringify({ sch, from: e.from, taskQueue, v: 1 });
+  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
+  const options: ScheduleOptions = {
+    scheduleId: id,
+    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    action: {
+      type: 'startWorkflow',
+      workflowType: EXPORT_WORKFLOW_TYPE,
+      workflowId: exportWorkflowId(e.name),
+      taskQueue,
+      args: [input],
+      searchAttributes: { [SA.source]: [e.from], [SA.mode]: [EXPORT_MODE] },
+      memo: { trigger: 'schedule', export: e.name, from: e.from, schedule: what, sluiceScheduleFingerprint: fingerprint },
+      staticSummary: `Scheduled export ${e.name} to PostHog (${what})`,
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
+    memo: { managedBy: 'sluice', taskQueue },
+  };
+  return { id, source: e.from, schedule: sch, options, fingerprint, target: `export ${e.name}` };
 }
 
 function build(source: string, table: string | undefined, tables: string[] | undefined, sch: Schedule, taskQueue: string): Wanted {
@@ -180,7 +213,7 @@ export async function applySchedules(client: Client, cfg: LoadedConfig, taskQueu
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
     }
-    change(isMaintenance(id) ? { source: '', target: 'maintenance' } : splitId(id), 'deleted');
+    change(isMaintenance(id) ? { source: '', target: 'maintenance' } : isExport(id) ? { source: '', target: `export ${id.slice(`${SCHEDULE_PREFIX}sluice:export:`.length)}` } : splitId(id), 'deleted');
   }
   return changes;
 }

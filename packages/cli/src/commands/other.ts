@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporalDefaults } from '../../../../temporal.config';
 import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
 import { ensureExtensions, extensionDirectory, listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
+import { connectorCatalogue, tableCatalogue } from '@sluice/core';
 import { CONNECTORS } from '../../../../connectors/registry';
 import { loadConfig, type LoadedConfig } from '../config';
 import { scheduleIntervalMs, startStalenessWatchdog, type ScheduledUnit } from '@sluice/workflows/watchdog';
@@ -13,6 +14,7 @@ import { applySchedules, describeSchedule, nextRuns, type NextRun } from '../sch
 import { findTemporalCli } from '../temporal-server';
 import { csv, duration, textTable, toJsonRows } from '../format';
 import { UsageError, type Io } from '../io';
+import { checkExports, exportStatusRows, printExportStatus } from './export';
 
 export async function validateCommand(opts: { config: string }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
@@ -24,7 +26,8 @@ export async function validateCommand(opts: { config: string }, io: Io): Promise
 export async function checkCommand(opts: { config: string; source?: string }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
   const sources = opts.source ? cfg.sources.filter((s) => s.name === opts.source) : cfg.sources;
-  if (opts.source && !sources.length) throw new UsageError(`unknown source "${opts.source}"; sources: ${cfg.sources.map((s) => s.name).join(', ')}`);
+  if (opts.source && !sources.length && !cfg.exports.some((e) => e.name === opts.source))
+    throw new UsageError(`unknown source "${opts.source}"; sources: ${cfg.sources.map((s) => s.name).join(', ')}${cfg.exports.length ? `; exports: ${cfg.exports.map((e) => e.name).join(', ')}` : ''}`);
   const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
   let failed = 0;
   try {
@@ -47,6 +50,8 @@ export async function checkCommand(opts: { config: string; source?: string }, io
       io.out(`${r.ok ? '✓' : '✗'} ${s.name} (${s.type}): ${r.message}`);
       for (const w of r.warnings) io.out(`  ⚠ ${w}`);
     }
+    // Exports: PostHog verifies each project key (nothing is captured).
+    failed += await checkExports(cfg, opts.source, io);
   } finally {
     await session.close();
   }
@@ -115,8 +120,10 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
       };
     }),
   );
+  const exportRows = await exportStatusRows(cfg);
   if (opts.json) {
-    io.out(JSON.stringify(rows, null, 2));
+    // Export rows (kind: "export") follow the table rows, only when exports are configured.
+    io.out(JSON.stringify(exportRows.length ? [...rows, ...exportRows] : rows, null, 2));
     return 0;
   }
   for (const s of cfg.sources) {
@@ -129,6 +136,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
       ),
     );
   }
+  printExportStatus(exportRows, io);
   return 0;
 }
 
@@ -156,14 +164,32 @@ export async function connectorsCommand(opts: { name?: string; json?: boolean },
   if (opts.name && !CONNECTORS[opts.name]) throw new UsageError(`unknown connector "${opts.name}"; connectors: ${Object.keys(CONNECTORS).sort().join(', ')}`);
   const all = await Promise.all(names.map(async (n) => ({ name: n, c: await CONNECTORS[n]!() })));
   if (opts.json) {
-    io.out(JSON.stringify(all.map(({ c }) => ({ type: c.type, description: c.description, tables: c.tables.map((t) => ({ name: t.name, primaryKey: t.primaryKey, partitionBy: t.partitionBy ?? null, cursor: t.cursor ?? null, modes: t.modes, defaultMode: t.defaultMode })) })), null, 2));
+    io.out(JSON.stringify(all.map(({ c }) => connectorCatalogue(c)), null, 2));
     return 0;
   }
   for (const { c } of all) {
     io.out(`\n${c.type}: ${c.description}`);
     io.out(textTable(['table', 'primary key', 'partition by', 'cursor (default)', 'modes'], c.tables.map((t) => [t.name, t.primaryKey.join(', '), t.partitionBy ?? '', t.cursor ? t.cursor.fields.map((f) => (f === t.cursor!.default ? `${f}*` : f)).join(', ') : '', t.modes.map((m) => (m === t.defaultMode ? `${m}*` : m)).join(', ')])));
+    // One connector asked for: how each table is read too (what `--json` and schemas/connectors/ hold).
+    if (opts.name) for (const t of c.tables.map(tableCatalogue)) io.out(`\n${t.name}\n${readDetails(t).map(([k, v]) => `  ${k.padEnd(10)} ${v}`).join('\n')}`);
   }
   return 0;
+}
+
+function readDetails(t: ReturnType<typeof tableCatalogue>): [string, string][] {
+  const out: [string, string][] = [];
+  if (t.endpoint) out.push(['endpoint', t.endpoint]);
+  if (t.paging) {
+    const { kind, pageSize, ...rest } = t.paging;
+    const size = pageSize === undefined ? '' : typeof pageSize === 'object' ? `, page size from config.${pageSize.config}` : `, page size ${pageSize}`;
+    const extra = Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    out.push(['paging', `${kind}${size}${extra.length ? ` (${extra.join('; ')})` : ''}`]);
+  }
+  if (t.cursor?.filter) out.push(['filter', typeof t.cursor.filter === 'string' ? t.cursor.filter : Object.entries(t.cursor.filter).map(([f, v]) => `${f}: ${v}`).join('; ')]);
+  if (t.cursor?.lookbackSetting) out.push(['lookback', `config.${t.cursor.lookbackSetting.key} (default ${Math.round((t.cursor.lookbackMs ?? 0) / 1000)} s)`]);
+  else if (t.cursor?.lookbackMs) out.push(['lookback', `${Math.round(t.cursor.lookbackMs / 1000)} s`]);
+  if (t.requires) out.push(['requires', t.requires]);
+  return out;
 }
 
 const waitForSignal = () =>

@@ -4,11 +4,13 @@ import { buildRouter, type PersonalKey, type PostHogKnobs, type QueryLogEntry } 
 import { PostHogProject, type CommerceOrder, type StorefrontCustomer } from './store';
 import type { EmulatorConformance } from '../common/conformance';
 import { conformanceHooks } from './conformance';
+import { addCaptureRoutes, projectApiKey, type CaptureState } from './capture';
 
 export { PostHogProject, uuidFrom, productHandle } from './store';
 export type { PhEvent, PhPerson, PhCohort, StorefrontCustomer, CommerceOrder } from './store';
 export type { PersonalKey, PostHogKnobs, QueryLogEntry } from './server';
 export { parseHogQL, execute, HogQLError } from './hogql';
+export { projectApiKey, type CapturedEvent, type CaptureState } from './capture';
 
 /** Demo credentials and fixtures. */
 export const DEMO_KEY = 'phx_demo0000000000000000000000000000000000000000';
@@ -54,6 +56,8 @@ export interface PostHogEmulator extends EmulatorServer {
   customers: StorefrontCustomer[];
   /** Hooks for the conformance suite (@sluice/testing), over the demo project. */
   conformance: EmulatorConformance;
+  /** The capture API: project keys (`phc_<project id>` for each project), and every event received. */
+  capture: CaptureState;
 }
 
 /**
@@ -94,11 +98,14 @@ export async function start(options: PostHogEmulatorOptions = {}): Promise<PostH
     [OTHER_PROJECT_KEY, { scopes: ['*'], projects: [999_999] }],
   ]);
   const queryLog: QueryLogEntry[] = [];
-  const server = await startServer(buildRouter({ projects, keys, knobs, queryLog }), {
+  const capture: CaptureState = { tokens: new Map([...projects.keys()].map((id) => [projectApiKey(id), id])), received: [], batches: 0 };
+  const router = buildRouter({ projects, keys, knobs, queryLog });
+  addCaptureRoutes(router, projects, capture);
+  const server = await startServer(router, {
     port: options.port,
     notFound: () => ({ status: 404, body: { type: 'invalid_request', code: 'not_found', detail: 'Not found.', attr: null } }),
   });
-  return Object.assign(server, { projects, project, projectId: project.id, keys, knobs, queryLog, customers, conformance: conformanceHooks(project) });
+  return Object.assign(server, { projects, project, projectId: project.id, keys, knobs, queryLog, customers, capture, conformance: conformanceHooks(project) });
 }
 
 /** `count` pageviews at distinct instants over the `days` before the last hour up to `nowMs`. */

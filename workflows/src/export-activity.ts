@@ -1,0 +1,192 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { SluiceError, errorMessage, failureType, redact } from '@sluice/core';
+import { WarehouseMissingError, withLake } from '@sluice/warehouse';
+import { readExportState, recordExport } from '@sluice/warehouse/exports';
+import type { Runtime } from './runtime';
+import { CaptureClient } from './export-capture';
+import { orderEvents, packBatches, personEvent, type CaptureEvent, type CustomerRow, type MapContext, type OrderRow } from './export-events';
+import { ExportSourceMissing, readCustomers, readOrders, requireTables, type ExportSourceType } from './export-read';
+import type { ExportCheckOutput, ExportCursor, ExportFailureInput, ExportHeartbeat, ExportInput, ExportResult, RuntimeExport, StreamCursor } from './export-shared';
+
+/** Bound on one request's JSON (PostHog refuses bodies over 20 MB; a smaller batch also retries cheaper). */
+const MAX_BATCH_BYTES = 4_000_000;
+
+/**
+ * The export activities (registered by the worker next to createActivities). `runExport` sends what
+ * changed since the export's cursor: customers first (as `$identify`), then orders, in key order, batch by
+ * batch; after PostHog accepted a batch, the cursor it reached is committed to `sluice.exports` in the
+ * warehouse. A retried attempt (a killed worker) starts from that cursor: the warehouse is the checkpoint.
+ */
+export function createExportActivities(rt: Runtime) {
+  const exportOf = (name: string): RuntimeExport => {
+    const e = rt.exports?.get(name);
+    if (!e) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `export "${name}" is not in this worker's config (known: ${[...(rt.exports?.keys() ?? [])].join(', ') || 'none'})` });
+    return e;
+  };
+
+  return {
+    /** The exports that run after each successful sync of `source` (schedule `after_sync`). */
+    async exportsAfterSync(source: string): Promise<string[]> {
+      return [...(rt.exports?.values() ?? [])].filter((e) => e.from === source && e.schedule === 'after_sync').map((e) => e.name);
+    },
+
+    async runExport(input: ExportInput): Promise<ExportResult> {
+      const exp = exportOf(input.name);
+      const ctx = Context.current();
+      const runId = ctx.info.workflowExecution.runId;
+      const started = Date.now();
+      const startedAt = new Date(started).toISOString();
+      const hb: ExportHeartbeat = { phase: 'reading', persons: 0, events: 0, batches: 0 };
+      const beat = () => ctx.heartbeat(hb);
+      beat();
+      // Waits for PostHog (Retry-After) and long lake calls keep the heartbeat going.
+      const timer = setInterval(beat, 5_000);
+      const client = new CaptureClient({
+        host: exp.host,
+        projectApiKey: exp.projectApiKey,
+        name: exp.name,
+        report: (e) => {
+          if (e.type === 'wait' || e.type === 'retry') hb.waiting = e.reason;
+          beat();
+        },
+      });
+      try {
+        const state = await withLake(rt.warehouse, { readOnly: true }, async ({ conn }) => {
+          await requireTables(conn, exp.from);
+          return readExportState(conn, exp.name);
+        });
+        const cursorBefore: ExportCursor = (state.cursor as ExportCursor | undefined) ?? {};
+        const baseline = state.baseline as ExportCursor | undefined;
+        let cursor: ExportCursor = { ...cursorBefore };
+        const mapCtx: MapContext = {
+          exportName: exp.name,
+          source: exp.from,
+          sourceType: exp.sourceType,
+          names: exp.events,
+          distinctId: exp.distinctId,
+          baselineUs: baseline?.orders?.updatedUs,
+        };
+        const hidden = hiddenColumns(rt, exp.from);
+        const commit = async () => {
+          await withLake(rt.warehouse, {}, ({ conn }) =>
+            recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome: 'progress', persons: hb.persons, events: hb.events, batches: hb.batches, cursor }),
+          );
+        };
+        const chunk = Math.max(exp.batchSize * 4, 2000);
+        const stream = async <R extends { id: string; updated_us: number }>(kind: 'customers' | 'orders', read: (after: StreamCursor | undefined) => Promise<R[]>, eventsOf: (r: R) => CaptureEvent[]) => {
+          hb.phase = kind === 'customers' ? 'persons' : 'orders';
+          for (;;) {
+            const rows = await read(cursor[kind]);
+            if (rows.length === 0) return;
+            for (const b of packBatches(rows, eventsOf, { maxEvents: exp.batchSize, maxBytes: MAX_BATCH_BYTES })) {
+              if (b.events.length) {
+                await client.send(b.events);
+                hb.batches++;
+                hb.events += b.events.length;
+                if (kind === 'customers') hb.persons += b.events.length;
+              }
+              hb.waiting = undefined;
+              cursor = { ...cursor, [kind]: b.cursor };
+              await commit();
+              beat();
+            }
+            if (rows.length < chunk) return;
+          }
+        };
+        const readWith = <R>(fn: (conn: Parameters<typeof readCustomers>[0], after: StreamCursor | undefined) => Promise<R>) => (after: StreamCursor | undefined) =>
+          withLake(rt.warehouse, { readOnly: true }, ({ conn }) => fn(conn, after));
+        const type = exp.sourceType as ExportSourceType;
+        await stream<CustomerRow>('customers', readWith((conn, after) => readCustomers(conn, { source: exp.from, type, after, limit: chunk })), (c) => [personEvent(scrubCustomer(c, hidden.customers), mapCtx)]);
+        await stream<OrderRow>('orders', readWith((conn, after) => readOrders(conn, { source: exp.from, type, after, limit: chunk })), (o) => orderEvents(scrubOrder(o, hidden), mapCtx));
+        hb.phase = 'done';
+        const durationMs = Date.now() - started;
+        await withLake(rt.warehouse, {}, ({ conn }) =>
+          recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, cursor }),
+        );
+        ctx.log.info(`export ${exp.name}: ${hb.persons} person(s), ${hb.events} event(s) in ${hb.batches} batch(es)`);
+        return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore, cursorAfter: cursor, durationMs };
+      } catch (err) {
+        throw toFailure(err);
+      } finally {
+        clearInterval(timer);
+        await client.close().catch(() => undefined);
+      }
+    },
+
+    /** Logs a failed run in `sluice.exports` (its cursor: where the export stands, unchanged by the failure). */
+    async recordExportFailure(input: ExportFailureInput): Promise<void> {
+      await withLake(rt.warehouse, {}, async ({ conn }) => {
+        const state = await readExportState(conn, input.name);
+        const latest = state.latest?.runId === input.runId ? state.latest : undefined;
+        await recordExport(conn, {
+          export: input.name,
+          runId: input.runId,
+          startedAt: input.startedAt,
+          finishedAt: new Date().toISOString(),
+          outcome: 'failed',
+          persons: latest?.persons ?? 0,
+          events: latest?.events ?? 0,
+          batches: latest?.batches ?? 0,
+          cursor: state.cursor,
+          error: redact(input.error).slice(0, 2000),
+        });
+      });
+    },
+
+    /** `sluice check`: is the project key a project's? (No event is captured.) */
+    async checkExport(input: { name: string }): Promise<ExportCheckOutput> {
+      const exp = exportOf(input.name);
+      const client = new CaptureClient({ host: exp.host, projectApiKey: exp.projectApiKey, name: exp.name, retries: 2 });
+      try {
+        return await client.verify();
+      } catch (err) {
+        return { ok: false, message: redact(`PostHog could not be reached for export "${exp.name}": ${errorMessage(err)}`) };
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    },
+  };
+}
+
+export type ExportActivities = ReturnType<typeof createExportActivities>;
+
+interface Hidden {
+  customers: Set<string>;
+  orders: Set<string>;
+}
+
+/**
+ * Columns a table policy excludes or hashes (`columns:` in sluice.yaml): an excluded column is not in the
+ * lake, and a hashed one holds a keyed hash, which is not the customer's email or phone: neither is sent.
+ */
+function hiddenColumns(rt: Runtime, source: string): Hidden {
+  const tables = rt.sources.get(source)?.tables ?? [];
+  const of = (name: string) => {
+    const policy = (tables.find((t) => t.name === name) as { columns?: { exclude?: readonly string[]; hash?: readonly string[] } } | undefined)?.columns;
+    return new Set([...(policy?.exclude ?? []), ...(policy?.hash ?? [])].map((p) => p.split('.')[0]!));
+  };
+  return { customers: of('customers'), orders: of('orders') };
+}
+
+function scrubCustomer(c: CustomerRow, hidden: Set<string>): CustomerRow {
+  if (hidden.size === 0) return c;
+  return {
+    ...c,
+    email: hidden.has('email') ? null : c.email,
+    phone: hidden.has('phone') || hidden.has('addresses') ? null : c.phone,
+    first_name: hidden.has('firstName') ? null : c.first_name,
+    last_name: hidden.has('lastName') ? null : c.last_name,
+  };
+}
+
+function scrubOrder(o: OrderRow, hidden: Hidden): OrderRow {
+  if (hidden.customers.size === 0 && hidden.orders.size === 0) return o;
+  return { ...o, customer_email: hidden.customers.has('email') ? null : o.customer_email, order_email: hidden.orders.has('email') || hidden.orders.has('customerEmail') ? null : o.order_email };
+}
+
+function toFailure(err: unknown): Error {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof SluiceError) return ApplicationFailure.create({ type: failureType(err.kind), message: redact(err.message), nonRetryable: !err.retryable });
+  if (err instanceof ExportSourceMissing || err instanceof WarehouseMissingError) return ApplicationFailure.create({ type: failureType('config'), message: redact(err.message), nonRetryable: true });
+  return ApplicationFailure.create({ type: 'Sluice.internal', message: redact(`export failed: ${errorMessage(err).split(/\n\s*Stack Trace:/)[0]!.slice(0, 2000)}`), nonRetryable: false });
+}
