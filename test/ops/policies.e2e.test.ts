@@ -265,6 +265,10 @@ describe('window re-sync: --since / --until', () => {
     for (const row of rows) expect(row.status, `order ${row.id}`).toBe(inWindow.includes(row.id) ? 'cancelled' : original.get(row.id));
     expect((await statusOf(env, 'pol_window', 'orders')).cursor).toBe(cursorBefore);
 
+    // The snapshot names the window (time travel and `FROM lake.snapshots()` show what each commit was).
+    const [snap] = await env.query<{ commit_message: string }>(`SELECT commit_message FROM lake.snapshots() WHERE commit_message LIKE 'sync pol_window.orders%' ORDER BY snapshot_id DESC LIMIT 1`);
+    expect(snap!.commit_message).toBe(`sync pol_window.orders (incremental, window ${SINCE} … ${UNTIL}): ${inWindow.length} row(s) written`);
+
     // The next ordinary sync still starts from the saved cursor.
     const next = await env.run('sync', 'pol_window', '--json');
     expect(next.code, next.stderr).toBe(0);
@@ -280,6 +284,36 @@ describe('window re-sync: --since / --until', () => {
     expect(Date.parse(t.cursorAfter!)).toBe(Date.parse(fresh.updated_at));
     expect(Date.parse(t.cursorAfter!)).toBeGreaterThan(Date.parse(cursorBefore));
     expect((await env.query<{ n: number }>(`SELECT count(*)::INT AS n FROM pol_window.orders`))[0]!.n).toBe(61);
+  });
+
+  it('append_only: a window re-sync appends the versions not stored yet, and only those', async () => {
+    await env.writeConfig([
+      { name: 'pol_window', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'incremental' } } },
+      { name: 'pol_window_ao', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'append_only' } } },
+    ]);
+    const first = await env.run('sync', 'pol_window_ao', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const stored = tableResult(first.stdout).rowsWritten;
+    const cursorBefore = (await statusOf(env, 'pol_window_ao', 'orders')).cursor!;
+    // Versions the earlier sync never saw: two orders inside the window changed an hour after their last version
+    // (a vendor whose change feed lost them), and one outside it.
+    const inside = [...emu.orders.values()].filter((o) => o.updated_at >= SINCE && o.updated_at < UNTIL).slice(0, 2);
+    const outside = [...emu.orders.values()].find((o) => o.updated_at < SINCE)!;
+    for (const o of [...inside, outside]) {
+      o.updated_at = new Date(Date.parse(o.updated_at) + 3600_000).toISOString();
+      o.status = 'shipped';
+    }
+    const r = await env.run('sync', 'pol_window_ao', '--table', 'orders', '--since', '2024-03-01', '--until', '2024-04-30', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const t = tableResult(r.stdout);
+    expect(t.rowsWritten).toBe(2);
+    expect(t.cursorAfter).toBe(cursorBefore);
+    const versions = await env.query<{ id: number; n: number; latest: string }>(
+      `SELECT id, count(*)::INT AS n, max(updated_at) AS latest FROM pol_window_ao.orders WHERE id IN (${[...inside, outside].map((o) => o.id).join(', ')}) GROUP BY id ORDER BY id`,
+    );
+    expect(versions.map((v) => [v.id, v.n])).toEqual([...inside, outside].map((o) => [o.id, inside.includes(o) ? 2 : 1]).sort((a, b) => a[0]! - b[0]!));
+    expect((await env.query<{ n: number }>(`SELECT count(*)::INT AS n FROM pol_window_ao.orders`))[0]!.n).toBe(stored + 2);
+    expect((await statusOf(env, 'pol_window_ao', 'orders')).cursor).toBe(cursorBefore);
   });
 
   it('refuses --since with --full-refresh, --until without --since, and --since on a table without a cursor (naming it)', async () => {

@@ -180,6 +180,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
               table: input.table,
               shape: { primaryKey: spec.primaryKey, partitionBy: spec.partitionBy, declared: declaredUnderPolicy(spec.columns, input.columns) },
               schemaContract: input.schemaContract,
+              ...(input.window ? { window: input.window } : {}),
               warnings: input.extract.afterUntil ? [`--until ${input.window?.until}: ${input.extract.afterUntil} record(s) read with a later cursor were not written`] : undefined,
               mode: input.mode,
               fullRefresh: input.fullRefresh,

@@ -32,6 +32,8 @@ export interface CommitInput {
   startedAt: string;
   stagingDir: string;
   staging: StagingState;
+  /** A window re-sync (`--since`/`--until`): named in the snapshot's commit message; the cursor still only moves forward. */
+  window?: { since: string; until?: string };
   /** `schema:` of the table: evolve (default), freeze or discard_new_columns (./contract.ts). */
   schemaContract?: SchemaContract;
   /** Anomalies the extract found (they go into the sync record with the commit's own). */
@@ -261,7 +263,8 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
       warnings,
     };
     await conn.run(insertSyncSql(record));
-    await setCommitMessage(conn, `sync ${source}.${table} (${input.fullRefresh ? 'full refresh' : input.mode}): ${rowsWritten} row(s) written`, { source, table, sync_id: input.syncId, mode: input.mode, cursor: cursorAfter ?? null });
+    const windowNote = input.window ? `, window ${input.window.since} … ${input.window.until ?? 'now'}` : '';
+    await setCommitMessage(conn, `sync ${source}.${table} (${input.fullRefresh ? 'full refresh' : input.mode}${windowNote}): ${rowsWritten} row(s) written`, { source, table, sync_id: input.syncId, mode: input.mode, cursor: cursorAfter ?? null, ...(input.window ? { window: input.window } : {}) });
     input.crashPoint?.('after-write');
     await conn.run('COMMIT');
     input.crashPoint?.('after-commit');
