@@ -3,7 +3,8 @@
  *
  * Scenarios: warehouse, e2e, shipstation, shopify, maintenance (default: all five), smoke (10k-record
  * warehouse + e2e, for CI). maintenance: `--maintenance-n N` records (default 50k) then `--syncs K` (200)
- * small incremental syncs; query times after them, after maintenance, and on a compact copy.
+ * small incremental syncs; query times after them, after maintenance, and on a compact copy. export (not in
+ * the default set): `--export-n N` orders (default 10k) to the PostHog emulator, batches of `--export-batch B`.
  * `--baseline REV`: the warehouse scenario also runs the engine of git revision REV (e.g. the last
  * commit before DuckLake) on the same records, alternating with this one, and reports both. Prints a table per scenario and the targets, and writes bench/results/latest.json (merged by
  * scenario, so running one scenario keeps the others' last results).
@@ -16,8 +17,10 @@ import type { ScenarioOptions, ScenarioResult, TargetCheck } from './lib/types';
 import { runWarehouse } from './warehouse';
 import { runE2e } from './e2e';
 import { runMaintenance } from './maintenance';
+import { runExtract } from './extract';
+import { runExport } from './export';
 
-const KNOWN = ['warehouse', 'e2e', 'shipstation', 'shopify', 'maintenance', 'smoke'] as const;
+const KNOWN = ['warehouse', 'e2e', 'extract', 'shipstation', 'shopify', 'maintenance', 'smoke', 'export'] as const;
 type Name = (typeof KNOWN)[number];
 
 function parseArgs(argv: string[]) {
@@ -94,8 +97,14 @@ async function main() {
             results.push({ ...(await runE2e({ n: sn, work: path.join(work, 'smoke-e2e'), smoke: true, scales: [], dltN: num(opt['dlt-n'], 0) })), scenario: 'smoke-e2e' });
             break;
           }
+          case 'extract':
+            results.push(await runExtract({ n: num(opt['extract-n'], 300_000), latencyMs: num(opt.latency, 150), work: path.join(work, 'extract') }));
+            break;
           case 'maintenance':
             results.push(await runMaintenance({ n: num(opt['maintenance-n'], 50_000), syncs: num(opt.syncs, 200), work: path.join(work, 'maintenance') }));
+            break;
+          case 'export':
+            results.push(await runExport({ n: num(opt['export-n'], 10_000), batchSize: num(opt['export-batch'], 500), work: path.join(work, 'export') }));
             break;
           case 'shipstation':
           case 'shopify':

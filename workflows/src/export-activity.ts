@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, errorMessage, failureType, redact } from '@sluice/core';
 import { WarehouseMissingError, withLake } from '@sluice/warehouse';
@@ -33,83 +34,12 @@ export function createExportActivities(rt: Runtime) {
     async runExport(input: ExportInput): Promise<ExportResult> {
       const exp = exportOf(input.name);
       const ctx = Context.current();
-      const runId = ctx.info.workflowExecution.runId;
-      const started = Date.now();
-      const startedAt = new Date(started).toISOString();
-      const hb: ExportHeartbeat = { phase: 'reading', persons: 0, events: 0, batches: 0 };
-      const beat = () => ctx.heartbeat(hb);
-      beat();
-      // Waits for PostHog (Retry-After) and long lake calls keep the heartbeat going.
-      const timer = setInterval(beat, 5_000);
-      const client = new CaptureClient({
-        host: exp.host,
-        projectApiKey: exp.projectApiKey,
-        name: exp.name,
-        report: (e) => {
-          if (e.type === 'wait' || e.type === 'retry') hb.waiting = e.reason;
-          beat();
-        },
-      });
       try {
-        const state = await withLake(rt.warehouse, { readOnly: true }, async ({ conn }) => {
-          await requireTables(conn, exp.from);
-          return readExportState(conn, exp.name);
-        });
-        const cursorBefore: ExportCursor = (state.cursor as ExportCursor | undefined) ?? {};
-        const baseline = state.baseline as ExportCursor | undefined;
-        let cursor: ExportCursor = { ...cursorBefore };
-        const mapCtx: MapContext = {
-          exportName: exp.name,
-          source: exp.from,
-          sourceType: exp.sourceType,
-          names: exp.events,
-          distinctId: exp.distinctId,
-          baselineUs: baseline?.orders?.updatedUs,
-        };
-        const hidden = hiddenColumns(rt, exp.from);
-        const commit = async () => {
-          await withLake(rt.warehouse, {}, ({ conn }) =>
-            recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome: 'progress', persons: hb.persons, events: hb.events, batches: hb.batches, cursor }),
-          );
-        };
-        const chunk = Math.max(exp.batchSize * 4, 2000);
-        const stream = async <R extends { id: string; updated_us: number }>(kind: 'customers' | 'orders', read: (after: StreamCursor | undefined) => Promise<R[]>, eventsOf: (r: R) => CaptureEvent[]) => {
-          hb.phase = kind === 'customers' ? 'persons' : 'orders';
-          for (;;) {
-            const rows = await read(cursor[kind]);
-            if (rows.length === 0) return;
-            for (const b of packBatches(rows, eventsOf, { maxEvents: exp.batchSize, maxBytes: MAX_BATCH_BYTES })) {
-              if (b.events.length) {
-                await client.send(b.events);
-                hb.batches++;
-                hb.events += b.events.length;
-                if (kind === 'customers') hb.persons += b.events.length;
-              }
-              hb.waiting = undefined;
-              cursor = { ...cursor, [kind]: b.cursor };
-              await commit();
-              beat();
-            }
-            if (rows.length < chunk) return;
-          }
-        };
-        const readWith = <R>(fn: (conn: Parameters<typeof readCustomers>[0], after: StreamCursor | undefined) => Promise<R>) => (after: StreamCursor | undefined) =>
-          withLake(rt.warehouse, { readOnly: true }, ({ conn }) => fn(conn, after));
-        const type = exp.sourceType as ExportSourceType;
-        await stream<CustomerRow>('customers', readWith((conn, after) => readCustomers(conn, { source: exp.from, type, after, limit: chunk })), (c) => [personEvent(scrubCustomer(c, hidden.customers), mapCtx)]);
-        await stream<OrderRow>('orders', readWith((conn, after) => readOrders(conn, { source: exp.from, type, after, limit: chunk })), (o) => orderEvents(scrubOrder(o, hidden), mapCtx));
-        hb.phase = 'done';
-        const durationMs = Date.now() - started;
-        await withLake(rt.warehouse, {}, ({ conn }) =>
-          recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, cursor }),
-        );
-        ctx.log.info(`export ${exp.name}: ${hb.persons} person(s), ${hb.events} event(s) in ${hb.batches} batch(es)`);
-        return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore, cursorAfter: cursor, durationMs };
+        const result = await exportOnce(rt, exp, { runId: ctx.info.workflowExecution.runId, heartbeat: (hb) => ctx.heartbeat(hb) });
+        ctx.log.info(`export ${exp.name}: ${result.persons} person(s), ${result.events} event(s) in ${result.batches} batch(es)`);
+        return result;
       } catch (err) {
         throw toFailure(err);
-      } finally {
-        clearInterval(timer);
-        await client.close().catch(() => undefined);
       }
     },
 
@@ -149,6 +79,104 @@ export function createExportActivities(rt: Runtime) {
 }
 
 export type ExportActivities = ReturnType<typeof createExportActivities>;
+
+/**
+ * One run of an export, outside Temporal (the activity wraps it; the bench calls it directly): from the
+ * warehouse's cursor to the end of both streams, committing the cursor after each batch PostHog accepted.
+ */
+export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: string; heartbeat: (hb: ExportHeartbeat) => void }): Promise<ExportResult> {
+  const runId = o.runId;
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const hb: ExportHeartbeat = { phase: 'reading', persons: 0, events: 0, batches: 0 };
+  const beat = () => o.heartbeat(hb);
+  beat();
+  // Waits for PostHog (Retry-After) and long lake calls keep the heartbeat going.
+  const timer = setInterval(beat, 5_000);
+  const client = new CaptureClient({
+    host: exp.host,
+    projectApiKey: exp.projectApiKey,
+    name: exp.name,
+    report: (e) => {
+      if (e.type === 'wait' || e.type === 'retry') hb.waiting = e.reason;
+      beat();
+    },
+  });
+  try {
+    const hidden = hiddenColumns(rt, exp.from);
+    const type = exp.sourceType as ExportSourceType;
+    let started_: { cursorBefore: ExportCursor; mapCtx: MapContext } | undefined;
+    let cursor: ExportCursor = {};
+    const record = (conn: DuckDBConnection, outcome: 'progress' | 'succeeded') =>
+      recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome, persons: hb.persons, events: hb.events, batches: hb.batches, cursor });
+    /**
+     * One lake session per chunk of records: it reads the chunk, and commits the cursor after each batch of
+     * it PostHog accepted. (Opening a session costs most of a second; a commit ~40 ms.) The session holds
+     * this process's turn on a SQLite catalog while the chunk's batches are sent, so chunks are kept to a
+     * few batches: a sync committing in the same worker waits seconds at most.
+     */
+    const chunk = Math.max(exp.batchSize * 8, 2000);
+    const inSession = <T>(fn: (conn: DuckDBConnection, ctx: { cursorBefore: ExportCursor; mapCtx: MapContext }) => Promise<T>) =>
+      withLake(rt.warehouse, {}, async ({ conn }) => {
+        if (!started_) {
+          await requireTables(conn, exp.from);
+          const state = await readExportState(conn, exp.name);
+          const cursorBefore: ExportCursor = (state.cursor as ExportCursor | undefined) ?? {};
+          cursor = { ...cursorBefore };
+          started_ = {
+            cursorBefore,
+            mapCtx: {
+              exportName: exp.name,
+              source: exp.from,
+              sourceType: exp.sourceType,
+              names: exp.events,
+              distinctId: exp.distinctId,
+              baselineUs: (state.baseline as ExportCursor | undefined)?.orders?.updatedUs,
+            },
+          };
+        }
+        return fn(conn, started_);
+      });
+    const stream = async <R extends { id: string; updated_us: number }>(
+      kind: 'customers' | 'orders',
+      read: (conn: DuckDBConnection, after: StreamCursor | undefined) => Promise<R[]>,
+      eventsOf: (r: R, mapCtx: MapContext) => CaptureEvent[],
+      last: boolean,
+    ) => {
+      hb.phase = kind === 'customers' ? 'persons' : 'orders';
+      for (let done = false; !done; ) {
+        done = await inSession(async (conn, { mapCtx }) => {
+          const rows = await read(conn, cursor[kind]);
+          for (const b of packBatches(rows, (r) => eventsOf(r, mapCtx), { maxEvents: exp.batchSize, maxBytes: MAX_BATCH_BYTES })) {
+            if (b.events.length) {
+              await client.send(b.events);
+              hb.batches++;
+              hb.events += b.events.length;
+              if (kind === 'customers') hb.persons += b.events.length;
+            }
+            hb.waiting = undefined;
+            cursor = { ...cursor, [kind]: b.cursor };
+            await record(conn, 'progress');
+            beat();
+          }
+          const finished = rows.length < chunk;
+          if (finished && last) {
+            hb.phase = 'done';
+            await record(conn, 'succeeded');
+          }
+          return finished;
+        });
+      }
+    };
+    await stream<CustomerRow>('customers', (conn, after) => readCustomers(conn, { source: exp.from, type, after, limit: chunk }), (c, m) => [personEvent(scrubCustomer(c, hidden.customers), m)], false);
+    await stream<OrderRow>('orders', (conn, after) => readOrders(conn, { source: exp.from, type, after, limit: chunk }), (o, m) => orderEvents(scrubOrder(o, hidden), m), true);
+    const durationMs = Date.now() - started;
+    return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore: started_!.cursorBefore, cursorAfter: cursor, durationMs };
+  } finally {
+    clearInterval(timer);
+    await client.close().catch(() => undefined);
+  }
+}
 
 interface Hidden {
   customers: Set<string>;
