@@ -290,6 +290,7 @@ describe('window re-sync: --since / --until', () => {
     await env.writeConfig([
       { name: 'pol_window', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'incremental' } } },
       { name: 'pol_window_ao', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'append_only' } } },
+      { name: 'pol_window_new', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 10 }, tables: { orders: { mode: 'incremental' } } },
     ]);
     const first = await env.run('sync', 'pol_window_ao', '--json');
     expect(first.code, first.stderr).toBe(0);
@@ -314,6 +315,18 @@ describe('window re-sync: --since / --until', () => {
     expect(versions.map((v) => [v.id, v.n])).toEqual([...inside, outside].map((o) => [o.id, inside.includes(o) ? 2 : 1]).sort((a, b) => a[0]! - b[0]!));
     expect((await env.query<{ n: number }>(`SELECT count(*)::INT AS n FROM pol_window_ao.orders`))[0]!.n).toBe(stored + 2);
     expect((await statusOf(env, 'pol_window_ao', 'orders')).cursor).toBe(cursorBefore);
+  });
+
+  it('on a table never synced, --since is a first sync starting there', async () => {
+    const from = '2024-06-01T00:00:00.000Z';
+    const expected = [...emu.orders.values()].filter((o) => o.updated_at >= from);
+    const r = await env.run('sync', 'pol_window_new', '--table', 'orders', '--since', '2024-06-01', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(tableResult(r.stdout)).toMatchObject({ outcome: 'succeeded', rowsWritten: expected.length });
+    const ids = await env.query<{ id: number }>(`SELECT id FROM pol_window_new.orders ORDER BY id`);
+    expect(ids.map((x) => x.id)).toEqual(expected.map((o) => o.id).sort((a, b) => a - b));
+    const max = expected.map((o) => o.updated_at).sort().at(-1)!;
+    expect(Date.parse((await statusOf(env, 'pol_window_new', 'orders')).cursor!)).toBe(Date.parse(max));
   });
 
   it('refuses --since with --full-refresh, --until without --since, and --since on a table without a cursor (naming it)', async () => {
