@@ -28,8 +28,9 @@ interface Emulator {
   stop(): Promise<void>;
 }
 
-async function startEmulator(n: number): Promise<Emulator> {
-  const child = track(spawn(TSX_NODE[0], [...TSX_NODE.slice(1), path.join(ROOT, 'bench/lib/emulator-child.ts'), String(n)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+/** The commercetools emulator in its own process; `latencyMs` is added to every response (the network to a real vendor). */
+export async function startEmulator(n: number, latencyMs = 0): Promise<Emulator> {
+  const child = track(spawn(TSX_NODE[0], [...TSX_NODE.slice(1), path.join(ROOT, 'bench/lib/emulator-child.ts'), String(n), String(latencyMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {

@@ -66,6 +66,9 @@ export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TAB
     // Key-set paging on (lastModifiedAt, id): never an offset, so it reads any number of records sharing one
     // lastModifiedAt, and a record modified mid-scan only moves towards the end (read now or next sync).
     paging: { kind: 'keyset', size: { config: 'pageSize' }, sizeParam: 'limit', fields: ['lastModifiedAt', 'id'], after: ([at, id], req) => addWhere(req, afterPredicate(at, id)) },
+    // A first sync or full refresh reads ranges of lastModifiedAt concurrently: the client's governor holds
+    // 4 requests at a time per project, which is what the engine fills.
+    slices: { upper: { param: 'where', template: 'lastModifiedAt < "{value}"', format: sinceValue }, concurrency: 4 },
     transform: transform('drop' in t ? t.drop : []),
   }),
 );

@@ -83,11 +83,28 @@ export interface CursorFilter {
   readonly format?: (since: string, field: string) => string;
 }
 
+/**
+ * Sliced reads (key-set tables): a full read (first sync, full refresh) or a large catch-up is split into
+ * ranges of the cursor field read concurrently, each key-set paged with its own checkpoint (./slices.ts).
+ * The lower edge of a slice goes through the cursor's filter; `upper` is the filter for its upper edge.
+ */
+export interface SliceDecl {
+  readonly upper: CursorFilter;
+  /** Slices read at once: the vendor's concurrency ceiling (its governor's). */
+  readonly concurrency: Size;
+  /** Slices per concurrent reader: more, smaller slices even out skewed data (default 4). */
+  readonly perReader?: number;
+  /** A catch-up whose lower bound is older than this is sliced too (default 7 days). */
+  readonly catchUpMs?: number;
+}
+
 export interface RestTableDecl<Config = any, Client = any> extends Omit<TableSpec<Config, Client>, 'read' | 'cursor'> {
   request: RequestDecl<ReadContext<Config, Client>>;
   /** Dotted path to the record list in the body (`results`, `data.orders`); '' for a bare list. */
   records: string;
   paging: PagingDecl;
   cursor?: CursorSpec & { filter?: CursorFilter };
+  /** Sliced parallel reads; only with key-set paging. `SLUICE_SLICES=off` disables, `force` slices every read. */
+  slices?: SliceDecl;
   transform?: (record: DataRecord, ctx: ReadContext<Config, Client>) => DataRecord;
 }

@@ -3,7 +3,9 @@ import type { ReadContext, ReadDescription, TableSpec } from '../connector';
 import type { HttpClient, HttpRequest } from '../http/client';
 import { anchoredPageNumber } from '../http/anchored-paging';
 import { cursorToken, keysetPaging, nextUrl, offsetPaging, pageNumber, paginate, selectRecords, single, type Paginator } from '../http/paging';
-import type { CursorFilter, PagingDecl, Param, RestTableDecl, Size } from './declaration';
+import type { CursorFilter, PagingDecl, Param, RestTableDecl, SliceDecl, Size } from './declaration';
+import { isSlicedCheckpoint, runSlices, sliceEdges, type SlicedState } from './slices';
+import type { DataRecord, Json } from '../types';
 
 type Ctx = ReadContext<any, any>;
 type Query = NonNullable<HttpRequest['query']>;
@@ -127,6 +129,7 @@ export function restTable<Config, Client extends { http: HttpClient }>(decl: Res
         const v = paramValue(p as Param, ctx);
         if (v !== undefined) query[k] = v;
       }
+      const unfiltered = query;
       const field = ctx.request.cursorField;
       const since = ctx.request.since;
       if (field !== undefined && decl.cursor && !decl.cursor.fields.includes(field))
@@ -142,19 +145,83 @@ export function restTable<Config, Client extends { http: HttpClient }>(decl: Res
           query = addTo(query, param, filterValue(filter, since, field));
         }
       }
-      const pages = paginate({
-        http: ctx.client.http,
-        request: { method: request.method ?? 'GET', path: fillPath(request.path, ctx), query, ...(request.body !== undefined ? { json: request.body } : {}), ...(request.cost !== undefined ? { cost: request.cost } : {}) },
-        paginator: paginatorOf(paging, ctx, anchor),
-        records: select,
-        checkpoint: ctx.request.checkpoint,
-        signal: ctx.signal,
-        report: ctx.report,
-        table: ctx.table,
-      });
+      const base: HttpRequest = { method: request.method ?? 'GET', path: fillPath(request.path, ctx), query, ...(request.body !== undefined ? { json: request.body } : {}), ...(request.cost !== undefined ? { cost: request.cost } : {}) };
+      const run = (req: HttpRequest, checkpoint: Json | undefined, signal: AbortSignal) =>
+        paginate({ http: ctx.client.http, request: req, paginator: paginatorOf(paging, ctx, anchor), records: select, checkpoint, signal, report: ctx.report, table: ctx.table });
+      const sliced = decl.slices && paging.kind === 'keyset' && filter && field !== undefined ? await slicePlan(decl as RestTableDecl & { slices: SliceDecl }, ctx, base, unfiltered, select) : undefined;
+      const pages = sliced
+        ? runSlices({
+            state: sliced.state,
+            concurrency: sliced.concurrency,
+            // Each slice: the request without the run's lower bound, bounded by the slice's edges.
+            open: (i, cp, signal) => run(bounded(sliced.unfiltered, decl, ctx, sliced.state.edges[i]!, i < sliced.state.edges.length - 2 ? sliced.state.edges[i + 1] : undefined), cp, signal),
+            tail: (after, cp, signal) => {
+              const req = bounded(sliced.unfiltered, decl, ctx, sliced.state.edges.at(-2)!, undefined);
+              return run(req, cp ?? (after ? { state: { after }, last: null } : undefined), signal);
+            },
+            lastKey: (r) => (paging as { fields: readonly string[] }).fields.map((f) => (r[f] ?? null) as Json),
+            signal: ctx.signal,
+            report: ctx.report,
+            table: ctx.table,
+          })
+        : run(base, ctx.request.checkpoint, ctx.signal);
       for await (const page of pages) yield transform ? { ...page, records: page.records.map((r) => transform(r, ctx)) } : page;
     },
   };
+}
+
+/** The request for one slice: the unfiltered request with the slice's lower edge (the cursor's filter) and upper edge. */
+function bounded(unfiltered: HttpRequest, decl: RestTableDecl, ctx: Ctx, lo: string, hi: string | undefined): HttpRequest {
+  const field = ctx.request.cursorField!;
+  const lower = decl.cursor!.filter!;
+  let query = addTo(unfiltered.query ?? {}, filterParam(lower, field)!, filterValue(lower, lo, field));
+  if (hi !== undefined) {
+    const upper = decl.slices!.upper;
+    const param = filterParam(upper, field);
+    if (!param) throw new SluiceError('config', `${ctx.table}: cursor "${field}" has no upper-bound filter to slice with`);
+    query = addTo(query, param, filterValue(upper, hi, field));
+  }
+  return { ...unfiltered, query };
+}
+
+const DEFAULT_CATCH_UP_MS = 7 * 86400_000;
+
+/**
+ * Whether and how to slice this read: a resumed sliced read keeps its plan; a fresh full read (or a catch-up
+ * older than `catchUpMs`) is split between the first record's cursor value (one request of one record) or
+ * the lower bound, and now. `SLUICE_SLICES=off` never slices; `force` slices every fresh read.
+ */
+async function slicePlan(
+  decl: RestTableDecl & { slices: SliceDecl },
+  ctx: Ctx,
+  base: HttpRequest,
+  unfilteredQuery: Query,
+  select: (body: unknown) => DataRecord[],
+): Promise<{ state: SlicedState; concurrency: number; unfiltered: HttpRequest } | undefined> {
+  const mode = process.env.SLUICE_SLICES;
+  const concurrency = sizeOf(decl.slices.concurrency, ctx);
+  const unfiltered = { ...base, query: unfilteredQuery };
+  const cp = ctx.request.checkpoint;
+  if (isSlicedCheckpoint(cp)) return { state: cp.sliced, concurrency, unfiltered };
+  if (cp !== undefined || mode === 'off' || concurrency < 2) return undefined;
+  const since = ctx.request.since;
+  const now = Date.now();
+  if (since !== undefined && mode !== 'force' && now - Date.parse(since) < (decl.slices.catchUpMs ?? DEFAULT_CATCH_UP_MS)) return undefined;
+  let lo = since;
+  if (lo === undefined) {
+    // The first record in the scan's order: its cursor value is where the data starts.
+    const paging = decl.paging as Extract<PagingDecl, { kind: 'keyset' }>;
+    const probe = paging.sizeParam ? { ...base, query: { ...base.query, [paging.sizeParam]: 1 } } : base;
+    const res = await ctx.client.http.request({ ...probe, signal: ctx.signal, report: ctx.report });
+    const first = select(res.body)?.[0];
+    const value = first?.[ctx.request.cursorField!];
+    if (typeof value !== 'string' || !Number.isFinite(Date.parse(value))) return undefined;
+    lo = value;
+  }
+  const edges = sliceEdges(lo, new Date(now).toISOString(), concurrency * (decl.slices.perReader ?? 4));
+  if (edges.length < 3) return undefined;
+  ctx.report({ type: 'note', message: `${ctx.table}: reading ${edges.length - 1} slices of ${ctx.request.cursorField}, ${concurrency} at a time` });
+  return { state: { v: 1, edges, states: edges.slice(1).map(() => null) }, concurrency, unfiltered };
 }
 
 /** The catalogue's view of a declared table: endpoint, paging kind and size, and the filter the cursor feeds. */
