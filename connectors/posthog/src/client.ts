@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpClient, SluiceError, bearerAuth, checkPageOrder, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
+import { HttpClient, SluiceError, bearerAuth, classifyStatus, parseRetryAfter, type DataRecord, type HttpRequest, type HttpResponse, type ProgressEvent, type ScanPage, type SharedRates } from '@sluice/core';
 import { slidingWindowBudget, type SlidingWindowGovernor } from '@sluice/core/http/sliding-window';
 import { INVALID_KEY_HINT, PROJECT_NOT_FOUND_HINT, type PostHogConfig } from './config';
 
@@ -220,6 +220,14 @@ export function uuidOrder(uuid: unknown): string {
   return hex.slice(16) + hex.slice(0, 16);
 }
 
-/** Core's order guard for a HogQL key-set page, named for PostHog and the table. */
-export const checkHogQLOrder = (table: string, keys: readonly (readonly unknown[])[], after: readonly unknown[] | null, fields: readonly string[]) =>
-  checkPageOrder({ vendor: 'PostHog', table, keys, after, start: 'strict', fields });
+/**
+ * One page of a HogQL key-set scan, for core's engine: the query run, its rows mapped, and PostHog's
+ * "may have more" rule. `splittable`: a timeout is QueryTooLargeError, for the engine to narrow the window.
+ */
+export async function hogqlPage(
+  ctx: { client: PostHogClient; signal?: AbortSignal; report?: (e: ProgressEvent) => void },
+  page: { query: string; size: number; map: (row: Record<string, unknown>) => DataRecord; splittable?: boolean },
+): Promise<ScanPage> {
+  const res = await ctx.client.hogql(page.query, { signal: ctx.signal, report: ctx.report, ...(page.splittable ? { splittable: true } : {}) });
+  return { records: res.rows.map(page.map), more: mayHaveMore(res, page.size) };
+}

@@ -1,109 +1,105 @@
-import { defineTable, restTable, type DataRecord, type Json, type Page, type ReadContext } from '@sluice/core';
-import { checkHogQLOrder, lit, mayHaveMore, parseJson, toUtcMicros, uuidOrder, type PostHogClient } from './client';
+import { queryTable, keysetScan, restTable, type DataRecord, type Position, type QueryTableDecl, type ReadContext } from '@sluice/core';
+import { QueryTooLargeError, hogqlPage, lit, parseJson, toUtcMicros, uuidOrder, type PostHogClient } from './client';
 import type { PostHogConfig } from './config';
-import { DEFAULT_LOOKBACK_MS, readEvents } from './events';
+import { DEFAULT_LOOKBACK_MS, MAX_WINDOW_MS, MIN_WINDOW_MS, eventRecord, eventsQuery } from './events';
 
 type Ctx = ReadContext<PostHogConfig, PostHogClient>;
+const HOUR = 3600_000;
+const QUERY = 'POST /api/projects/{config.projectId}/query/: HogQL';
 
-export const events = defineTable<PostHogConfig, PostHogClient>({
+/** Every HogQL table: spends the query budget, needs query:read. */
+const hogql = { vendor: 'PostHog', requires: 'query:read' } as const satisfies Partial<QueryTableDecl>;
+
+/** ClickHouse orders UUIDs by their halves (see uuidOrder): the engine's order guard compares them so. */
+const byUuid = ([id]: Position) => [uuidOrder(id)];
+
+export const events = queryTable<PostHogConfig, PostHogClient>({
+  ...hogql,
   name: 'events',
   description: 'Every captured event (HogQL `events`), with `url` from $current_url; late events are re-read within lookbackHours',
   primaryKey: ['uuid'],
   partitionBy: 'timestamp',
   // The source's lookbackHours (default 6) sets the lookback; the engine applies it (`since` arrives with it subtracted).
-  cursor: { fields: ['timestamp'], default: 'timestamp', lookbackMs: DEFAULT_LOOKBACK_MS, lookbackSetting: { key: 'lookbackHours', unitMs: 3600_000 } },
+  cursor: { fields: ['timestamp'], default: 'timestamp', lookbackMs: DEFAULT_LOOKBACK_MS, lookbackSetting: { key: 'lookbackHours', unitMs: HOUR } },
   modes: ['incremental', 'full_refresh'],
   defaultMode: 'incremental',
   columns: { uuid: 'VARCHAR', person_id: 'VARCHAR', distinct_id: 'VARCHAR', event: 'VARCHAR', timestamp: 'TIMESTAMPTZ', created_at: 'TIMESTAMPTZ', properties: 'JSON', url: 'VARCHAR' },
-  requires: 'query:read',
-  reads: {
-    endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM events ORDER BY timestamp, uuid',
-    paging: { kind: 'time-windows', pageSize: { config: 'pageSize' }, window: 'config.windowHours, halved on a timeout, doubled when sparse', inside: 'keyset (timestamp, uuid)', firstSync: 'config.backfillDays' },
-    filter: "timestamp >= toDateTime('{value}')",
+  query: `${QUERY} SELECT … FROM events ORDER BY timestamp, uuid`,
+  filter: "timestamp >= toDateTime('{value}')",
+  paging: {
+    kind: 'time-windows',
+    size: { config: 'pageSize' },
+    fields: ['timestamp', 'uuid'],
+    orderKey: ([timestamp, uuid]) => [timestamp, uuidOrder(uuid)],
+    window: { initial: { config: 'windowHours', unitMs: HOUR }, minMs: MIN_WINDOW_MS, maxMs: MAX_WINDOW_MS },
+    firstSync: { config: 'backfillDays', unitMs: 24 * HOUR },
+    tooLarge: (e) => e instanceof QueryTooLargeError,
+    fetch: (req, ctx) => hogqlPage(ctx, { query: eventsQuery(req, req.size), size: req.size, map: eventRecord, splittable: true }),
   },
-  read: (ctx) => readEvents(ctx),
 });
 
-/**
- * Key-set pages over a HogQL table ordered by one unique string key. Full refresh: HogQL's persons and
- * person_distinct_ids have no modification time to filter on.
- */
-async function* keysetRows(ctx: Ctx, o: { select: string; from: string; key: string; uuidKey?: boolean; map: (row: Record<string, unknown>) => DataRecord; enrich?: (records: DataRecord[]) => Promise<DataRecord[]> }): AsyncGenerator<Page> {
-  const cp = ctx.request.checkpoint as { after?: string | null; done?: boolean } | undefined;
-  if (cp?.done) return;
-  let after = cp?.after ?? null;
-  for (;;) {
-    const where = after === null ? '' : ` WHERE ${o.key} > ${o.uuidKey ? `toUUID(${lit(after)})` : lit(after)}`;
-    const res = await ctx.client.hogql(`SELECT ${o.select} FROM ${o.from}${where} ORDER BY ${o.key} ASC LIMIT ${ctx.config.pageSize}`, { signal: ctx.signal, report: ctx.report });
-    // Key-set paging needs HogQL's order (UUIDs in ClickHouse's): core's order guard checks each page.
-    const orderOf = (v: unknown) => [o.uuidKey ? uuidOrder(v) : String(v)];
-    checkHogQLOrder(ctx.table, res.rows.map((r) => orderOf(r[o.key])), after === null ? null : orderOf(after), [o.key]);
-    let records = res.rows.map(o.map);
-    if (o.enrich && records.length > 0) records = await o.enrich(records);
-    if (!mayHaveMore(res, ctx.config.pageSize)) {
-      yield { records, checkpoint: { done: true } };
-      return;
-    }
-    after = String(res.rows[res.rows.length - 1]![o.key]);
-    yield { records, checkpoint: { after } as Json };
-  }
-}
-
-/** distinct ids of the persons in one page: one range query over person_distinct_ids, key-set paged. */
-async function distinctIdsFor(ctx: Ctx, records: DataRecord[]): Promise<DataRecord[]> {
-  const ids = records.map((r) => String(r.id));
-  const first = ids[0]!;
-  const last = ids[ids.length - 1]!;
+/** The distinct ids of one page of persons: one range query over person_distinct_ids, key-set paged by core. */
+async function distinctIdsFor(records: DataRecord[], ctx: Ctx): Promise<DataRecord[]> {
+  const [first, last] = [String(records[0]!.id), String(records[records.length - 1]!.id)];
+  const size = ctx.config.pageSize;
+  const links = keysetScan({
+    vendor: 'PostHog',
+    table: ctx.table,
+    fields: ['person_id', 'distinct_id'],
+    orderKey: ([personId, distinctId]) => [uuidOrder(personId), String(distinctId)],
+    fetch: (after) => {
+      const cond = [`person_id >= toUUID(${lit(first)})`, `person_id <= toUUID(${lit(last)})`];
+      if (after) cond.push(`(person_id, distinct_id) > (toUUID(${lit(String(after[0]))}), ${lit(String(after[1]))})`);
+      const query = `SELECT person_id, distinct_id FROM person_distinct_ids WHERE ${cond.join(' AND ')} ORDER BY person_id ASC, distinct_id ASC LIMIT ${size}`;
+      return hogqlPage(ctx, { query, size, map: (r) => ({ person_id: r.person_id, distinct_id: r.distinct_id }) });
+    },
+  });
   const byPerson = new Map<string, string[]>();
-  let after: [string, string] | null = null;
-  for (;;) {
-    const cond = [`person_id >= toUUID(${lit(first)})`, `person_id <= toUUID(${lit(last)})`];
-    if (after) cond.push(`(person_id, distinct_id) > (toUUID(${lit(after[0])}), ${lit(after[1])})`);
-    const res = await ctx.client.hogql(`SELECT person_id, distinct_id FROM person_distinct_ids WHERE ${cond.join(' AND ')} ORDER BY person_id ASC, distinct_id ASC LIMIT ${ctx.config.pageSize}`, {
-      signal: ctx.signal,
-      report: ctx.report,
-    });
-    const keyOf = (personId: unknown, distinctId: unknown) => [uuidOrder(personId), String(distinctId)];
-    checkHogQLOrder(ctx.table, res.rows.map((r) => keyOf(r.person_id, r.distinct_id)), after && keyOf(after[0], after[1]), ['person_id', 'distinct_id']);
-    for (const r of res.rows) {
-      const list = byPerson.get(String(r.person_id)) ?? [];
-      list.push(String(r.distinct_id));
-      byPerson.set(String(r.person_id), list);
-    }
-    if (!mayHaveMore(res, ctx.config.pageSize)) break;
-    const lastRow = res.rows[res.rows.length - 1]!;
-    after = [String(lastRow.person_id), String(lastRow.distinct_id)];
-  }
+  for await (const page of links) for (const r of page.records) byPerson.set(String(r.person_id), [...(byPerson.get(String(r.person_id)) ?? []), String(r.distinct_id)]);
   return records.map((r) => ({ ...r, distinct_ids: byPerson.get(String(r.id)) ?? [] }));
 }
 
-export const persons = defineTable<PostHogConfig, PostHogClient>({
+/** `WHERE key > 'after'`, for a key-set page over one key (a UUID, or a string). */
+const afterKey = (key: string, after: Position | null, uuid: boolean) => (after === null ? '' : ` WHERE ${key} > ${uuid ? `toUUID(${lit(String(after[0]))})` : lit(String(after[0]))}`);
+
+// persons and person_distinct_ids: full refresh, because HogQL's tables have no modification time to filter on.
+export const persons = queryTable<PostHogConfig, PostHogClient>({
+  ...hogql,
   name: 'persons',
   description: 'Persons (identified users) with their distinct ids and properties',
   primaryKey: ['id'],
   partitionBy: 'created_at',
   columns: { id: 'VARCHAR', created_at: 'TIMESTAMPTZ', properties: 'JSON', distinct_ids: 'JSON', is_identified: 'BOOLEAN' },
-  requires: 'query:read',
-  reads: { endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM persons ORDER BY id', paging: { kind: 'keyset', pageSize: { config: 'pageSize' }, fields: ['id'], perPage: 'distinct ids: person_distinct_ids key-set by (person_id, distinct_id)' } },
-  read: (ctx) =>
-    keysetRows(ctx, {
-      select: 'id, created_at, properties, is_identified',
-      from: 'persons',
-      key: 'id',
-      uuidKey: true,
-      map: (r) => ({ id: r.id, created_at: toUtcMicros(r.created_at), properties: parseJson(r.properties) ?? {}, is_identified: r.is_identified === null ? null : Boolean(r.is_identified) }),
-      enrich: (records) => distinctIdsFor(ctx, records),
-    }),
+  query: `${QUERY} SELECT … FROM persons ORDER BY id`,
+  paging: {
+    kind: 'keyset',
+    size: { config: 'pageSize' },
+    fields: ['id'],
+    orderKey: byUuid,
+    fetch: ({ after, size }, ctx) =>
+      hogqlPage(ctx, {
+        query: `SELECT id, created_at, properties, is_identified FROM persons${afterKey('id', after, true)} ORDER BY id ASC LIMIT ${size}`,
+        size,
+        map: (r) => ({ id: r.id, created_at: toUtcMicros(r.created_at), properties: parseJson(r.properties) ?? {}, is_identified: r.is_identified === null ? null : Boolean(r.is_identified) }),
+      }),
+  },
+  perPage: { describe: 'distinct ids: person_distinct_ids key-set by (person_id, distinct_id)', run: distinctIdsFor },
 });
 
-export const personDistinctIds = defineTable<PostHogConfig, PostHogClient>({
+export const personDistinctIds = queryTable<PostHogConfig, PostHogClient>({
+  ...hogql,
   name: 'person_distinct_ids',
   description: 'distinct_id → person_id, as $identify / alias / merge left it: links anonymous events to identified persons',
   primaryKey: ['distinct_id'],
   columns: { distinct_id: 'VARCHAR', person_id: 'VARCHAR' },
-  requires: 'query:read',
-  reads: { endpoint: 'POST /api/projects/{config.projectId}/query/: HogQL SELECT … FROM person_distinct_ids ORDER BY distinct_id', paging: { kind: 'keyset', pageSize: { config: 'pageSize' }, fields: ['distinct_id'] } },
-  read: (ctx) => keysetRows(ctx, { select: 'distinct_id, person_id', from: 'person_distinct_ids', key: 'distinct_id', map: (r) => ({ distinct_id: r.distinct_id, person_id: r.person_id }) }),
+  query: `${QUERY} SELECT … FROM person_distinct_ids ORDER BY distinct_id`,
+  paging: {
+    kind: 'keyset',
+    size: { config: 'pageSize' },
+    fields: ['distinct_id'],
+    fetch: ({ after, size }, ctx) =>
+      hogqlPage(ctx, { query: `SELECT distinct_id, person_id FROM person_distinct_ids${afterKey('distinct_id', after, false)} ORDER BY distinct_id ASC LIMIT ${size}`, size, map: (r) => ({ distinct_id: r.distinct_id, person_id: r.person_id }) }),
+  },
 });
 
 export const cohorts = restTable<PostHogConfig, PostHogClient>({
