@@ -114,6 +114,8 @@ describe('columns: exclude and hash', () => {
 
     const { ids, text: history } = await histories(env);
     expect(ids).toEqual(expect.arrayContaining(['sluice:pol_cols', 'sluice:pol_cols:orders']));
+    // The Temporal UI says which fields are excluded and hashed (names only).
+    expect(await (await env.client.workflow.getHandle('sluice:pol_cols:orders').describe()).staticDetails()).toContain('Data policies: excluded: note; hashed (HMAC-SHA256): customer_email, shippingAddress.phone.');
     await new Promise((res) => setTimeout(res, 300));
     const places: Record<string, string> = {
       staging: [...staged.values()].join('\n'),
@@ -191,6 +193,7 @@ describe('schema contracts', () => {
     const handle = env.client.workflow.getHandle('sluice:pol_schema:orders');
     const desc = await handle.describe();
     expect(desc.status.name).toBe('FAILED');
+    expect(await desc.staticDetails()).toContain('Data policies: schema: freeze.');
     expect(String(desc.memo?.error)).toContain('~ total_cents BIGINT → DOUBLE (widening)');
     const history = historyText(await handle.fetchHistory()).join('\n');
     expect(history).toContain('+ gift_wrap BOOLEAN (new column)');
@@ -264,6 +267,11 @@ describe('window re-sync: --since / --until', () => {
     expect(rows).toHaveLength(60);
     for (const row of rows) expect(row.status, `order ${row.id}`).toBe(inWindow.includes(row.id) ? 'cancelled' : original.get(row.id));
     expect((await statusOf(env, 'pol_window', 'orders')).cursor).toBe(cursorBefore);
+
+    // The Temporal UI names the window on both workflows.
+    const windowText = `window ${SINCE} … ${UNTIL}`;
+    expect(await (await env.client.workflow.getHandle('sluice:pol_window:orders').describe()).staticSummary()).toBe(`Sync pol_window.orders (incremental, ${windowText})`);
+    expect(await (await env.client.workflow.getHandle('sluice:pol_window').describe()).staticSummary()).toContain(windowText);
 
     // The snapshot names the window (time travel and `FROM lake.snapshots()` show what each commit was).
     const [snap] = await env.query<{ commit_message: string }>(`SELECT commit_message FROM lake.snapshots() WHERE commit_message LIKE 'sync pol_window.orders%' ORDER BY snapshot_id DESC LIMIT 1`);

@@ -136,8 +136,8 @@ export async function syncSource(input: SyncSourceInput): Promise<SourceResult> 
         parentClosePolicy: ParentClosePolicy.TERMINATE,
         searchAttributes: { [SA.source]: [plan.source], [SA.table]: [plan.table], [SA.mode]: [plan.effectiveMode] },
         memo: { source: plan.source, table: plan.table, mode: plan.mode, fullRefresh: plan.fullRefresh },
-        staticSummary: `Sync ${plan.source}.${plan.table} (${plan.fullRefresh ? 'forced full refresh' : plan.mode})`,
-        staticDetails: `Extracts ${plan.source}.${plan.table} from the vendor API into staging, then commits it to the warehouse${plan.cursorField ? ` (cursor: ${plan.cursorField})` : ''}.`,
+        staticSummary: `Sync ${plan.source}.${plan.table} (${plan.fullRefresh ? 'forced full refresh' : plan.mode}${plan.window ? `, window ${plan.window.since} … ${plan.window.until ?? 'now'}` : ''})`,
+        staticDetails: `Extracts ${plan.source}.${plan.table} from the vendor API into staging, then commits it to the warehouse${plan.cursorField ? ` (cursor: ${plan.cursorField})` : ''}.${policiesText(plan)}`,
       });
       tp.phase = 'succeeded';
       tp.result = result;
@@ -179,6 +179,16 @@ export async function syncSource(input: SyncSourceInput): Promise<SourceResult> 
 /** "Save and test" for one source, run by a worker (which holds the credentials). */
 export async function checkSourceWorkflow(input: CheckInput): Promise<CheckOutput> {
   return checkSource(input);
+}
+
+/** The table's data policies, for the workflow's details in the Temporal UI (field names only, never the key). */
+function policiesText(plan: TablePlan): string {
+  const parts = [
+    plan.columns?.exclude.length ? `excluded: ${plan.columns.exclude.join(', ')}` : '',
+    plan.columns?.hash.length ? `hashed (HMAC-SHA256): ${plan.columns.hash.join(', ')}` : '',
+    plan.schemaContract && plan.schemaContract !== 'evolve' ? `schema: ${plan.schemaContract}` : '',
+  ].filter(Boolean);
+  return parts.length ? ` Data policies: ${parts.join('; ')}.` : '';
 }
 
 function failureMessage(err: unknown): string {
