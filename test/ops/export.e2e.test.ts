@@ -219,7 +219,8 @@ describe('export: commercetools → PostHog, worker killed mid-export, refused k
 
   it('a refused key (401) fails with a clear message and the cursor unchanged; fixed, the export sends exactly what is new', async () => {
     const customerIds = ct.store.all('customers').map((c) => String(c.id));
-    const fresh = [0, 1, 2].map((i) => ct.store.insert('orders', { customerId: customerIds[i], orderState: 'Open' }));
+    // (five minutes ago: an export leaves the last minute before a sync, its lookback, to the next run)
+    const fresh = [0, 1, 2].map((i) => ct.store.insert('orders', { customerId: customerIds[i], orderState: 'Open' }, { at: Date.now() - 5 * 60_000 }));
     const r = await env.run('sync', 'exp_ct');
     expect(r.code, r.stderr).toBe(0);
     const cursor = await cursorOf();

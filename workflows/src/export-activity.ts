@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, errorMessage, failureType, redact } from '@sluice/core';
-import { WarehouseMissingError, withLake } from '@sluice/warehouse';
+import { WarehouseMissingError, readTableState, withLake } from '@sluice/warehouse';
 import { readExportState, recordExport } from '@sluice/warehouse/exports';
 import type { Runtime } from './runtime';
 import { CaptureClient } from './export-capture';
@@ -105,7 +105,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
   try {
     const hidden = hiddenColumns(rt, exp.from);
     const type = exp.sourceType as ExportSourceType;
-    let started_: { cursorBefore: ExportCursor; mapCtx: MapContext } | undefined;
+    let started_: { cursorBefore: ExportCursor; mapCtx: MapContext; horizon: { customers?: number; orders?: number } } | undefined;
     let cursor: ExportCursor = {};
     const record = (conn: DuckDBConnection, outcome: 'progress' | 'succeeded') =>
       recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome, persons: hb.persons, events: hb.events, batches: hb.batches, cursor });
@@ -116,7 +116,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
      * few batches: a sync committing in the same worker waits seconds at most.
      */
     const chunk = Math.max(exp.batchSize * 8, 2000);
-    const inSession = <T>(fn: (conn: DuckDBConnection, ctx: { cursorBefore: ExportCursor; mapCtx: MapContext }) => Promise<T>) =>
+    const inSession = <T>(fn: (conn: DuckDBConnection, ctx: NonNullable<typeof started_>) => Promise<T>) =>
       withLake(rt.warehouse, {}, async ({ conn }) => {
         if (!started_) {
           await requireTables(conn, exp.from);
@@ -125,6 +125,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
           cursor = { ...cursorBefore };
           started_ = {
             cursorBefore,
+            horizon: { customers: await horizonOf(rt, conn, exp.from, 'customers'), orders: await horizonOf(rt, conn, exp.from, 'orders') },
             mapCtx: {
               exportName: exp.name,
               source: exp.from,
@@ -139,14 +140,14 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
       });
     const stream = async <R extends { id: string; updated_us: number }>(
       kind: 'customers' | 'orders',
-      read: (conn: DuckDBConnection, after: StreamCursor | undefined) => Promise<R[]>,
+      read: (conn: DuckDBConnection, after: StreamCursor | undefined, horizonUs: number | undefined) => Promise<R[]>,
       eventsOf: (r: R, mapCtx: MapContext) => CaptureEvent[],
       last: boolean,
     ) => {
       hb.phase = kind === 'customers' ? 'persons' : 'orders';
       for (let done = false; !done; ) {
-        done = await inSession(async (conn, { mapCtx }) => {
-          const rows = await read(conn, cursor[kind]);
+        done = await inSession(async (conn, { mapCtx, horizon }) => {
+          const rows = await read(conn, cursor[kind], horizon[kind]);
           for (const b of packBatches(rows, (r) => eventsOf(r, mapCtx), { maxEvents: exp.batchSize, maxBytes: MAX_BATCH_BYTES })) {
             if (b.events.length) {
               await client.send(b.events);
@@ -168,14 +169,27 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
         });
       }
     };
-    await stream<CustomerRow>('customers', (conn, after) => readCustomers(conn, { source: exp.from, type, after, limit: chunk }), (c, m) => [personEvent(scrubCustomer(c, hidden.customers), m)], false);
-    await stream<OrderRow>('orders', (conn, after) => readOrders(conn, { source: exp.from, type, after, limit: chunk }), (o, m) => orderEvents(scrubOrder(o, hidden), m), true);
+    await stream<CustomerRow>('customers', (conn, after, horizonUs) => readCustomers(conn, { source: exp.from, type, after, horizonUs, limit: chunk }), (c, m) => [personEvent(scrubCustomer(c, hidden.customers), m)], false);
+    await stream<OrderRow>('orders', (conn, after, horizonUs) => readOrders(conn, { source: exp.from, type, after, horizonUs, limit: chunk }), (o, m) => orderEvents(scrubOrder(o, hidden), m), true);
     const durationMs = Date.now() - started;
     return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore: started_!.cursorBefore, cursorAfter: cursor, durationMs };
   } finally {
     clearInterval(timer);
     await client.close().catch(() => undefined);
   }
+}
+
+/**
+ * How far the export may read a table: the start of its newest successful sync, less the connector's
+ * lookback (the window in which the vendor may still commit records with an older updated time; the sync
+ * re-reads it every time). Undefined when the table has no sync record (nothing to be careful about).
+ */
+async function horizonOf(rt: Runtime, conn: DuckDBConnection, source: string, table: string): Promise<number | undefined> {
+  const state = await readTableState(conn, source, table);
+  const startedAt = state.lastSucceeded?.startedAt;
+  if (!startedAt) return undefined;
+  const lookbackMs = rt.sources.get(source)?.connector?.tables.find((t) => t.name === table)?.cursor?.lookbackMs ?? 0;
+  return (Date.parse(startedAt) - lookbackMs) * 1000;
 }
 
 interface Hidden {

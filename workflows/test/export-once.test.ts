@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@sluice/core';
-import { WarehousePaths, withLake } from '@sluice/warehouse';
+import { WarehousePaths, insertSyncSql, withLake } from '@sluice/warehouse';
 import { readExportState } from '@sluice/warehouse/exports';
 import { start as startPostHog, PostHogProject, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import { exportOnce } from '../src/export-activity';
@@ -34,9 +34,10 @@ const exp = (o: Partial<RuntimeExport> = {}): RuntimeExport => ({
   batchSize: 3,
   ...o,
 });
+const CONNECTOR = { tables: [{ name: 'customers', cursor: { lookbackMs: 60_000 } }, { name: 'orders', cursor: { lookbackMs: 60_000 } }] } as never;
 const rt = (e: RuntimeExport, tables: RuntimeTable[] = []): Runtime => ({
   warehouse: paths,
-  sources: new Map([[e.from, { name: e.from, type: 'shopify', connector: undefined as never, config: {}, tables }]]),
+  sources: new Map([[e.from, { name: e.from, type: 'shopify', connector: CONNECTOR, config: {}, tables }]]),
   log: createLogger({ name: 'test', level: 'warn' }),
   views: () => [],
   exports: new Map([[e.name, e]]),
@@ -105,6 +106,20 @@ describe('exportOnce', () => {
     expect(identify.map((x) => x.distinct_id).sort()).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
     for (const x of identify) expect(Object.keys(x.properties.$set as object).sort()).toEqual(['first_name', 'last_name', 'name', 'orders_count', 'shopify_customer_id', 'total_spent', 'total_spent_currency']);
     expect(mine.find((x) => x.properties.order_id === 'o1')!.distinct_id).toBe('c1');
+  });
+
+  it("records updated within the lookback before the newest sync's start wait for the next run", async () => {
+    const e = exp({ name: 'once_horizon' });
+    await run(e);
+    const sync = (startedAt: string) =>
+      sql(insertSyncSql({ source: 'once_shop', table: 'orders', syncId: startedAt, mode: 'incremental', fullRefresh: false, startedAt, finishedAt: startedAt, outcome: 'succeeded', rowsRead: 1, rowsWritten: 1, pages: 1, schemaChanges: [] }));
+    await sql(`INSERT INTO once_shop.orders VALUES ('o8', '#8', NULL, 'c1', TIMESTAMPTZ '2024-04-01 00:00:30+00', TIMESTAMPTZ '2024-04-01 00:00:30+00', NULL, 5, 0, 'USD', '[1]')`);
+    await sync('2024-04-01T00:01:00.000Z'); // 30 s after o8: the vendor may still commit an older change
+    const before = sent().length;
+    expect((await run(e)).events).toBe(0);
+    await sync('2024-04-01T00:05:00.000Z');
+    expect((await run(e)).events).toBe(1);
+    expect(sent().slice(before).map((x) => x.properties.order_id)).toEqual(['o8']);
   });
 
   it('a batch PostHog refuses (400) fails the run and leaves the cursor where it was', async () => {
