@@ -59,3 +59,19 @@ describe('column and schema policies in sluice.yaml', () => {
     expect(r.stderr).toMatch(/sources\[0\]\.tables\.orders\.columns\.exclude\[0\]: expected a field name/);
   });
 });
+
+describe('the JSON Schema knows the policies (editors validate sluice.yaml with it)', async () => {
+  const { default: Ajv } = await import('ajv');
+  const { generateSchemas } = await import('../scripts/gen-schemas');
+  const schema = JSON.parse((await generateSchemas()).get('schemas/sluice.schema.json')!);
+  const validate = new Ajv({ allErrors: true, unknownFormats: 'ignore' } as never).compile(schema);
+  const demoFile = (tables: unknown, extra: Record<string, unknown> = {}) => ({ sources: [{ name: 'shop', type: 'demo', config: { token: '${T}' }, ...extra, tables }] });
+
+  it('accepts columns, schema and hashKey; refuses unknown contracts and policy keys', () => {
+    expect(validate(demoFile({ orders: { mode: 'incremental', columns: { exclude: ['note'], hash: ['customer_email', 'shippingAddress.phone'] }, schema: 'freeze' } }, { hashKey: '${K}' })), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate(demoFile({ orders: { schema: 'discard_new_columns' } }))).toBe(true);
+    expect(validate(demoFile({ orders: { schema: 'strict' } }))).toBe(false);
+    expect(validate(demoFile({ orders: { columns: { mask: ['x'] } } }))).toBe(false);
+    expect(validate(demoFile({ orders: { columns: { hash: [''] } } }))).toBe(false);
+  });
+});

@@ -17,15 +17,19 @@ import type { ColumnPolicy } from '@sluice/core/policies/columns';
  */
 const fieldPath = z.string().min(1, 'expected a field name or a dotted path like shippingAddress.phone');
 
-export const columnsSchema = z.strictObject({
-  exclude: z.array(fieldPath).default([]),
-  hash: z.array(fieldPath).default([]),
-});
+export const columnsSchema = z
+  .strictObject({
+    exclude: z.array(fieldPath).default([]).describe('Fields dropped before staging (dotted paths for nested fields: shippingAddress.phone).'),
+    hash: z.array(fieldPath).default([]).describe("Fields replaced by the hex HMAC-SHA256 of their (trimmed, lower-cased) value under the source's hashKey or SLUICE_HASH_KEY."),
+  })
+  .describe('Column policies: not the primary key, the cursor or the partition field.');
 
-export const schemaContractSchema = z.enum(SCHEMA_CONTRACTS);
+export const schemaContractSchema = z
+  .enum(SCHEMA_CONTRACTS)
+  .describe('What a sync does with a new field or a changed type: evolve (default: add, widen), freeze (fail with the diff, nothing written), discard_new_columns (keep the columns, count what is dropped).');
 
 /** The source-level `hashKey:`; a secret (written as a `${VAR}` reference). */
-export const hashKeySchema = z.string().optional();
+export const hashKeySchema = z.string().optional().describe("Key of the tables' columns.hash (default: the SLUICE_HASH_KEY variable); a secret: write ${VAR}.");
 
 export const HASH_KEY_ENV = 'SLUICE_HASH_KEY';
 /** An HMAC key shorter than this is guessable; refuse it rather than give a false sense of protection. */
