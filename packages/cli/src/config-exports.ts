@@ -93,6 +93,19 @@ export function exportProblems(exports: ExportEntry[], sources: SourceLike[]): {
   return out;
 }
 
+/**
+ * PostHog Cloud's app hosts (what the browser's address bar shows, and what the PostHog source's `host:`
+ * takes) are not where events are captured: they map to the ingestion hosts. Anything else (a self-hosted
+ * domain, a reverse proxy, an emulator) is used as it is.
+ */
+export function captureHost(host: string): string {
+  const u = new URL(host);
+  const ingestion: Record<string, string> = { 'us.posthog.com': 'us.i.posthog.com', 'app.posthog.com': 'us.i.posthog.com', 'eu.posthog.com': 'eu.i.posthog.com' };
+  const mapped = ingestion[u.hostname.toLowerCase()];
+  if (mapped) u.hostname = mapped;
+  return u.toString().replace(/\/$/, '');
+}
+
 /** The worker's view of an export (holds the project key: never sent to Temporal). */
 export function runtimeExport(e: ExportEntry, sourceType: string): RuntimeExport {
   return {
@@ -101,7 +114,7 @@ export function runtimeExport(e: ExportEntry, sourceType: string): RuntimeExport
     from: e.from,
     sourceType,
     schedule: e.schedule as RuntimeExport['schedule'],
-    host: e.config.host,
+    host: captureHost(e.config.host),
     projectApiKey: e.config.projectApiKey,
     events: { order: e.config.events?.order ?? 'order completed', refunded: e.config.events?.refunded ?? 'order refunded', cancelled: e.config.events?.cancelled ?? 'order cancelled' },
     distinctId: e.config.distinctId,

@@ -59,6 +59,15 @@ describe('exports in sluice.yaml', () => {
     expect(redact('key phc_projectkey0123456789abcdef')).not.toContain('phc_projectkey0123456789abcdef');
   });
 
+  it("maps PostHog Cloud's app hosts to its ingestion hosts; leaves other hosts alone", async () => {
+    const env = { PH_KEY: 'phc_projectkey0123456789abcdef' };
+    const host = async (h: string) => (await load(SOURCES + exp('shop').replace('https://us.i.posthog.com', h), env)).exports[0]!.host;
+    expect(await host('https://eu.posthog.com')).toBe('https://eu.i.posthog.com');
+    expect(await host('https://app.posthog.com/')).toBe('https://us.i.posthog.com');
+    expect(await host('https://posthog.internal.example.com/ingest')).toBe('https://posthog.internal.example.com/ingest');
+    expect(await host('http://127.0.0.1:8123')).toBe('http://127.0.0.1:8123');
+  });
+
   it('refuses a personal key with the reason, without echoing it', async () => {
     const key = 'phx_personalkey0123456789abcdef';
     const p = await problems(SOURCES + exp('shop'), { PH_KEY: key });

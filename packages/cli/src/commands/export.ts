@@ -19,6 +19,7 @@ import { CaptureClient } from '@sluice/workflows/export-capture';
 import { WarehouseMissingError, withLake } from '@sluice/warehouse';
 import { readExportStates, type ExportState } from '@sluice/warehouse/exports';
 import { loadConfig, type LoadedConfig } from '../config';
+import type { NextRun } from '../schedules';
 import { openTemporal } from '../temporal';
 import { duration, textTable } from '../format';
 import { UsageError, type Io } from '../io';
@@ -147,12 +148,13 @@ export interface ExportStatusRow {
   events: number | null;
   batches: number | null;
   error: string | null;
+  nextRun: string;
 }
 
 const scheduleText = (e: RuntimeExport) => (typeof e.schedule === 'string' ? e.schedule : 'every' in e.schedule ? `every ${e.schedule.every}` : `cron ${e.schedule.cron}`);
 
 /** `sluice status`: each export's cursor and last outcome, from `sluice.exports` in the warehouse. */
-export async function exportStatusRows(cfg: LoadedConfig): Promise<ExportStatusRow[]> {
+export async function exportStatusRows(cfg: LoadedConfig, next?: Map<string, NextRun>): Promise<ExportStatusRow[]> {
   if (cfg.exports.length === 0) return [];
   let states = new Map<string, ExportState>();
   try {
@@ -176,8 +178,18 @@ export async function exportStatusRows(cfg: LoadedConfig): Promise<ExportStatusR
       events: s?.last?.events ?? null,
       batches: s?.last?.batches ?? null,
       error: s?.last?.error ?? null,
+      nextRun: nextRunOf(e, next),
     };
   });
+}
+
+function nextRunOf(e: RuntimeExport, next: Map<string, NextRun> | undefined): string {
+  if (e.schedule === 'after_sync') return `after each sync of ${e.from}`;
+  if (e.schedule === 'manual') return 'on `sluice export`';
+  if (!next) return 'unknown (Temporal not reachable)';
+  const r = next.get(`sluice:export:${e.name}`);
+  if (!r) return 'not applied: run `sluice schedules apply`';
+  return r.paused ? 'paused' : (r.next ?? 'none planned');
 }
 
 export function printExportStatus(rows: ExportStatusRow[], io: Io): void {
@@ -185,8 +197,8 @@ export function printExportStatus(rows: ExportStatusRow[], io: Io): void {
   io.out('\nexports (PostHog)');
   io.out(
     textTable(
-      ['export', 'from', 'schedule', 'cursor', 'last run', 'outcome', 'persons', 'events', 'batches'],
-      rows.map((r) => [r.export, r.from, r.schedule, r.cursorText, r.lastRun, r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.persons, r.events, r.batches]),
+      ['export', 'from', 'schedule', 'cursor', 'last run', 'outcome', 'persons', 'events', 'batches', 'next run'],
+      rows.map((r) => [r.export, r.from, r.schedule, r.cursorText, r.lastRun, r.error ? `${r.outcome}: ${r.error}` : r.outcome, r.persons, r.events, r.batches, r.nextRun]),
     ),
   );
 }

@@ -19,7 +19,7 @@ import { checkExports, exportStatusRows, printExportStatus } from './export';
 export async function validateCommand(opts: { config: string }, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
   const tables = cfg.sources.reduce((n, s) => n + s.tables.length, 0);
-  io.out(`${path.relative(process.cwd(), cfg.file) || cfg.file} is valid: ${cfg.sources.length} source(s), ${tables} table(s); warehouse at ${cfg.warehouse.root}`);
+  io.out(`${path.relative(process.cwd(), cfg.file) || cfg.file} is valid: ${cfg.sources.length} source(s), ${tables} table(s)${cfg.exports.length ? `, ${cfg.exports.length} export(s)` : ''}; warehouse at ${cfg.warehouse.root}`);
   return 0;
 }
 
@@ -120,7 +120,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
       };
     }),
   );
-  const exportRows = await exportStatusRows(cfg);
+  const exportRows = await exportStatusRows(cfg, next);
   if (opts.json) {
     // Export rows (kind: "export") follow the table rows, only when exports are configured.
     io.out(JSON.stringify(exportRows.length ? [...rows, ...exportRows] : rows, null, 2));
