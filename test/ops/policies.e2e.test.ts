@@ -105,7 +105,7 @@ describe('columns: exclude and hash', () => {
       expect(new Date(row.updated_at).toISOString()).toBe(o.updated_at);
       expect(row.status).toBe(o.status);
     }
-    // Equal values stay joinable: two orders with one email hash alike (the demo's emails are per order).
+    // Distinct values stay distinct (the demo's emails are per order).
     expect(new Set(rows.map((x) => x.customer_email)).size).toBe(40);
 
     const pages = [...staged.entries()].filter(([f]) => f.endsWith('.ndjson'));
@@ -133,6 +133,26 @@ describe('columns: exclude and hash', () => {
       }
       expect(text.includes(KEY), `hash key found in ${where}`).toBe(false);
     }
+  });
+
+  it('equal values hash alike across orders and syncs: an incremental merge keeps them joinable', async () => {
+    const [a, b] = [emu.orders.get(5)!, emu.orders.get(6)!];
+    const before = await env.query<{ customer_email: string }>(`SELECT customer_email FROM pol_cols.orders WHERE id = 5`);
+    // Order 6 now belongs to the same customer, whose email the vendor wrote in capitals; both orders changed.
+    b.customer_email = ` ${a.customer_email.toUpperCase()}`;
+    const at = new Date(Date.now() - 2 * 60_000);
+    emu.update(a.id, at);
+    emu.update(b.id, at);
+    const r = await env.spawnCli(['sync', 'pol_cols', '--json'], { env: childEnv, timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = await env.query<{ id: number; customer_email: string; status: string }>(`SELECT id, customer_email, status FROM pol_cols.orders WHERE id IN (5, 6) ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 5, customer_email: hmac(KEY, a.customer_email), status: a.status },
+      { id: 6, customer_email: hmac(KEY, a.customer_email), status: b.status },
+    ]);
+    expect(rows[0]!.customer_email).toBe(before[0]!.customer_email);
+    const [{ n }] = (await env.query<{ n: number }>(`SELECT count(*)::INT AS n FROM pol_cols.orders o JOIN pol_cols.orders p ON o.customer_email = p.customer_email AND o.id < p.id`)) as [{ n: number }];
+    expect(n).toBe(1);
   });
 });
 
