@@ -275,6 +275,7 @@ describe('window re-sync: --since / --until', () => {
     const asked = emu.requests.length;
     const r = await env.run('sync', 'pol_window', '--table', 'orders', '--since', '2024-03-01', '--until', '2024-04-30', '--json');
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`re-syncing the window ${SINCE} … ${UNTIL} (cursor)`);
     const t = tableResult(r.stdout);
     expect(t).toMatchObject({ outcome: 'succeeded', rowsRead: inWindow.length, rowsWritten: inWindow.length, cursorAfter: cursorBefore });
     // No table bounds its read above: the records after --until were read and dropped before staging (said so).

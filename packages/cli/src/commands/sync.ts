@@ -47,6 +47,8 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
   const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
   try {
     if (session.uiUrl) io.info(`Temporal UI: ${session.uiUrl}/namespaces/${session.namespace}/workflows`);
+    if (window)
+      io.info(`re-syncing the window ${window.since} … ${window.until ?? 'now'} (cursor); the saved cursor only moves forward${window.until ? '; records after --until are read and dropped before staging' : ''}`);
     const handles = await Promise.all(
       targets.map(async (t) => {
         const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, ...(window ? { window } : {}), trigger: 'cli' };
