@@ -155,6 +155,33 @@ describe('export: shopify → PostHog (after each sync)', () => {
     const lake = await env.query<{ n: number }>(`SELECT count(*) AS n FROM sluice.exports WHERE CAST("cursor" AS VARCHAR) LIKE '%${SHOP_KEY.slice(4, 20)}%' OR coalesce(error, '') LIKE '%${SHOP_KEY.slice(4, 20)}%'`);
     expect(Number(lake[0]!.n)).toBe(0);
   });
+
+  it('an export on a clock of its own gets a Temporal Schedule; status shows its next run', async () => {
+    const block = exportsBlock();
+    (block.exports[0] as Record<string, unknown>).schedule = { every: '2h' };
+    await env.writeConfig(sources(), block);
+    const scheduleId = 'sluice-schedule:sluice:export:exp_shop_ph';
+    try {
+      const r = await env.run('schedules', 'apply');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/export exp_shop_ph\s+every 2h\s+created/);
+      const d = await env.client.schedule.getHandle(scheduleId).describe();
+      expect(d.spec.intervals?.[0]?.every).toBe(7_200_000);
+      expect(d.action).toMatchObject({ workflowType: 'exportToPostHog', workflowId: 'sluice:export:exp_shop_ph', taskQueue: env.taskQueue, args: [{ name: 'exp_shop_ph', trigger: 'schedule' }] });
+      expect(historyText(d.action)).not.toContain(SHOP_KEY);
+      const row = (JSON.parse((await env.run('status', '--json')).stdout) as { kind?: string; schedule: string; nextRun: string }[]).find((x) => x.kind === 'export')!;
+      expect(row.schedule).toBe('every 2h');
+      const inMs = Date.parse(row.nextRun) - Date.now();
+      expect(inMs).toBeGreaterThan(0);
+      expect(inMs).toBeLessThanOrEqual(7_200_000 + 60_000);
+      // Back to after_sync: the schedule goes.
+      await env.writeConfig(sources(), exportsBlock());
+      expect((await env.run('schedules', 'apply')).stdout).toMatch(/export exp_shop_ph\s+deleted/);
+    } finally {
+      await env.client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+      await env.client.schedule.getHandle(`sluice-schedule:sluice:maintenance:${env.taskQueue}`).delete().catch(() => undefined);
+    }
+  });
 });
 
 describe('export: commercetools → PostHog, worker killed mid-export, refused key', () => {
