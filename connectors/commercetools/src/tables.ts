@@ -68,7 +68,8 @@ export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TAB
     paging: { kind: 'keyset', size: { config: 'pageSize' }, sizeParam: 'limit', fields: ['lastModifiedAt', 'id'], after: ([at, id], req) => addWhere(req, afterPredicate(at, id)) },
     // A first sync or full refresh reads ranges of lastModifiedAt concurrently: the client's governor holds
     // 4 requests at a time per project, which is what the engine fills.
-    slices: { upper: { param: 'where', template: 'lastModifiedAt < "{value}"', format: sinceValue }, concurrency: 4 },
+    // `withTotal` once, on the probe: a table of a few pages is read in one scan.
+    slices: { upper: { param: 'where', template: 'lastModifiedAt < "{value}"', format: sinceValue }, concurrency: 4, count: { params: { withTotal: true }, total: 'total' } },
     transform: transform('drop' in t ? t.drop : []),
   }),
 );

@@ -248,14 +248,14 @@ describe('sliced reads (key-set tables)', () => {
           else if ((m = /^at < (.+)$/.exec(w))) rows = rows.filter((r) => r.at < m![1]!);
           else if ((m = /^after (\S+) (\S+)$/.exec(w))) rows = rows.filter((r) => r.at > m![1]! || (r.at === m![1] && r.id > m![2]!));
         }
-        const body = { results: rows.slice(0, Number(req.query?.limit)).map((r) => ({ ...r })) };
+        const body = { results: rows.slice(0, Number(req.query?.limit)).map((r) => ({ ...r })), ...(req.query?.withTotal === true ? { total: rows.length } : {}) };
         return { status: 200, headers: {}, text: '', url: req.path, body };
       },
     } as unknown as HttpClient;
     return { http, requests, maxInFlight: () => maxInFlight };
   }
 
-  const sliced = restTable({
+  const slicedDecl = {
     name: 'things',
     description: 'things',
     primaryKey: ['id'],
@@ -264,7 +264,8 @@ describe('sliced reads (key-set tables)', () => {
     records: 'results',
     paging: { kind: 'keyset', size: 10, sizeParam: 'limit', fields: ['at', 'id'], after: ([at, id], req) => ({ ...req, query: { ...req.query, where: [...([] as string[]).concat((req.query?.where as string[]) ?? []), `after ${String(at)} ${String(id)}`] } }) },
     slices: { upper: { param: 'where', template: 'at < {value}' }, concurrency: 3, perReader: 3 },
-  });
+  } satisfies RestTableDecl;
+  const sliced = restTable(slicedDecl);
 
   const ids = (records: DataRecord[]) => records.map((r) => String(r.id)).sort();
 
@@ -282,22 +283,23 @@ describe('sliced reads (key-set tables)', () => {
   it('an incremental read of recent changes is not sliced; SLUICE_SLICES=force slices it, =off never slices', async () => {
     const store = make();
     const since = new Date(Date.now() - 3600_000).toISOString();
-    const recent = { id: 'new', at: new Date(Date.now() - 60_000).toISOString(), v: 1 };
-    store.set(recent.id, recent);
+    for (let i = 0; i < 30; i++) store.set(`new${i}`, { id: `new${String(i).padStart(2, '0')}`, at: new Date(Date.now() - 3000_000 + i * 60_000).toISOString(), v: 1 });
+    const recent = [...store.values()].filter((r) => r.at >= since).map((r) => r.id).sort();
     let v = vendor(store);
     let r = await read(sliced, v.http, { since });
-    expect(ids(r.records)).toEqual(['new']);
-    expect(v.requests).toHaveLength(1);
+    expect(ids(r.records)).toEqual(recent);
+    expect(v.maxInFlight()).toBe(1);
+    expect(v.requests).toHaveLength(4);
     process.env.SLUICE_SLICES = 'force';
     try {
       v = vendor(store);
       r = await read(sliced, v.http, { since });
-      expect(ids(r.records)).toEqual(['new']);
-      expect(v.requests.length).toBeGreaterThan(1);
+      expect(ids(r.records)).toEqual(recent);
+      expect(v.maxInFlight()).toBeGreaterThan(1);
       process.env.SLUICE_SLICES = 'off';
       v = vendor(store);
       r = await read(sliced, v.http, {});
-      expect(ids(r.records)).toHaveLength(401);
+      expect(ids(r.records)).toHaveLength(430);
       expect(v.maxInFlight()).toBe(1);
     } finally {
       delete process.env.SLUICE_SLICES;
@@ -343,6 +345,22 @@ describe('sliced reads (key-set tables)', () => {
     expect(modified).toBe(true);
     expect(ids(records.filter((r, i, a) => a.findLastIndex((x) => x.id === r.id) === i))).toEqual([...store.keys()].sort());
     expect(records.some((r) => r.v === 2)).toBe(true);
+  });
+
+  it("sized by the vendor's count: a table of a few pages is one scan; a large one gets slices of at least two pages", async () => {
+    const counted = restTable({ ...slicedDecl, slices: { ...slicedDecl.slices, count: { params: { withTotal: true }, total: 'total' } } });
+    const small = new Map([...make()].slice(0, 50));
+    let v = vendor(small);
+    let r = await read(counted, v.http, {});
+    expect(ids(r.records)).toEqual([...small.keys()].sort());
+    expect(v.maxInFlight()).toBe(1);
+    expect(v.requests).toHaveLength(5 + 1); // one scan: 5 pages and the empty one that ends it (the count rode on the first)
+    const store = make();
+    v = vendor(store);
+    r = await read(counted, v.http, {});
+    expect(ids(r.records)).toEqual([...store.keys()].sort());
+    expect(v.maxInFlight()).toBe(3);
+    expect((r.checkpoints[0] as { sliced: { edges: string[] } }).sliced.edges.length - 1).toBe(9);
   });
 
   it('a slice that fails fails the read, and the other slices stop', async () => {

@@ -96,6 +96,12 @@ export interface SliceDecl {
   readonly perReader?: number;
   /** A catch-up whose lower bound is older than this is sliced too (default 7 days). */
   readonly catchUpMs?: number;
+  /**
+   * The vendor's count, asked once with the probe request (commercetools: `withTotal=true` → `total`): a read
+   * of fewer than two pages per reader is not sliced, and slices are sized to at least two pages each.
+   * Without it, the number of slices is fixed.
+   */
+  readonly count?: { readonly params: Readonly<Record<string, string | number | boolean>>; readonly total: string };
 }
 
 export interface RestTableDecl<Config = any, Client = any> extends Omit<TableSpec<Config, Client>, 'read' | 'cursor'> {

@@ -108,8 +108,9 @@ export function queryTable<Config, Client>(decl: QueryTableDecl<Config, Client>)
   };
 }
 
-const describeDuration = (d: Duration) => (typeof d === 'number' ? `${d} ms` : `config.${d.config}`);
 const describeSpan = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000} d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms} ms`);
+
+const describeDuration = (d: Duration) => (typeof d === 'number' ? describeSpan(d) : `config.${d.config}`);
 
 /** The catalogue's view of a query table: the query, the paging kind, page size and key, and the filter. */
 export function describeQuery(decl: Pick<QueryTableDecl, 'query' | 'filter' | 'paging' | 'perPage'>): ReadDescription {

@@ -1,5 +1,5 @@
 import { SluiceError } from '../errors';
-import type { ReadContext, ReadDescription, TableSpec } from '../connector';
+import type { Page, ReadContext, ReadDescription, TableSpec } from '../connector';
 import type { HttpClient, HttpRequest } from '../http/client';
 import { anchoredPageNumber } from '../http/anchored-paging';
 import { cursorToken, keysetPaging, nextUrl, offsetPaging, pageNumber, paginate, selectRecords, single, type Paginator } from '../http/paging';
@@ -146,26 +146,13 @@ export function restTable<Config, Client extends { http: HttpClient }>(decl: Res
         }
       }
       const base: HttpRequest = { method: request.method ?? 'GET', path: fillPath(request.path, ctx), query, ...(request.body !== undefined ? { json: request.body } : {}), ...(request.cost !== undefined ? { cost: request.cost } : {}) };
-      const run = (req: HttpRequest, checkpoint: Json | undefined, signal: AbortSignal) =>
-        paginate({ http: ctx.client.http, request: req, paginator: paginatorOf(paging, ctx, anchor), records: select, checkpoint, signal, report: ctx.report, table: ctx.table });
-      const sliced = decl.slices && paging.kind === 'keyset' && filter && field !== undefined ? await slicePlan(decl as RestTableDecl & { slices: SliceDecl }, ctx, base, unfiltered, select) : undefined;
-      const pages = sliced
-        ? runSlices({
-            state: sliced.state,
-            concurrency: sliced.concurrency,
-            // Each slice: the request without the run's lower bound, bounded by the slice's edges.
-            open: (i, cp, signal) => run(bounded(sliced.unfiltered, decl, ctx, sliced.state.edges[i]!, i < sliced.state.edges.length - 2 ? sliced.state.edges[i + 1] : undefined), cp, signal),
-            tail: (after, cp, signal) => {
-              const req = bounded(sliced.unfiltered, decl, ctx, sliced.state.edges.at(-2)!, undefined);
-              return run(req, cp ?? (after ? { state: { after }, last: null } : undefined), signal);
-            },
-            lastKey: (r) => (paging as { fields: readonly string[] }).fields.map((f) => (r[f] ?? null) as Json),
-            signal: ctx.signal,
-            report: ctx.report,
-            table: ctx.table,
-          })
-        : run(base, ctx.request.checkpoint, ctx.signal);
-      for await (const page of pages) yield transform ? { ...page, records: page.records.map((r) => transform(r, ctx)) } : page;
+      const run: Run = (req, checkpoint, signal, onBody) =>
+        paginate({ http: ctx.client.http, request: req, paginator: paginatorOf(paging, ctx, anchor), records: onBody ? (b) => (onBody(b), select(b)) : select, checkpoint, signal, report: ctx.report, table: ctx.table });
+      const pages =
+        decl.slices && paging.kind === 'keyset' && filter && field !== undefined
+          ? readSliceable(decl as RestTableDecl & { slices: SliceDecl }, ctx, base, { ...base, query: unfiltered }, run)
+          : run(base, ctx.request.checkpoint, ctx.signal);
+      for await (const page of pages) yield transform ? { ...page, records: page.records.map((r: DataRecord) => transform(r, ctx)) } : page;
     },
   };
 }
@@ -186,46 +173,82 @@ function bounded(unfiltered: HttpRequest, decl: RestTableDecl, ctx: Ctx, lo: str
 
 const DEFAULT_CATCH_UP_MS = 7 * 86400_000;
 
+/** One paged scan; `onBody` sees each response body (the count rides on the first page's). */
+type Run = (req: HttpRequest, checkpoint: Json | undefined, signal: AbortSignal, onBody?: (body: unknown) => void) => AsyncGenerator<Page>;
+
 /**
- * Whether and how to slice this read: a resumed sliced read keeps its plan; a fresh full read (or a catch-up
- * older than `catchUpMs`) is split between the first record's cursor value (one request of one record) or
- * the lower bound, and now. `SLUICE_SLICES=off` never slices; `force` slices every fresh read.
+ * A key-set table that may slice: a resumed sliced read keeps its plan; a fresh full read (or a catch-up
+ * older than `catchUpMs`) reads its first page with the vendor's count, and slices [first record's cursor,
+ * now) when there are at least two pages per reader (without a count: always), in slices of at least two
+ * pages. The first page is slice 0's first page, so deciding costs no request. `SLUICE_SLICES=off` never
+ * slices; `force` slices every fresh read.
  */
-async function slicePlan(
-  decl: RestTableDecl & { slices: SliceDecl },
-  ctx: Ctx,
-  base: HttpRequest,
-  unfilteredQuery: Query,
-  select: (body: unknown) => DataRecord[],
-): Promise<{ state: SlicedState; concurrency: number; unfiltered: HttpRequest } | undefined> {
+async function* readSliceable(decl: RestTableDecl & { slices: SliceDecl }, ctx: Ctx, base: HttpRequest, unfiltered: HttpRequest, run: Run): AsyncGenerator<Page> {
   const mode = process.env.SLUICE_SLICES;
   const concurrency = sizeOf(decl.slices.concurrency, ctx);
-  const unfiltered = { ...base, query: unfilteredQuery };
+  const paging = decl.paging as Extract<PagingDecl, { kind: 'keyset' }>;
+  const field = ctx.request.cursorField!;
+  const fields = paging.fields;
+  const sliced = (state: SlicedState) =>
+    runSlices({
+      state,
+      concurrency,
+      // Each slice: the request without the run's lower bound, bounded by the slice's edges.
+      open: (i, cp, signal) => run(bounded(unfiltered, decl, ctx, state.edges[i]!, i < state.edges.length - 2 ? state.edges[i + 1] : undefined), cp, signal),
+      tail: (after, cp, signal) => run(bounded(unfiltered, decl, ctx, state.edges.at(-2)!, undefined), cp ?? (after ? { state: { after }, last: null } : undefined), signal),
+      lastKey: (r) => fields.map((f) => (r[f] ?? null) as Json),
+      signal: ctx.signal,
+      report: ctx.report,
+      table: ctx.table,
+    });
   const cp = ctx.request.checkpoint;
-  if (isSlicedCheckpoint(cp)) return { state: cp.sliced, concurrency, unfiltered };
-  if (cp !== undefined || mode === 'off' || concurrency < 2) return undefined;
+  if (isSlicedCheckpoint(cp)) return yield* sliced(cp.sliced);
   const since = ctx.request.since;
   const now = Date.now();
-  if (since !== undefined && mode !== 'force' && now - Date.parse(since) < (decl.slices.catchUpMs ?? DEFAULT_CATCH_UP_MS)) return undefined;
-  let lo = since;
-  if (lo === undefined) {
-    // The first record in the scan's order: its cursor value is where the data starts.
-    const paging = decl.paging as Extract<PagingDecl, { kind: 'keyset' }>;
-    const probe = paging.sizeParam ? { ...base, query: { ...base.query, [paging.sizeParam]: 1 } } : base;
-    const res = await ctx.client.http.request({ ...probe, signal: ctx.signal, report: ctx.report });
-    const first = select(res.body)?.[0];
-    const value = first?.[ctx.request.cursorField!];
-    if (typeof value !== 'string' || !Number.isFinite(Date.parse(value))) return undefined;
-    lo = value;
+  const candidate = cp === undefined && mode !== 'off' && concurrency > 1 && (since === undefined || mode === 'force' || now - Date.parse(since) >= (decl.slices.catchUpMs ?? DEFAULT_CATCH_UP_MS));
+  if (!candidate) return yield* run(base, cp, ctx.signal);
+
+  // The first page, with the vendor's count.
+  const count = decl.slices.count;
+  let total: number | undefined;
+  const counting = count ? { ...base, query: { ...base.query, ...count.params } } : base;
+  const firstPages = run(counting, undefined, ctx.signal, count ? (b) => void (total = Number(selectRecords(count.total)(b))) : undefined);
+  const head = await firstPages.next();
+  await firstPages.return(undefined);
+  if (head.done) return;
+  const page = head.value;
+  if (count && (total === undefined || !Number.isFinite(total))) {
+    throw new SluiceError('bad_response', `${ctx.table}: the count (${count.total}) is missing from the response; cannot size slices`);
   }
-  const edges = sliceEdges(lo, new Date(now).toISOString(), concurrency * (decl.slices.perReader ?? 4));
-  if (edges.length < 3) return undefined;
-  ctx.report({ type: 'note', message: `${ctx.table}: reading ${edges.length - 1} slices of ${ctx.request.cursorField}, ${concurrency} at a time` });
-  return { state: { v: 1, edges, states: edges.slice(1).map(() => null) }, concurrency, unfiltered };
+  let slices = concurrency * (decl.slices.perReader ?? 4);
+  let worth = true;
+  if (total !== undefined) {
+    const pages = Math.ceil(total / sizeOf(paging.size, ctx));
+    worth = pages >= 2 * concurrency || mode === 'force';
+    slices = Math.max(2, Math.min(slices, Math.floor(pages / 2)));
+  }
+  const lo = since ?? page.records[0]?.[field];
+  const edges = worth && typeof lo === 'string' && Number.isFinite(Date.parse(lo)) && isDone(page.checkpoint) === false ? sliceEdges(lo, new Date(now).toISOString(), slices) : [];
+  if (edges.length < 3) {
+    // One scan: this page, then the rest from its checkpoint (without the count).
+    yield page;
+    if (!isDone(page.checkpoint)) yield* run(base, page.checkpoint, ctx.signal);
+    return;
+  }
+  ctx.report({ type: 'note', message: `${ctx.table}: reading ${edges.length - 1} slices of ${field}, ${concurrency} at a time` });
+  // The page is slice 0's first page: what it holds beyond slice 0's upper edge belongs to later slices.
+  const inFirst = page.records.filter((r: DataRecord) => compareIsoLoose(r[field], edges[1]!) < 0);
+  const state: SlicedState = { v: 1, edges, states: edges.slice(1).map(() => null) };
+  state.states[0] = inFirst.length < page.records.length ? { done: true } : page.checkpoint;
+  yield { records: inFirst, checkpoint: { sliced: state as unknown as Json } };
+  yield* sliced(state);
 }
 
+const isDone = (cp: Json) => !!cp && typeof cp === 'object' && (cp as { done?: boolean }).done === true;
+const compareIsoLoose = (v: unknown, edge: string) => Date.parse(String(v)) - Date.parse(edge);
+
 /** The catalogue's view of a declared table: endpoint, paging kind and size, and the filter the cursor feeds. */
-export function describeRest(decl: Pick<RestTableDecl, 'request' | 'paging' | 'cursor' | 'records'>): ReadDescription {
+export function describeRest(decl: Pick<RestTableDecl, 'request' | 'paging' | 'cursor' | 'records' | 'slices'>): ReadDescription {
   const { kind, ...rest } = decl.paging;
   const details: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rest)) if (typeof v !== 'function' && k !== 'size') details[k] = v;
@@ -239,7 +262,14 @@ export function describeRest(decl: Pick<RestTableDecl, 'request' | 'paging' | 'c
   const filter = !f ? undefined : perField ? Object.fromEntries(fields.flatMap((field) => { const p = filterParam(f, field); return p ? [[field, filterText(p)]] : []; })) : filterText(filterParam(f, fields[0] ?? '') ?? String(f.param));
   return {
     endpoint: `${decl.request.method ?? 'GET'} ${decl.request.path}${params.length ? `?${params.join('&')}` : ''}${decl.records ? ` → ${decl.records}` : ''}`,
-    paging: { kind, ...(size !== undefined ? { pageSize: size } : {}), ...details },
+    paging: {
+      kind,
+      ...(size !== undefined ? { pageSize: size } : {}),
+      ...details,
+      ...(decl.slices
+        ? { slices: { concurrency: decl.slices.concurrency, max: (typeof decl.slices.concurrency === 'number' ? decl.slices.concurrency : 1) * (decl.slices.perReader ?? 4), sizedBy: decl.slices.count ? `count (${decl.slices.count.total})` : 'fixed' } }
+        : {}),
+    },
     ...(filter ? { filter } : {}),
   };
 }
