@@ -83,7 +83,7 @@ export async function* timeWindows(o: TimeWindowsOptions): AsyncGenerator<{ reco
     s = { v: 1, from: iso(fromMs), to: iso(Math.min(fromMs + windowMs, untilMs)), until: iso(untilMs), after: null, windowMs };
     o.log.info(`${o.table}: reading time windows`, { from: s.from, until: s.until });
   }
-  const untilMs = Date.now();
+  const untilMs = Date.parse(s.until);
   if (Date.parse(s.from) >= untilMs) {
     yield { records: [], checkpoint: { done: true } };
     return;
