@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { SluiceError, bindLogger, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
+import { SluiceError, bindLogger, readAhead, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
 import { StagingWriter, commitStaged, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
 import { EMPTY_COLUMN_POLICY, applyColumnPolicy, declaredUnderPolicy, hasColumnPolicy } from '@sluice/core/policies/columns';
 import { hmacHasher } from '@sluice/core/policies/hmac';
@@ -111,7 +111,8 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       // Heartbeat on a timer too: a long rate-limit wait must not look like a dead worker.
       const timer = setInterval(() => ctx.heartbeat(details()), 5000);
       try {
-        const pages = spec.read({
+        // Read ahead: the next page's request is on the wire while this one is staged.
+        const pages = readAhead(spec.read({
           source: input.source,
           table: input.table,
           config: src.config,
@@ -120,7 +121,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           signal: ctx.cancellationSignal,
           report,
           log,
-        });
+        }));
         let previousKeys = '';
         for await (const page of pages) {
           // A vendor (or a proxy cache) that answers the previous page again would make us skip a

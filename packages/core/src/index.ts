@@ -3,6 +3,7 @@ export * from './plan';
 export * from './engine/declaration';
 export * from './engine/rest';
 export * from './engine/catalogue';
+export * from './engine/read-ahead';
 export * from './engine/keyset-scan';
 export * from './engine/windows';
 export * from './engine/query';
