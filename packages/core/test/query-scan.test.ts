@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SluiceError, keysetScan, memoryLogger, queryTable, type DataRecord, type Json, type Position, type QueryPagingDecl, type ScanPage, type TableSpec } from '@sluice/core';
+import { SluiceError, keysetScan, queryTable, type DataRecord, type Json, type Position, type QueryPagingDecl, type ScanPage, type TableSpec } from '@sluice/core';
+import { failure, readSpec } from './read-spec';
 
 /**
  * Query tables with key-set paging over a transport that is not REST (a query language): the vendor hook
@@ -41,32 +42,10 @@ const table = (p: QueryPagingDecl, extra: Record<string, unknown> = {}) =>
   queryTable({ vendor: 'acme', name: 'things', description: 'things', primaryKey: ['code'], query: 'QL SELECT … FROM things ORDER BY code', paging: p, ...extra });
 
 async function read(t: TableSpec, o: { checkpoint?: Json; stopAfter?: number; pageSize?: number } = {}) {
-  const records: DataRecord[] = [];
-  const checkpoints: Json[] = [];
-  for await (const page of t.read({
-    source: 's',
-    table: t.name,
-    config: { pageSize: o.pageSize ?? 5 },
-    client: {},
-    request: { mode: 'full_refresh', cursorField: undefined, since: undefined, checkpoint: o.checkpoint },
-    signal: new AbortController().signal,
-    report: () => undefined,
-    log: memoryLogger(),
-  })) {
-    records.push(...page.records);
-    checkpoints.push(page.checkpoint);
-    if (checkpoints.length === o.stopAfter) break;
-  }
-  return { records, checkpoints, codes: records.map((r) => r.code) };
+  const r = await readSpec(t, { config: { pageSize: o.pageSize ?? 5 }, request: { checkpoint: o.checkpoint }, stopAfter: o.stopAfter });
+  return { ...r, codes: r.records.map((x) => x.code) };
 }
 
-const failure = (p: Promise<unknown>) =>
-  p.then(
-    () => {
-      throw new Error('the read succeeded');
-    },
-    (e: unknown) => e as SluiceError,
-  );
 
 describe('key-set query tables', () => {
   it('read every record once, in the vendor order, one query per page', async () => {

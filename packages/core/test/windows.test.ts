@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SluiceError, memoryLogger, queryTable, type DataRecord, type Json, type ProgressEvent, type QueryPagingDecl, type TableSpec, type WindowRequest } from '@sluice/core';
+import { SluiceError, queryTable, type DataRecord, type Json, type QueryPagingDecl, type TableSpec, type WindowRequest } from '@sluice/core';
+import { failure, readSpec } from './read-spec';
 
 /**
  * The `time-windows` paging kind against an in-memory event store that answers like a query API: events
@@ -72,33 +73,11 @@ const table = (p: QueryPagingDecl) =>
   });
 
 async function read(t: TableSpec, o: { since?: string; checkpoint?: Json; stopAfter?: number; pageSize?: number; backfillDays?: number } = {}) {
-  const records: DataRecord[] = [];
-  const checkpoints: Json[] = [];
-  const events: ProgressEvent[] = [];
-  for await (const page of t.read({
-    source: 's',
-    table: t.name,
-    config: { pageSize: o.pageSize ?? 4, backfillDays: o.backfillDays ?? 30 },
-    client: {},
-    request: { mode: 'incremental', cursorField: 'ts', since: o.since, checkpoint: o.checkpoint },
-    signal: new AbortController().signal,
-    report: (e) => events.push(e),
-    log: memoryLogger(),
-  })) {
-    records.push(...page.records);
-    checkpoints.push(page.checkpoint);
-    if (checkpoints.length === o.stopAfter) break;
-  }
-  return { records, checkpoints, events, ids: records.map((r) => r.id) };
+  const config = { pageSize: o.pageSize ?? 4, backfillDays: o.backfillDays ?? 30 };
+  const r = await readSpec(t, { config, request: { mode: 'incremental', since: o.since, checkpoint: o.checkpoint }, stopAfter: o.stopAfter });
+  return { ...r, ids: r.records.map((x) => x.id) };
 }
 
-const failure = (p: Promise<unknown>) =>
-  p.then(
-    () => {
-      throw new Error('the read succeeded');
-    },
-    (e: unknown) => e as SluiceError,
-  );
 const spans = (calls: WindowRequest[]) => calls.filter((c) => c.after === null).map((c) => Date.parse(c.to) - Date.parse(c.from));
 
 beforeEach(() => {
