@@ -8,13 +8,13 @@ const HOUR = 3600_000;
 const QUERY = 'POST /api/projects/{config.projectId}/query/: HogQL';
 
 /** Every HogQL table: spends the query budget, needs query:read. */
-const hogql = { vendor: 'PostHog', requires: 'query:read' } as const satisfies Partial<QueryTableDecl>;
+const HOGQL = { vendor: 'PostHog', requires: 'query:read' } as const satisfies Partial<QueryTableDecl>;
 
 /** ClickHouse orders UUIDs by their halves (see uuidOrder): the engine's order guard compares them so. */
 const byUuid = ([id]: Position) => [uuidOrder(id)];
 
 export const events = queryTable<PostHogConfig, PostHogClient>({
-  ...hogql,
+  ...HOGQL,
   name: 'events',
   description: 'Every captured event (HogQL `events`), with `url` from $current_url; late events are re-read within lookbackHours',
   primaryKey: ['uuid'],
@@ -43,7 +43,7 @@ async function distinctIdsFor(records: DataRecord[], ctx: Ctx): Promise<DataReco
   const [first, last] = [String(records[0]!.id), String(records[records.length - 1]!.id)];
   const size = ctx.config.pageSize;
   const links = keysetScan({
-    vendor: 'PostHog',
+    vendor: HOGQL.vendor,
     table: ctx.table,
     fields: ['person_id', 'distinct_id'],
     orderKey: ([personId, distinctId]) => [uuidOrder(personId), String(distinctId)],
@@ -55,7 +55,13 @@ async function distinctIdsFor(records: DataRecord[], ctx: Ctx): Promise<DataReco
     },
   });
   const byPerson = new Map<string, string[]>();
-  for await (const page of links) for (const r of page.records) byPerson.set(String(r.person_id), [...(byPerson.get(String(r.person_id)) ?? []), String(r.distinct_id)]);
+  for await (const page of links)
+    for (const r of page.records) {
+      const [id, distinctId] = [String(r.person_id), String(r.distinct_id)];
+      const list = byPerson.get(id);
+      if (list) list.push(distinctId);
+      else byPerson.set(id, [distinctId]);
+    }
   return records.map((r) => ({ ...r, distinct_ids: byPerson.get(String(r.id)) ?? [] }));
 }
 
@@ -64,7 +70,7 @@ const afterKey = (key: string, after: Position | null, uuid: boolean) => (after 
 
 // persons and person_distinct_ids: full refresh, because HogQL's tables have no modification time to filter on.
 export const persons = queryTable<PostHogConfig, PostHogClient>({
-  ...hogql,
+  ...HOGQL,
   name: 'persons',
   description: 'Persons (identified users) with their distinct ids and properties',
   primaryKey: ['id'],
@@ -87,7 +93,7 @@ export const persons = queryTable<PostHogConfig, PostHogClient>({
 });
 
 export const personDistinctIds = queryTable<PostHogConfig, PostHogClient>({
-  ...hogql,
+  ...HOGQL,
   name: 'person_distinct_ids',
   description: 'distinct_id → person_id, as $identify / alias / merge left it: links anonymous events to identified persons',
   primaryKey: ['distinct_id'],
