@@ -117,7 +117,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           table: input.table,
           config: src.config,
           client,
-          request: { mode: input.effectiveMode, cursorField: input.cursorField, since, checkpoint: resumed ? writer.state.checkpoint : undefined },
+          request: { mode: input.effectiveMode, cursorField: input.cursorField, since, checkpoint: resumed ? writer.state.checkpoint : undefined, ...(until ? { until: until.at } : {}) },
           signal: ctx.cancellationSignal,
           report,
           log,

@@ -36,6 +36,11 @@ export interface ReadRequest {
   since: string | undefined;
   /** The checkpoint of the last page a previous attempt staged; resume after it. */
   checkpoint: Json | undefined;
+  /**
+   * Inclusive upper bound of a window re-sync (`--until`), UTC ISO-8601. A table that can filter above (the
+   * engine, with an upper filter) asks the vendor for no more; the activity drops later records either way.
+   */
+  until?: string;
 }
 
 /** Everything a table's `read` may use. The client is shared by every table of the source in a worker. */

@@ -363,6 +363,34 @@ describe('sliced reads (key-set tables)', () => {
     expect((r.checkpoints[0] as { sliced: { edges: string[] } }).sliced.edges.length - 1).toBe(9);
   });
 
+  it('a window re-sync (--until) asks the vendor for nothing after the window, sliced or not', async () => {
+    const store = make();
+    const until = '2024-03-01T00:00:00.000Z';
+    const inWindow = [...store.values()].filter((r) => r.at >= '2024-01-20T00:00:00.000Z' && r.at <= until).map((r) => r.id).sort();
+    for (const mode of ['off', 'force']) {
+      process.env.SLUICE_SLICES = mode;
+      try {
+        const v = vendor(store);
+        const records: DataRecord[] = [];
+        for await (const page of sliced.read({
+          source: 's',
+          table: 'things',
+          config: {},
+          client: { http: v.http },
+          request: { mode: 'incremental', cursorField: 'at', since: '2024-01-20T00:00:00.000Z', until, checkpoint: undefined },
+          signal: new AbortController().signal,
+          report: () => undefined,
+          log: memoryLogger(),
+        }))
+          records.push(...page.records);
+        expect(ids(records), mode).toEqual(inWindow);
+        expect(v.requests.every((r) => ([] as string[]).concat(r.query?.where as string[]).includes('at < 2024-03-01T00:00:00.001Z')), mode).toBe(true);
+      } finally {
+        delete process.env.SLUICE_SLICES;
+      }
+    }
+  });
+
   it('a slice that fails fails the read, and the other slices stop', async () => {
     const store = make();
     const v = vendor(store, { failOn: (where) => where.some((w) => w.startsWith('at < ')) && where.some((w) => w.startsWith('after ')) });

@@ -129,8 +129,12 @@ export function restTable<Config, Client extends { http: HttpClient }>(decl: Res
         const v = paramValue(p as Param, ctx);
         if (v !== undefined) query[k] = v;
       }
-      const unfiltered = query;
       const field = ctx.request.cursorField;
+      // A window's upper bound (`--until`, inclusive) goes to the vendor when the table has an upper filter.
+      const upper = decl.slices?.upper;
+      const untilParam = ctx.request.until !== undefined && upper && field !== undefined ? filterParam(upper, field) : undefined;
+      if (untilParam) query = addTo(query, untilParam, filterValue(upper!, justAfter(ctx.request.until!), field!));
+      const unfiltered = query;
       const since = ctx.request.since;
       if (field !== undefined && decl.cursor && !decl.cursor.fields.includes(field))
         throw new SluiceError('config', `${ctx.table}: cursor "${field}" is not supported; choose one of ${decl.cursor.fields.join(', ')}`);
@@ -228,7 +232,7 @@ async function* readSliceable(decl: RestTableDecl & { slices: SliceDecl }, ctx: 
     slices = Math.max(2, Math.min(slices, Math.floor(pages / 2)));
   }
   const lo = since ?? page.records[0]?.[field];
-  const edges = worth && typeof lo === 'string' && Number.isFinite(Date.parse(lo)) && isDone(page.checkpoint) === false ? sliceEdges(lo, new Date(now).toISOString(), slices) : [];
+  const edges = worth && typeof lo === 'string' && Number.isFinite(Date.parse(lo)) && isDone(page.checkpoint) === false ? sliceEdges(lo, ctx.request.until !== undefined ? justAfter(ctx.request.until) : new Date(now).toISOString(), slices) : [];
   if (edges.length < 3) {
     // One scan: this page, then the rest from its checkpoint (without the count).
     yield page;
@@ -243,6 +247,9 @@ async function* readSliceable(decl: RestTableDecl & { slices: SliceDecl }, ctx: 
   yield { records: inFirst, checkpoint: { sliced: state as unknown as Json } };
   yield* sliced(state);
 }
+
+/** The exclusive bound that keeps `until` in (millisecond timestamps). */
+const justAfter = (iso: string) => new Date(Date.parse(iso) + 1).toISOString();
 
 const isDone = (cp: Json) => !!cp && typeof cp === 'object' && (cp as { done?: boolean }).done === true;
 const compareIsoLoose = (v: unknown, edge: string) => Date.parse(String(v)) - Date.parse(edge);
