@@ -1,6 +1,5 @@
 import { runConformance } from '@sluice/testing';
-import { start, sourceConfig } from '@sluice/emulators/commercetools/index';
-import connector from '../src/index';
+import { conformanceOptions } from './conformance-options';
 
 /**
  * The conformance suite with sliced reads forced on every read (not only first syncs and large catch-ups):
@@ -9,14 +8,4 @@ import connector from '../src/index';
  */
 process.env.SLUICE_SLICES = 'force';
 
-const counts = { orders: 60, carts: 20, customers: 30, payments: 20, 'product-projections': 20, categories: 10, 'discount-codes': 10, inventory: 20 };
-
-runConformance({
-  connector,
-  emulator: { start, sourceConfig: (emu) => sourceConfig(emu) },
-  badConfig: (emu) => ({ ...sourceConfig(emu), clientSecret: 'sluice-conformance-wrong-secret' }),
-  badCheckMessage: /invalid client id or secret/,
-  startOptions: { counts },
-  paging: { table: 'orders', pageSize: (n) => ({ pageSize: n }), records: (n) => ({ counts: { ...counts, orders: n } }) },
-  sourcePrefix: 'cfs_commercetools',
-});
+runConformance({ ...conformanceOptions, sourcePrefix: 'cfs_commercetools' });

@@ -1,14 +1,4 @@
 import { runConformance } from '@sluice/testing';
-import { start, sourceConfig } from '@sluice/emulators/commercetools/index';
-import connector from '../src/index';
+import { conformanceOptions } from './conformance-options';
 
-const counts = { orders: 60, carts: 20, customers: 30, payments: 20, 'product-projections': 20, categories: 10, 'discount-codes': 10, inventory: 20 };
-
-runConformance({
-  connector,
-  emulator: { start, sourceConfig: (emu) => sourceConfig(emu) },
-  badConfig: (emu) => ({ ...sourceConfig(emu), clientSecret: 'sluice-conformance-wrong-secret' }),
-  badCheckMessage: /invalid client id or secret/,
-  startOptions: { counts },
-  paging: { table: 'orders', pageSize: (n) => ({ pageSize: n }), records: (n) => ({ counts: { ...counts, orders: n } }) },
-});
+runConformance(conformanceOptions);
