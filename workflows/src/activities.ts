@@ -1,14 +1,15 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, bindLogger, readAhead, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
-import { StagingWriter, commitStaged, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
+import { DeletionThresholdError, StagingWriter, applyReconciliation, commitStaged, lastReconciledAt, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
+import { keyLines, reconcileDue, scanComplete } from '@sluice/core/policies/deletes';
 import { EMPTY_COLUMN_POLICY, applyColumnPolicy, declaredUnderPolicy, hasColumnPolicy } from '@sluice/core/policies/columns';
 import { hmacHasher } from '@sluice/core/policies/hmac';
 import { withinUntil } from '@sluice/core/policies/window';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
 import { syncMetrics } from './metrics';
 import { sendFailureAlert } from './alerts';
-import type { CheckInput, CheckOutput, CommitInput, ExtractHeartbeat, ExtractInput, ExtractSummary, SyncSourceInput, TablePlan, TableResult } from './shared';
+import { DELETES_UNCONFIRMED, type CheckInput, type CheckOutput, type CommitInput, type ExtractHeartbeat, type ExtractInput, type ExtractSummary, type ReconcileHeartbeat, type ReconcileInput, type ReconcileSummary, type SyncSourceInput, type TablePlan, type TableResult } from './shared';
 
 /**
  * Activities, built by a factory that receives their dependencies (config, warehouse, logger). All I/O
@@ -43,7 +44,12 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       return wanted.map((name) => {
         const spec = tableOf(src, name);
         const configured = src.tables.find((t) => t.name === name);
-        const { plan, problems } = planTable(spec, { mode: configured?.mode, cursor: configured?.cursorField, columns: configured?.columns, schema: configured?.schema }, { fullRefresh: input.fullRefresh, window: input.window }, src.config);
+        const { plan, problems } = planTable(
+          spec,
+          { mode: configured?.mode, cursor: configured?.cursorField, columns: configured?.columns, schema: configured?.schema, deletes: configured?.deletes },
+          { fullRefresh: input.fullRefresh, window: input.window, confirmDeletes: input.confirmDeletes },
+          src.config,
+        );
         // The CLI checks a window before starting; a client that did not (the API) is refused here.
         const refused = problems.find((p) => p.setting === 'window');
         if (refused) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `${src.name}.${name}: ${refused.reason}` });
@@ -222,6 +228,99 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       }
     },
 
+    /**
+     * `deletes: reconcile`, after the sync's commit: reads the table at the vendor in full (its own read,
+     * no lower bound) keeping only the primary keys, in a key file on this worker's disk, then marks or
+     * removes the stored rows whose key is not in it, in one transaction that also records the count in
+     * the sync's `sluice.syncs` entry. The deletion happens only after the read's last page (checkpoint
+     * `{done: true}`): a scan that fails, is cancelled or ends early deletes nothing, and a retried attempt
+     * scans again from the start rather than trusting a list it cannot prove complete.
+     */
+    async reconcileTable(input: ReconcileInput): Promise<ReconcileSummary> {
+      const ctx = Context.current();
+      const started = Date.now();
+      const src = sourceOf(input.source);
+      const spec = tableOf(src, input.table);
+      const deletes = input.deletes;
+      if (!deletes) return { rowsDeleted: 0, rowsRestored: 0, liveKeys: 0, pages: 0, durationMs: 0 };
+      const paths = rt.warehouse;
+      const log = bindLogger(ctx.log, { source: input.source, table: input.table });
+      const last = await withLake(paths, {}, ({ conn }) => lastReconciledAt(conn, input.source, input.table));
+      if (last && !reconcileDue(deletes.everyMs, last, Date.now())) {
+        log.info(`deletes: reconciled ${last}, every ${deletes.every}: not due`);
+        return { skipped: { lastReconciledAt: last }, rowsDeleted: 0, rowsRestored: 0, liveKeys: 0, pages: 0, durationMs: Date.now() - started };
+      }
+
+      // Under the table's staging root: the next extract of the table clears it if this worker dies.
+      const dir = paths.staging(input.source, input.table, `${input.syncId}-keys`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      const keysFile = `${dir}/keys.ndjson`;
+      const hb: ReconcileHeartbeat = { phase: 'reconciling', step: 'scanning keys', pages: 0, rows: 0 };
+      const timer = setInterval(() => ctx.heartbeat(hb), 5000);
+      ctx.heartbeat(hb);
+      const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
+      const fd = fs.openSync(keysFile, 'w');
+      try {
+        let lastCheckpoint: unknown;
+        const report = (e: ProgressEvent) => {
+          if (e.type === 'retry') log.warn(`key scan retrying: ${redact(e.reason)}`, { attempt: e.attempt });
+          ctx.heartbeat(hb);
+        };
+        const pages = readAhead(spec.read({
+          source: input.source,
+          table: input.table,
+          config: src.config,
+          client,
+          // A full read (no lower bound), as a full refresh would: every live record, whatever its cursor.
+          request: { mode: 'full_refresh', cursorField: input.cursorField, since: undefined, checkpoint: undefined },
+          signal: ctx.cancellationSignal,
+          report,
+          log,
+        }));
+        for await (const page of pages) {
+          const { text, missing } = keyLines(page.records, spec.primaryKey);
+          // A live record without its key would look deleted: refuse the scan rather than guess.
+          if (missing) throw new SluiceError('bad_response', `deletes: ${missing} record(s) of page ${hb.pages + 1} have no ${spec.primaryKey.join(', ')}; nothing was deleted`);
+          if (text) fs.writeSync(fd, text);
+          hb.pages++;
+          hb.rows += page.records.length;
+          lastCheckpoint = page.checkpoint;
+          ctx.heartbeat(hb);
+        }
+        fs.closeSync(fd);
+        if (!scanComplete(lastCheckpoint as never))
+          throw new SluiceError('bad_response', `deletes: the key scan of ${input.source}.${input.table} ended before its last page (${hb.pages} page(s) read); nothing was deleted`);
+        hb.step = 'applying';
+        ctx.heartbeat(hb);
+        const r = await applyReconciliation({
+          paths,
+          source: input.source,
+          table: input.table,
+          primaryKey: spec.primaryKey,
+          handle: deletes.handle,
+          maxFraction: deletes.maxFraction,
+          confirmed: Boolean(input.confirmDeletes),
+          syncId: input.syncId,
+          keysFile,
+          onRetry: (attempt, err) => log.info(`catalog busy, reconciliation retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
+        });
+        log.info(`deletes: ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.liveKeys} live key(s) at the vendor)`);
+        return { rowsDeleted: r.rowsDeleted, rowsRestored: r.rowsRestored, liveKeys: r.liveKeys, pages: hb.pages, durationMs: Date.now() - started };
+      } catch (err) {
+        if (err instanceof DeletionThresholdError) throw ApplicationFailure.create({ type: DELETES_UNCONFIRMED, message: redact(err.message), nonRetryable: true });
+        throw toFailure(err, 'reconcile');
+      } finally {
+        clearInterval(timer);
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // closed already
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+
     async recordTableFailure(input: TablePlan & { syncId: string; startedAt: string; error: string }): Promise<void> {
       syncMetrics.failed(input.source, input.table, Date.now() - Date.parse(input.startedAt));
       tableOf(sourceOf(input.source), input.table);
@@ -275,6 +374,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
     ...activities,
     extractTable: (input: ExtractInput) => guard('extract', () => activities.extractTable(input)),
     commitTable: (input: CommitInput) => guard('commit', () => activities.commitTable(input)),
+    reconcileTable: (input: ReconcileInput) => guard('reconcile', () => activities.reconcileTable(input)),
   };
 }
 
@@ -286,7 +386,7 @@ function isStorageError(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EROFS' || code === 'EACCES' || /No space left on device|Read-only file system/i.test(errorMessage(err));
 }
 
-async function guard<T>(phase: 'extract' | 'commit', fn: () => Promise<T>): Promise<T> {
+async function guard<T>(phase: 'extract' | 'commit' | 'reconcile', fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -316,7 +416,7 @@ function semaphore(slots: number): () => Promise<() => void> {
  * Maps any error to a Temporal failure: SluiceError kinds decide retryability; messages are redacted.
  * The table is named by the workflow and the CLI, so messages name only the phase.
  */
-function toFailure(err: unknown, phase: 'extract' | 'commit' | 'check'): Error {
+function toFailure(err: unknown, phase: 'extract' | 'commit' | 'check' | 'reconcile'): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SluiceError) {
     return ApplicationFailure.create({ type: failureType(err.kind), message: redact(err.message), nonRetryable: !err.retryable });

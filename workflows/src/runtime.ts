@@ -1,5 +1,6 @@
 import type { Connector, Logger, ProgressEvent, SchemaContract, SharedRates, SyncMode } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
+import type { DeletesPolicy } from '@sluice/core/policies/deletes';
 import type { WarehousePaths } from '@sluice/warehouse';
 import type { RuntimeExport } from './export-shared';
 
@@ -15,6 +16,8 @@ export interface RuntimeTable {
   columns?: ColumnPolicy;
   /** `schema:` of sluice.yaml: the schema contract. */
   schema?: SchemaContract;
+  /** `deletes:` of sluice.yaml: how deleted records are detected and handled. */
+  deletes?: DeletesPolicy;
 }
 
 export interface RuntimeSource {

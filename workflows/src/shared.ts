@@ -6,6 +6,8 @@ import type { SyncMode } from '@sluice/core/connector';
 import type { TableRunPlan } from '@sluice/core/plan';
 
 export const DEFAULT_TASK_QUEUE = 'sluice';
+/** Failure type of a reconciliation above `deletes.maxFraction` (not retried: it needs --confirm-deletes). */
+export const DELETES_UNCONFIRMED = 'Sluice.deletes_unconfirmed';
 export const SEARCH_ATTRIBUTES = { source: 'SluiceSource', table: 'SluiceTable', mode: 'SluiceMode', outcome: 'SluiceOutcome' } as const;
 
 export const sourceWorkflowId = (source: string) => `sluice:${source}`;
@@ -19,6 +21,8 @@ export interface SyncSourceInput {
   fullRefresh?: boolean;
   /** `--since`/`--until`: re-read this window of each table's cursor (UTC ISO, inclusive) and merge it. */
   window?: { since: string; until?: string };
+  /** `--confirm-deletes`: a reconciliation may delete more than its table's `deletes.maxFraction`. */
+  confirmDeletes?: boolean;
   trigger: 'cli' | 'schedule' | 'api';
 }
 
@@ -75,6 +79,10 @@ export interface TableResult {
   warnings?: string[];
   /** schema: discard_new_columns — new fields not written: column → non-null values dropped. */
   discardedColumns?: Record<string, number>;
+  /** deletes: reconcile — rows marked deleted (soft) or removed (hard) by this sync's reconciliation. */
+  rowsDeleted?: number;
+  /** deletes: reconcile with `every` — not due this sync: when the table was last reconciled. */
+  reconcileSkipped?: { lastReconciledAt: string };
   durationMs: number;
   error?: string;
 }
@@ -98,9 +106,33 @@ export interface ExtractHeartbeat {
   staging: unknown;
 }
 
+/** The input of the reconcileTable activity: the table's run, after its commit. */
+export interface ReconcileInput extends TablePlan {
+  syncId: string;
+}
+
+export interface ReconcileSummary {
+  /** Not due (`deletes.every` has not elapsed since the last reconciliation): nothing was read. */
+  skipped?: { lastReconciledAt: string };
+  rowsDeleted: number;
+  rowsRestored: number;
+  liveKeys: number;
+  pages: number;
+  durationMs: number;
+}
+
+/** What a reconcileTable activity heartbeats (the progress display shows its phase, pages and keys). */
+export interface ReconcileHeartbeat {
+  phase: 'reconciling';
+  step: 'scanning keys' | 'applying';
+  pages: number;
+  /** Keys read so far (shown as rows). */
+  rows: number;
+}
+
 export interface TableProgress {
   table: string;
-  phase: 'pending' | 'extracting' | 'committing' | 'succeeded' | 'failed' | 'skipped';
+  phase: 'pending' | 'extracting' | 'committing' | 'reconciling' | 'succeeded' | 'failed' | 'skipped';
   result?: TableResult;
 }
 

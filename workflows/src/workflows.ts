@@ -30,6 +30,7 @@ import {
   type TablePlan,
   type TableProgress,
   type TableResult,
+  DELETES_UNCONFIRMED,
 } from './shared';
 
 export const progressQuery = defineQuery<SourceProgress | TableProgress>('progress');
@@ -70,6 +71,18 @@ function stagingWorkerGone(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 }
 
+/**
+ * `deletes: reconcile`: a full key scan of the table at the vendor, then the deletion in one transaction.
+ * It runs on any worker (it stages its own keys), heartbeating its pages. A failed attempt starts the scan
+ * over (a partial key list is never used); few attempts, as the extract's retries already rode out the
+ * vendor's blips and a failed reconciliation only delays deletions to the next sync.
+ */
+const { reconcileTable } = proxyActivities<Activities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE, DELETES_UNCONFIRMED] },
+});
+
 // Bookkeeping after a failure: a few quick attempts, never long enough to delay reporting the failure.
 const { recordTableFailure, alertTableFailure } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -96,6 +109,13 @@ export async function syncTable(plan: TablePlan): Promise<TableResult> {
       } catch (err) {
         if (attempt >= STAGING_LOST_RETRIES || !stagingWorkerGone(err)) throw err;
       }
+    }
+    // Deletions, as their own phase once the sync's data are committed (a plan without `deletes` — every
+    // workflow started before they existed — schedules nothing more, so replays are unchanged).
+    if (plan.deletes) {
+      progress.phase = 'reconciling';
+      const r = await reconcileTable({ ...plan, syncId });
+      result = r.skipped ? { ...result, reconcileSkipped: r.skipped } : { ...result, rowsDeleted: r.rowsDeleted, durationMs: result.durationMs + r.durationMs };
     }
     progress.phase = 'succeeded';
     progress.result = result;
@@ -187,6 +207,7 @@ function policiesText(plan: TablePlan): string {
     plan.columns?.exclude.length ? `excluded: ${plan.columns.exclude.join(', ')}` : '',
     plan.columns?.hash.length ? `hashed (HMAC-SHA256): ${plan.columns.hash.join(', ')}` : '',
     plan.schemaContract && plan.schemaContract !== 'evolve' ? `schema: ${plan.schemaContract}` : '',
+    plan.deletes ? `deletes: reconcile (${plan.deletes.handle}${plan.deletes.every ? `, every ${plan.deletes.every}` : ''})${plan.confirmDeletes ? ', --confirm-deletes' : ''}` : '',
   ].filter(Boolean);
   return parts.length ? ` Data policies: ${parts.join('; ')}.` : '';
 }

@@ -10,7 +10,8 @@ import { exportEntrySchema, exportProblems, registerExportSecrets, runtimeExport
 import type { RuntimeExport } from '@sluice/workflows/export-shared';
 import type { SchemaContract } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
-import { columnPolicyOf, columnsSchema, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
+import type { DeletesPolicy } from '@sluice/core/policies/deletes';
+import { columnPolicyOf, columnsSchema, deletesPolicyOf, deletesSchema, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
 
 /**
  * sluice.yaml: parsed with `yaml` (keeping positions), `${ENV}` references substituted, validated with
@@ -41,6 +42,7 @@ export const tableSchema = z.strictObject({
   /** Data policies (table-policies.ts): fields excluded or hashed before staging; the schema contract. */
   columns: columnsSchema.optional(),
   schema: schemaContractSchema.optional(),
+  deletes: deletesSchema.optional(),
 });
 
 export const sourceSchema = z.strictObject({
@@ -112,6 +114,8 @@ export interface ConfiguredTable {
   columns?: ColumnPolicy;
   /** `schema:`: the table's schema contract (default evolve). */
   schema?: SchemaContract;
+  /** `deletes:`: how deleted records are detected and handled. */
+  deletes?: DeletesPolicy;
 }
 export interface ResolvedSource {
   name: string;
@@ -300,15 +304,17 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
         continue;
       }
       const columns = columnPolicyOf(tcfg?.columns);
-      const { plan, problems: refused } = planTable(spec, { mode: tcfg?.mode, cursor: tcfg?.cursor, columns, schema: tcfg?.schema });
+      const deletes = deletesPolicyOf(tcfg?.deletes);
+      const { plan, problems: refused } = planTable(spec, { mode: tcfg?.mode, cursor: tcfg?.cursor, columns, schema: tcfg?.schema, deletes });
       for (const p of refused) {
         if (p.setting === 'columns') problems.push(`${where([...tp, 'columns', p.list, p.index])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}`);
         else if (p.setting === 'window') continue;
+        else if (p.setting === 'deletes') problems.push(`${where([...tp, 'deletes', p.field])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}`);
         else if (p.setting === 'mode') problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(p.value)}; modes: ${p.allowed.join(', ')}`);
         else if (p.allowed.length === 0) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
         else problems.push(`${where([...tp, 'cursor'])}: expected one of ${p.allowed.map((f) => `"${f}"`).join(', ')}; got ${show(p.value)}`);
       }
-      tables.push({ name, mode: plan.mode, cursorField: plan.cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}), ...(columns ? { columns } : {}), ...(tcfg?.schema ? { schema: tcfg.schema } : {}) });
+      tables.push({ name, mode: plan.mode, cursorField: plan.cursorField, ...(tcfg?.schedule ? { schedule: tcfg.schedule } : {}), ...(columns ? { columns } : {}), ...(tcfg?.schema ? { schema: tcfg.schema } : {}), ...(deletes ? { deletes } : {}) });
     }
     // The key is resolved once per source, and only when a table hashes: a source without hashing needs none.
     let hashKey: string | undefined;

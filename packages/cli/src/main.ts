@@ -45,8 +45,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('--full-refresh', 're-import the tables whatever their mode', false)
     .option('--since <date>', 're-read only the window from this cursor value (2024-01-01 = midnight UTC, or an ISO instant) and merge it; rows outside it and the saved cursor stay')
     .option('--until <date>', 'with --since: end of the window (inclusive); the vendor is still read to the present and later records are dropped before staging')
+    .option('--confirm-deletes', 'let a deletes: reconcile table delete more than its deletes.maxFraction in this run (after checking the vendor really lost those records)', false)
     .option('--json', 'print the results as JSON')
-    .action((source: string | undefined, o: { table: string[]; fullRefresh: boolean; since?: string; until?: string; json?: boolean }) => run(() => syncCommand({ config: cfg(), source, ...o }, io))());
+    .action((source: string | undefined, o: { table: string[]; fullRefresh: boolean; since?: string; until?: string; confirmDeletes: boolean; json?: boolean }) => run(() => syncCommand({ config: cfg(), source, ...o }, io))());
   program.command('status').description('per table: mode, cursor, last sync, outcome, rows, next run').option('--json', 'machine-readable').action((o: { json?: boolean }) => run(() => statusCommand({ config: cfg(), ...o }, io))());
   program
     .command('query <sql>')

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SCHEMA_CONTRACTS } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
+import { DEFAULT_MAX_DELETE_FRACTION, DELETE_HANDLES, type DeletesPolicy } from '@sluice/core/policies/deletes';
 
 /**
  * The data policies of a table in sluice.yaml (issue 18), kept apart from config.ts:
@@ -27,6 +28,32 @@ export const columnsSchema = z
 export const schemaContractSchema = z
   .enum(SCHEMA_CONTRACTS)
   .describe('What a sync does with a new field or a changed type: evolve (default: add, widen), freeze (fail with the diff, nothing written), discard_new_columns (keep the columns, count what is dropped).');
+
+/**
+ * `deletes:` (issue 18): `detect: reconcile` reads the keys of every live record at the vendor and marks
+ * (handle: soft, the default: `_sluice_deleted_at`) or removes (hard) the stored rows no longer there;
+ * `every` spaces the reconciliations out (a full key scan costs a full read); `maxFraction` is the share of
+ * the live rows one reconciliation may delete before it stops and asks for `--confirm-deletes`.
+ */
+export const deletesSchema = z
+  .strictObject({
+    detect: z.literal('reconcile').describe('reconcile: compare the primary keys of every live record at the vendor with the stored rows (vendor delete feeds are not supported yet).'),
+    handle: z.enum(DELETE_HANDLES).default('soft').describe('soft (default): set _sluice_deleted_at and keep the row; hard: delete the row (not on append_only tables).'),
+    every: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(s|m|h|d)$/, 'expected a duration like 12h or 1d')
+      .optional()
+      .describe('Reconcile at most this often (a sync reconciles when this long has passed since the last reconciliation); omitted: on every sync.'),
+    maxFraction: z.number().gt(0, 'expected a share of the table above 0, like 0.5').max(1, 'expected a share of the table up to 1 (100%)').default(DEFAULT_MAX_DELETE_FRACTION).describe('Largest share of the live rows one reconciliation deletes without --confirm-deletes (default 0.5).'),
+  })
+  .describe('Deleted records: how they are detected (reconcile) and handled (soft | hard).');
+
+const DURATION_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export const deletesPolicyOf = (d: z.output<typeof deletesSchema> | undefined): DeletesPolicy | undefined => {
+  if (!d) return undefined;
+  const m = d.every ? /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(d.every) : null;
+  return { detect: d.detect, handle: d.handle, maxFraction: d.maxFraction, ...(m ? { every: d.every, everyMs: Math.round(Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS]) } : {}) };
+};
 
 /** The source-level `hashKey:`; a secret (written as a `${VAR}` reference). */
 export const hashKeySchema = z.string().optional().describe("Key of the tables' columns.hash (default: the SLUICE_HASH_KEY variable); a secret: write ${VAR}.");

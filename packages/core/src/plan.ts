@@ -1,6 +1,7 @@
 import type { ResolvedTable, SyncMode } from './connector';
 import { subtractMs } from './time';
 import { EMPTY_COLUMN_POLICY, columnPolicyProblems, protectedFields, type ColumnPolicy } from './policies/columns';
+import type { DeletesPolicy } from './policies/deletes';
 
 /** `schema:` of a table: what a commit does when the vendor's records no longer fit the table's columns. */
 export const SCHEMA_CONTRACTS = ['evolve', 'freeze', 'discard_new_columns'] as const;
@@ -15,6 +16,8 @@ export interface TableSettings {
   columns?: ColumnPolicy;
   /** `schema:` — the table's schema contract (default evolve). */
   schema?: SchemaContract;
+  /** `deletes:` — how rows deleted at the vendor are found and handled. */
+  deletes?: DeletesPolicy;
 }
 
 /** Choices of one run (the CLI's flags, a schedule's input). */
@@ -23,6 +26,8 @@ export interface RunFlags {
   fullRefresh?: boolean;
   /** `--since`/`--until`: re-read this window of the cursor (UTC ISO, both inclusive) and merge it. */
   window?: { since: string; until?: string };
+  /** `--confirm-deletes`: a reconciliation may delete more than its table's `deletes.maxFraction`. */
+  confirmDeletes?: boolean;
 }
 
 /**
@@ -55,6 +60,13 @@ export interface TableRunPlan {
    * moves forward.
    */
   window?: { since: string; until?: string };
+  /**
+   * `deletes:` — set when this run reconciles deletions after its commit (not on a forced full refresh or a
+   * window re-sync: the former is exact already, the latter is about one window).
+   */
+  deletes?: DeletesPolicy;
+  /** `--confirm-deletes`: the reconciliation may go above `deletes.maxFraction`. */
+  confirmDeletes?: boolean;
 }
 
 /** A setting the table does not accept; `allowed` is empty for a cursor on a table that has none. */
@@ -63,7 +75,9 @@ export type PlanProblem =
   /** A column policy path the table cannot accept (a key, cursor or partition field; a malformed path). */
   | { setting: 'columns'; list: 'exclude' | 'hash'; index: number; value: string; reason: string }
   /** A window the table cannot re-sync (no cursor, a full-refresh table, --full-refresh). */
-  | { setting: 'window'; value: string; reason: string };
+  | { setting: 'window'; value: string; reason: string }
+  /** A `deletes:` the table cannot honour (no primary key, full_refresh mode, hard on append_only). */
+  | { setting: 'deletes'; field: 'detect' | 'handle'; value: string; reason: string };
 
 /**
  * The one place a table's run is decided. A setting the table does not accept is reported in `problems`
@@ -90,6 +104,16 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
     else if (!cursorField) problems.push({ setting: 'window', value, reason: `${spec.name} has no cursor, so it has no window to re-read (sync it without --since)` });
     else if (mode === 'full_refresh') problems.push({ setting: 'window', value, reason: `${spec.name} is synced in full_refresh mode, which replaces the whole table; a window re-sync needs incremental or append_only` });
   }
+  const deletes = settings.deletes;
+  if (deletes) {
+    if (spec.primaryKey.length === 0) problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} has no primary key, so a stored row cannot be matched with the vendor's live records` });
+    else if (mode === 'full_refresh') problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} is synced in full_refresh mode, which replaces the whole table on every sync: deleted records are already gone (remove deletes:)` });
+    else if (mode === 'append_only' && deletes.handle === 'hard')
+      problems.push({ setting: 'deletes', field: 'handle', value: deletes.handle, reason: `${spec.name} is append_only: its rows are a history of versions that Sluice never removes, so a deletion can only be marked (handle: soft)` });
+  }
+  // Reconcile after an ordinary sync only: a forced full refresh replaced the table with exactly what the
+  // vendor has, and a window re-sync is about one window.
+  const reconcile = deletes && !fullRefresh && !window && mode !== 'full_refresh' && spec.primaryKey.length > 0;
   return {
     plan: {
       table: spec.name,
@@ -101,6 +125,7 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
       columns,
       schemaContract: settings.schema ?? 'evolve',
       ...(window ? { window } : {}),
+      ...(reconcile ? { deletes, ...(flags.confirmDeletes ? { confirmDeletes: true } : {}) } : {}),
     },
     problems,
   };

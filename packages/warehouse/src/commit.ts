@@ -10,6 +10,7 @@ import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
 import { findSync, insertSyncSql, lakeTables, readTableState, type SyncRecord } from './state';
 import { syncViews, type ExtraView } from './catalog';
 import { enforceContract } from './contract';
+import { SOFT_DELETE_COLUMN } from '@sluice/core/policies/deletes';
 
 export interface TableShape {
   primaryKey: readonly string[];
@@ -70,7 +71,8 @@ const SYSTEM_COLUMNS: Column[] = [
   { name: '_sluice_synced_at', type: 'TIMESTAMPTZ' },
   { name: '_sluice_sync_id', type: 'VARCHAR' },
 ];
-const isSystem = (name: string) => name === SEQ_COLUMN || SYSTEM_COLUMNS.some((c) => c.name === name);
+// `_sluice_deleted_at` (deletes: soft) is added by a reconciliation (reconcile.ts), not by the records.
+const isSystem = (name: string) => name === SEQ_COLUMN || name === SOFT_DELETE_COLUMN || SYSTEM_COLUMNS.some((c) => c.name === name);
 
 /**
  * Commits a staged sync into its DuckLake table, data and sync record in one transaction:
@@ -225,11 +227,13 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
         const winners = staleIgnored ? `(SELECT * FROM new_rows ANTI JOIN stale USING (${keyList}))` : 'new_rows';
         const all = [...columns.map((c) => c.name), ...SYSTEM_COLUMNS.map((c) => c.name)].map(q);
         const src = `(SELECT *, ${system} FROM ${winners})`;
+        // A record the vendor sends again is live: a row a reconciliation had marked deleted is unmarked.
+        const unmark = existing.some((c) => c.name === SOFT_DELETE_COLUMN) ? `, ${q(SOFT_DELETE_COLUMN)} = NULL` : '';
         rowsWritten = Number(
           await scalar(
             conn,
             `MERGE INTO ${target} AS o USING ${src} AS n ON (${pk.map((k) => `o.${k} = n.${k}`).join(' AND ')})
-             WHEN MATCHED THEN UPDATE SET ${all.map((c) => `${c} = n.${c}`).join(', ')}
+             WHEN MATCHED THEN UPDATE SET ${all.map((c) => `${c} = n.${c}`).join(', ')}${unmark}
              WHEN NOT MATCHED THEN INSERT (${all.join(', ')}) VALUES (${all.map((c) => `n.${c}`).join(', ')})`,
           ),
         );
@@ -369,9 +373,13 @@ async function rewriteTable(conn: DuckDBConnection, source: string, table: strin
   const old = `${q(source)}.${q(`_sluice_rewrite_${table}`.slice(0, 63))}`;
   await conn.run(`ALTER TABLE ${target} RENAME TO ${q(`_sluice_rewrite_${table}`.slice(0, 63))}`);
   await createTable(conn, source, table, after, partitionColumn(partitionBy, after), false);
+  // Rows marked deleted stay marked through a rewrite.
+  const marked = stored.some((c) => c.name === SOFT_DELETE_COLUMN);
+  if (marked) await conn.run(`ALTER TABLE ${target} ADD COLUMN ${q(SOFT_DELETE_COLUMN)} TIMESTAMPTZ`);
   const select = [
     ...after.map((c) => (before.some((b) => b.name === c.name) ? castOld(c, before) : `CAST(NULL AS ${c.type}) AS ${q(c.name)}`)),
     ...SYSTEM_COLUMNS.filter((s) => stored.some((c) => c.name === s.name)).map((s) => q(s.name)),
+    ...(marked ? [q(SOFT_DELETE_COLUMN)] : []),
   ];
   await conn.run(`INSERT INTO ${target} BY NAME SELECT ${select.join(', ')} FROM ${old}`);
   await conn.run(`DROP TABLE ${old}`);

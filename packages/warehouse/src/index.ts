@@ -13,3 +13,4 @@ export { withLakeRetry, isRetryableLakeError } from './retry';
 export * from './upgrade';
 export * from './maintenance';
 export * from './rollback';
+export * from './reconcile';

@@ -41,6 +41,13 @@ export interface SyncRecord {
   warnings?: string[];
   /** For a rollback: the snapshot restored. */
   restoredSnapshot?: number;
+  /**
+   * `deletes: reconcile`: rows this sync's reconciliation marked deleted (soft) or removed (hard), and when
+   * it committed; both unset when the sync did not reconcile. Set by an UPDATE of this entry in the
+   * reconciliation's own transaction (reconcile.ts), after the sync's commit.
+   */
+  rowsDeleted?: number;
+  reconciledAt?: string;
 }
 
 const COLUMNS: [string, string][] = [
@@ -65,6 +72,8 @@ const COLUMNS: [string, string][] = [
   ['months_touched', 'BIGINT'],
   ['duplicate_keys', 'BIGINT'],
   ['restored_snapshot', 'BIGINT'],
+  ['rows_deleted', 'BIGINT'],
+  ['reconciled_at', 'TIMESTAMPTZ'],
 ];
 
 export const STATE_SCHEMA = 'sluice';
@@ -169,6 +178,8 @@ function toRecord(r: Record<string, unknown>): SyncRecord {
     monthsTouched: n(r.months_touched),
     duplicateKeys: n(r.duplicate_keys),
     restoredSnapshot: n(r.restored_snapshot),
+    rowsDeleted: n(r.rows_deleted),
+    reconciledAt: r.reconciled_at === null || r.reconciled_at === undefined ? undefined : iso(r.reconciled_at),
   };
 }
 

@@ -15,6 +15,8 @@ export interface SyncOptions {
   /** `--since`/`--until`: a window re-sync (sync-window.ts). */
   since?: string;
   until?: string;
+  /** `--confirm-deletes`: a reconciliation may delete more than its table's deletes.maxFraction. */
+  confirmDeletes?: boolean;
   json?: boolean;
 }
 
@@ -42,6 +44,8 @@ export function selectTargets(cfg: LoadedConfig, source: string | undefined, tab
 
 export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
   const cfg = await loadConfig(opts.config);
+  // A confirmation is about one table's deletion that the operator has looked at, not every table's.
+  if (opts.confirmDeletes && (!opts.source || opts.table.length === 0)) throw new UsageError('--confirm-deletes confirms one table\'s deletions: name the source and the table (sluice sync SOURCE --table T --confirm-deletes)');
   const targets = selectTargets(cfg, opts.source, opts.table);
   const window = windowOf(cfg, targets, opts);
   const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
@@ -51,7 +55,7 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
       io.info(`re-syncing the window ${window.since} … ${window.until ?? 'now'} (cursor); the saved cursor only moves forward${window.until ? '; records after --until are read and dropped before staging' : ''}`);
     const handles = await Promise.all(
       targets.map(async (t) => {
-        const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, ...(window ? { window } : {}), trigger: 'cli' };
+        const input: SyncSourceInput = { source: t.source, tables: t.tables, fullRefresh: opts.fullRefresh, ...(window ? { window } : {}), ...(opts.confirmDeletes ? { confirmDeletes: true } : {}), trigger: 'cli' };
         try {
           return await session.client.workflow.start('syncSource', {
             workflowId: sourceWorkflowId(t.source),
@@ -92,7 +96,7 @@ export async function syncCommand(opts: SyncOptions, io: Io): Promise<number> {
     finished = true;
     await poll;
     display.update(await snapshot(session.client, targets.map((t) => t.source)).catch(() => []));
-    const rows = results.flatMap((r) => r.tables.map((t) => [t.source, t.table, t.mode, t.outcome, t.rowsRead, t.rowsWritten, t.tableRows ?? '', t.cursorAfter ?? '', duration(t.durationMs), t.error ?? [t.schemaChanges.length ? `schema: ${t.schemaChanges.join('; ')}` : '', ...(t.warnings ?? []).map((w) => `⚠ ${w}`)].filter(Boolean).join(' | ')]));
+    const rows = results.flatMap((r) => r.tables.map((t) => [t.source, t.table, t.mode, t.outcome, t.rowsRead, t.rowsWritten, t.tableRows ?? '', t.cursorAfter ?? '', duration(t.durationMs), t.error ?? [t.schemaChanges.length ? `schema: ${t.schemaChanges.join('; ')}` : '', t.rowsDeleted !== undefined ? `deleted at the vendor: ${t.rowsDeleted}` : '', ...(t.warnings ?? []).map((w) => `⚠ ${w}`)].filter(Boolean).join(' | ')]));
     if (opts.json) io.out(JSON.stringify(results, null, 2));
     else io.out(textTable(['source', 'table', 'mode', 'outcome', 'read', 'written', 'table rows', 'cursor', 'took', 'note'], rows));
     const failedTables = results.flatMap((r) => r.tables).filter((t) => t.outcome === 'failed');

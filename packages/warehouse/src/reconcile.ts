@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { SOFT_DELETE_COLUMN, deletionRefusal, type DeleteHandle } from '@sluice/core/policies/deletes';
+import { rows, scalar } from './duck';
+import { openLake } from './lake';
+import { withLakeRetry } from './retry';
+import { quoteIdent as q, quoteLiteral as lit } from './schema';
+import { findSync, tableExists } from './state';
+import { setCommitMessage, tableColumns } from './commit';
+
+/**
+ * Deletions by reconciliation (`deletes: { detect: reconcile }`), the lake side: the keys of every live
+ * record at the vendor were written to `keysFile` (NDJSON, one object of key fields as text per line) by a
+ * complete key scan; stored rows whose key is not among them are marked (`soft`: `_sluice_deleted_at`)
+ * or removed (`hard`), in one DuckLake transaction with the update of the sync's own `sluice.syncs` entry
+ * (`rows_deleted`, `reconciled_at`). Only keys are loaded (a temp table DuckDB spills within its memory
+ * limit), never records.
+ */
+export interface ReconcileInput {
+  paths: Parameters<typeof openLake>[0];
+  source: string;
+  table: string;
+  primaryKey: readonly string[];
+  handle: DeleteHandle;
+  maxFraction: number;
+  /** `--confirm-deletes`: go above maxFraction. */
+  confirmed: boolean;
+  /** The sync this reconciliation follows: its `sluice.syncs` entry records the result. */
+  syncId: string;
+  keysFile: string;
+  onRetry?: (attempt: number, err: Error) => void;
+}
+
+export interface ReconcileResult {
+  /** Rows marked deleted (soft) or removed (hard). */
+  rowsDeleted: number;
+  /** Soft: previously marked rows whose key is live again, unmarked. */
+  rowsRestored: number;
+  /** Distinct live keys the vendor listed. */
+  liveKeys: number;
+  /** Rows of the table not marked deleted, before this reconciliation. */
+  liveRows: number;
+  /** An earlier attempt of this reconciliation had committed: nothing was done again. */
+  alreadyDone: boolean;
+}
+
+/** The deletion would go above the table's `deletes.maxFraction`; nothing was deleted. */
+export class DeletionThresholdError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeletionThresholdError';
+  }
+}
+
+/** When the table was last reconciled (UTC ISO), for `deletes.every`. */
+export async function lastReconciledAt(conn: DuckDBConnection, source: string, table: string): Promise<string | undefined> {
+  const have = await rows(conn, `SELECT 1 FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'sluice' AND table_name = 'syncs' AND column_name = 'reconciled_at'`);
+  if (have.length === 0) return undefined;
+  const v = await scalar(conn, `SELECT max(reconciled_at) FROM sluice.syncs WHERE source = ${lit(source)} AND "table" = ${lit(table)}`);
+  return v === null || v === undefined ? undefined : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
+}
+
+export async function applyReconciliation(input: ReconcileInput): Promise<ReconcileResult> {
+  const session = await openLake(input.paths, { collectGarbage: true });
+  try {
+    return await withLakeRetry(() => attempt(session.conn, input), { onRetry: input.onRetry });
+  } finally {
+    session.close();
+  }
+}
+
+async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<ReconcileResult> {
+  const { source, table } = input;
+  const sync = await findSync(conn, source, table, input.syncId);
+  // The reconciliation follows the sync's commit and writes into its entry: without one there is nothing
+  // to attach it to (and nothing may be deleted on the word of an uncommitted sync).
+  if (!sync) throw new Error(`${source}.${table}: sync ${input.syncId} has no committed entry in sluice.syncs; nothing was reconciled`);
+  if (sync.reconciledAt) return { rowsDeleted: sync.rowsDeleted ?? 0, rowsRestored: 0, liveKeys: 0, liveRows: 0, alreadyDone: true };
+  if (!(await tableExists(conn, source, table))) throw new Error(`${source}.${table} is not in the lake; nothing was reconciled`);
+
+  const target = `${q(source)}.${q(table)}`;
+  const soft = input.handle === 'soft';
+  const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
+  const mark = q(SOFT_DELETE_COLUMN);
+  const pk = input.primaryKey;
+  // Keys compare as text: the key file holds them as text whatever the column's type.
+  const matches = (alias: string) => pk.map((k) => `${alias}.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
+  const isLive = hasMark ? `${mark} IS NULL` : 'true';
+
+  await conn.run('DROP TABLE IF EXISTS temp.live_keys; DROP TABLE IF EXISTS temp.gone_keys');
+  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
+  const hasKeys = fs.existsSync(input.keysFile) && fs.statSync(input.keysFile).size > 0;
+  await conn.run(
+    hasKeys
+      ? `CREATE TEMP TABLE live_keys AS SELECT DISTINCT * FROM read_json(${lit(input.keysFile)}, format = 'newline_delimited', columns = {${spec}})`
+      : `CREATE TEMP TABLE live_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
+  );
+  const liveKeys = Number(await scalar(conn, 'SELECT count(*) FROM live_keys'));
+  await conn.run(
+    `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(${q(k)} AS VARCHAR) AS ${q(k)}`).join(', ')} FROM ${target} WHERE ${isLive} EXCEPT SELECT ${pk.map(q).join(', ')} FROM live_keys`,
+  );
+  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`;
+  const toDelete = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${goneWhere}`));
+  const liveRows = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${isLive}`));
+
+  const refusal = deletionRefusal({ source, table, toDelete, liveRows, maxFraction: input.maxFraction, confirmed: input.confirmed });
+  if (refusal) throw new DeletionThresholdError(refusal);
+
+  const now = new Date().toISOString();
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    let rowsDeleted = 0;
+    let rowsRestored = 0;
+    if (soft) {
+      if (!hasMark) await conn.run(`ALTER TABLE ${target} ADD COLUMN ${mark} TIMESTAMPTZ`);
+      if (toDelete > 0) rowsDeleted = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = TIMESTAMPTZ ${lit(now)} WHERE ${mark} IS NULL AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`));
+      // A record the vendor lists again (restored, or missed by an earlier scan) is live: unmark it.
+      if (hasMark) rowsRestored = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = NULL WHERE ${mark} IS NOT NULL AND EXISTS (SELECT 1 FROM live_keys k WHERE ${matches('k')})`));
+    } else if (toDelete > 0) {
+      rowsDeleted = Number(await scalar(conn, `DELETE FROM ${target} WHERE ${goneWhere}`));
+    }
+    await conn.run(
+      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
+    );
+    await setCommitMessage(conn, `reconcile ${source}.${table} (deletes: ${input.handle}): ${rowsDeleted} row(s) ${soft ? 'marked deleted' : 'deleted'}`, { source, table, sync_id: input.syncId, reconcile: { handle: input.handle, rows_deleted: rowsDeleted, live_keys: liveKeys } });
+    await conn.run('COMMIT');
+    return { rowsDeleted, rowsRestored, liveKeys, liveRows, alreadyDone: false };
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
