@@ -204,7 +204,7 @@ interface Hidden {
 function hiddenColumns(rt: Runtime, source: string): Hidden {
   const tables = rt.sources.get(source)?.tables ?? [];
   const of = (name: string) => {
-    const policy = (tables.find((t) => t.name === name) as { columns?: { exclude?: readonly string[]; hash?: readonly string[] } } | undefined)?.columns;
+    const policy = tables.find((t) => t.name === name)?.columns;
     return new Set([...(policy?.exclude ?? []), ...(policy?.hash ?? [])].map((p) => p.split('.')[0]!));
   };
   return { customers: of('customers'), orders: of('orders') };
