@@ -188,13 +188,21 @@ describe('export: commercetools → PostHog, worker killed mid-export, refused k
   let ct: CtEmulator;
   let env: SluiceEnv;
   const workers: ChildProcess[] = [];
+  let workerLogs = '';
+  // Real `sluice worker` processes, logging JSON at debug level (read for the key at the end).
+  const startWorker = async () => {
+    const w = await env.workerProcess({ SLUICE_LOG_FORMAT: 'json', SLUICE_LOG_LEVEL: 'debug' });
+    w.stdout!.on('data', (d) => (workerLogs += d));
+    w.stderr!.on('data', (d) => (workerLogs += d));
+    workers.push(w);
+  };
   const sources = (): SourceYaml[] => [{ name: 'exp_ct', type: 'commercetools', config: ctConfig(ct), tables: { customers: { mode: 'incremental' }, orders: { mode: 'incremental' } } }];
   const extra = () => ({ exports: [{ name: 'exp_ct_ph', type: 'posthog', from: 'exp_ct', schedule: 'manual', config: { host: ph.url, projectApiKey: '${EXPORT_TEST_CT_KEY}', batchSize: 20 } }] });
 
   beforeAll(async () => {
     ct = await startCt({ seed: 77, counts: { customers: 120, orders: 300, carts: 5, payments: 5, 'product-projections': 5, categories: 3, 'discount-codes': 2, inventory: 2 } });
     env = await sluiceEnv({ worker: false, sources: sources(), extra: extra() });
-    workers.push(await env.workerProcess());
+    await startWorker();
   });
   afterAll(async () => {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
@@ -217,7 +225,7 @@ describe('export: commercetools → PostHog, worker killed mid-export, refused k
     await until(() => ph.capture.batches - batchesBefore >= 6);
     workers[0]!.kill('SIGKILL');
     const killedAt = received(CT_PROJECT).length;
-    workers.push(await env.workerProcess());
+    await startWorker();
     const res = await run;
     ph.faults.length = 0;
     expect(res.code, res.stderr).toBe(0);
@@ -272,5 +280,11 @@ describe('export: commercetools → PostHog, worker killed mid-export, refused k
     const sent = received(CT_PROJECT).slice(before);
     expect(sent.map((e) => e.properties.order_id).sort()).toEqual(fresh.map((o) => o.id).sort());
     expect(sent.every((e) => e.event === 'order completed')).toBe(true);
+
+    // The workers logged the export (its outcome, the refused key) and never the key.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(workerLogs).toContain('export exp_ct_ph: ');
+    expect(workerLogs).toContain('PostHog refused the project API key of export');
+    expect(workerLogs).not.toContain(CT_KEY);
   });
 });
