@@ -37,7 +37,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   };
 
   program.command('validate').description('parse and validate the config; list every problem').action(run(() => validateCommand({ config: cfg() }, io)));
-  program.command('check [source]').description('verify credentials by reading one record per source').action((source?: string) => run(() => checkCommand({ config: cfg(), source }, io))());
+  program.command('check [source]').description('verify credentials by reading one record per source, and the PostHog key of each export (SOURCE may name an export)').action((source?: string) => run(() => checkCommand({ config: cfg(), source }, io))());
   program
     .command('sync [source]')
     .description('run syncs now, through Temporal, with live progress')

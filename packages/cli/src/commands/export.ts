@@ -20,7 +20,7 @@ import { WarehouseMissingError, withLake } from '@sluice/warehouse';
 import { readExportStates, type ExportState } from '@sluice/warehouse/exports';
 import { loadConfig, type LoadedConfig } from '../config';
 import type { NextRun } from '../schedules';
-import { openTemporal } from '../temporal';
+import { openTemporal, type TemporalSession } from '../temporal';
 import { duration, textTable } from '../format';
 import { UsageError, type Io } from '../io';
 
@@ -43,6 +43,7 @@ export async function exportCommand(opts: { config: string; name?: string; json?
   if (opts.name && chosen.length === 0) throw new UsageError(`unknown export "${opts.name}" in ${cfg.file}; exports: ${cfg.exports.map((e) => e.name).join(', ') || 'none (add one under exports:)'}`);
   if (chosen.length === 0) throw new UsageError(`no exports in ${cfg.file}: add one under exports: (see README, "Exports to PostHog")`);
   const session = await openTemporal(cfg, { worker: !cfg.temporal, say: io.info });
+  if (!session.worker) await warnIfNoWorker(session, io);
   const results: ExportResult[] = [];
   let failed = 0;
   try {
@@ -104,6 +105,16 @@ export async function exportCommand(opts: { config: string; name?: string; json?
       ),
     );
   return failed ? 1 : 0;
+}
+
+/** On a configured cluster the export waits for a worker: say so when none polls the task queue. */
+async function warnIfNoWorker(session: TemporalSession, io: Io): Promise<void> {
+  try {
+    const r = await session.client.workflowService.describeTaskQueue({ namespace: session.namespace, taskQueue: { name: session.taskQueue }, taskQueueType: 1 });
+    if (!r.pollers?.length) io.info(`no worker is polling task queue "${session.taskQueue}" on ${session.address}: start one with \`sluice worker\` (the export waits for it)`);
+  } catch {
+    // best effort
+  }
 }
 
 async function currentProgress(name: string, handle: WorkflowHandle): Promise<string | undefined> {
