@@ -56,10 +56,19 @@ describe('deletes: reconcile, soft', () => {
   it('a key scan that fails half-way deletes nothing; the next complete one does', async () => {
     emu.remove(11);
     const before = await env.query(`SELECT id, _sluice_deleted_at FROM del_soft.orders ORDER BY id`);
-    // Every key-scan request from page 3 on fails, through the HTTP retries and the activity's attempts.
-    emu.faults.push({ match: keyScanPage(3), kind: { type: 'status', status: 500 } });
+    // Every key-scan request from page 3 on fails, through the HTTP retries and the activity's attempts;
+    // pages 1 and 2 are read (the scan is cut half-way, not refused at its start).
+    const scanned = new Set<number>();
+    emu.faults.push({
+      match: (req) => {
+        if (keyScanPage(1)(req)) scanned.add(Number(req.query.get('page') ?? 1));
+        return keyScanPage(3)(req);
+      },
+      kind: { type: 'status', status: 500 },
+    });
     const failed = await sync(env, 'del_soft');
     emu.faults.length = 0;
+    expect([...scanned].sort()).toEqual([1, 2, 3]);
     expect(failed.code).toBe(1);
     expect(failed.result.outcome).toBe('failed');
     expect(failed.result.error).toMatch(/500/);
