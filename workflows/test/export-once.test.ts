@@ -122,6 +122,31 @@ describe('exportOnce', () => {
     expect(sent().slice(before).map((x) => x.properties.order_id)).toEqual(['o8']);
   });
 
+  it("a customer PostHog already knows (identified on the storefront) is linked to that person, not made twice", async () => {
+    // A storefront's project: visitors who logged in are persons identified by the shop's customer emails.
+    const shopPh = await startPostHog({ customers: 30, anonymousVisitors: 5, days: 10 });
+    const store = shopPh.project;
+    const known = shopPh.customers.map((c) => c.email.toLowerCase()).filter((e) => store.pdi.has(e)).slice(0, 4);
+    expect(known.length).toBe(4);
+    await sql(`CREATE SCHEMA link_shop`);
+    await sql(`CREATE TABLE link_shop.customers AS SELECT * FROM once_shop.customers WHERE false`);
+    const emails = [...known, 'new1@example.com', 'new2@example.com'];
+    await sql(`INSERT INTO link_shop.customers VALUES ${emails.map((e, i) => `('lc${i}', '${e}', 'F', 'L', NULL, 1, 10, 'USD', TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00')`).join(', ')}`);
+    await sql(`CREATE TABLE link_shop.orders AS SELECT * FROM once_shop.orders WHERE false`);
+    const personsBefore = store.persons.size;
+    const personOf = (e: string) => store.pdi.get(e);
+    const before = known.map(personOf);
+    try {
+      const r = await run(exp({ name: 'once_link', from: 'link_shop', host: shopPh.url, projectApiKey: `phc_${shopPh.projectId}` }));
+      expect(r.persons).toBe(6);
+      expect(store.persons.size).toBe(personsBefore + 2);
+      expect(known.map(personOf)).toEqual(before);
+      expect(store.persons.get(personOf(known[0]!)!)!.properties.shopify_customer_id).toBe('lc0');
+    } finally {
+      await shopPh.close();
+    }
+  });
+
   it('a batch PostHog refuses (400) fails the run and leaves the cursor where it was', async () => {
     const e = exp({ name: 'once_refused' });
     ph.faults.push({ match: (r) => r.path.startsWith('/batch'), times: 1, kind: { type: 'status', status: 400, body: { type: 'validation_error', detail: 'bad batch' } } });
