@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
+import { snapshot } from '../../packages/cli/src/progress';
 import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../harness';
 
 /**
@@ -81,6 +82,31 @@ describe('deletes: reconcile, soft', () => {
     expect(next.result.rowsDeleted).toBe(1);
     expect(idsOf(await env.query<{ id: number }>(`SELECT id FROM del_soft.orders WHERE _sluice_deleted_at IS NOT NULL ORDER BY id`))).toEqual([3, 7, 11]);
   }, 180_000);
+
+  it("the reconciliation shows its progress (phase, pages, keys) in sluice sync's live display, from its heartbeats", async () => {
+    emu.remove(13);
+    // Slow key-scan pages, so the phase can be watched while the scan runs.
+    emu.faults.push({ match: keyScanPage(1), kind: { type: 'delay', ms: 700 } });
+    const seen: { phase: string; pages: number; rows: number }[] = [];
+    let running = true;
+    const watcher = (async () => {
+      while (running) {
+        for (const l of await snapshot(env.client, ['del_soft']).catch(() => [])) if (l.phase === 'reconciling') seen.push({ phase: l.phase, pages: l.pages, rows: l.rows });
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+    const r = await sync(env, 'del_soft');
+    running = false;
+    await watcher;
+    emu.faults.length = 0;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.result.rowsDeleted).toBe(1);
+    expect(seen.length, 'the display showed the reconciling phase').toBeGreaterThan(0);
+    // Pages and keys grow as the scan goes (4 pages of 5 keys at most: 16 live orders).
+    expect(Math.max(...seen.map((x) => x.pages))).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...seen.map((x) => x.rows))).toBeLessThanOrEqual(emu.orders.size);
+    expect(Math.max(...seen.map((x) => x.rows))).toBeGreaterThan(0);
+  });
 
   it('every: 1d — a sync within a day of the last reconciliation does not reconcile', async () => {
     await env.writeConfig(source({ detect: 'reconcile', every: '1d' }));
