@@ -1,15 +1,14 @@
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
-import { SluiceError, sleep, type DataRecord, type Page, type ProgressEvent } from '@sluice/core';
+import { ExportUnavailable, SluiceError, sleep, type ProgressEvent } from '@sluice/core';
 import { graphql, type ShopifyClient } from './client';
 
 /**
- * Bulk query operations: start one (waiting for the shop's single slot), poll it to a final status,
- * then stream the JSONL result and reassemble each top-level node with its nested-connection children
- * (separate lines carrying `__parentId`, written after their parent).
+ * Bulk query operations, as the hooks of core's export-job kind (../../../packages/core/src/engine/export-job.ts):
+ * start one (waiting while another client holds the shop's single slot), read its status, cancel it, and
+ * stream the JSONL result, reassembling each top-level node with its nested-connection children (separate
+ * lines carrying `__parentId`, written after their parent). The engine polls, checkpoints and resumes.
  */
-
-export class BulkUnavailable extends Error {}
 
 const RUN = `mutation SluiceBulkRun($query: String!) {
   bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } }
@@ -33,7 +32,7 @@ interface Ctx {
   report: (e: ProgressEvent) => void;
 }
 
-async function status(c: Ctx, id: string): Promise<BulkStatus> {
+export async function bulkStatus(c: Ctx, id: string): Promise<BulkStatus> {
   const { data } = await graphql<{ node: BulkStatus | null }>(c.client, STATUS, { id }, { cost: 1, signal: c.signal, report: c.report });
   if (!data.node) throw new SluiceError('bad_response', `Shopify does not know bulk operation ${id}`);
   return data.node;
@@ -41,75 +40,51 @@ async function status(c: Ctx, id: string): Promise<BulkStatus> {
 
 const busy = (s: string | undefined) => s === 'CREATED' || s === 'RUNNING' || s === 'CANCELING';
 
-/** Starts a bulk query and waits for it to finish; the shop's slot is held until then. */
-export async function runBulk(c: Ctx, query: string, label: string): Promise<BulkStatus> {
-  const cfg = c.client.config.bulk;
-  const deadline = Date.now() + cfg.timeoutMs;
-  return c.client.withBulkSlot(async () => {
-    let id: string | undefined;
-    while (!id) {
-      const { data } = await graphql<{ bulkOperationRunQuery: { bulkOperation: { id: string } | null; userErrors: { message: string }[] } | null }>(
-        c.client,
-        RUN,
-        { query },
-        { cost: 10, signal: c.signal, report: c.report },
-      );
-      const payload = data.bulkOperationRunQuery;
-      const errors = payload?.userErrors ?? [];
-      if (payload?.bulkOperation && errors.length === 0) {
-        id = payload.bulkOperation.id;
-        break;
-      }
-      const msg = errors.map((e) => e.message).join('; ');
-      if (/in progress/i.test(msg)) {
-        // Another client (another worker, another app session) holds the shop's bulk slot: wait it out.
-        if (Date.now() > deadline) throw new SluiceError('transient', `Shopify: another bulk operation kept running for ${Math.round(cfg.timeoutMs / 60000)} min; giving up for now`);
-        c.report({ type: 'wait', ms: cfg.pollIntervalMs, reason: `another bulk operation is running on the shop (${label})` });
-        for (;;) {
-          await sleep(cfg.pollIntervalMs, c.signal);
-          const { data: cur } = await graphql<{ currentBulkOperation: { status: string } | null }>(c.client, CURRENT, {}, { cost: 1, signal: c.signal, report: c.report });
-          if (!busy(cur.currentBulkOperation?.status) || Date.now() > deadline) break;
-        }
-        continue;
-      }
-      if (/access denied/i.test(msg)) throw new SluiceError('permission', `Shopify: ${msg} (bulk ${label})`);
-      throw new BulkUnavailable(`Shopify refused the bulk query for ${label}: ${msg || 'no operation returned'}`);
-    }
-    c.report({ type: 'note', message: `bulk operation ${id} started for ${label}` });
-    return waitBulk(c, id, deadline);
-  });
+/** Asks Shopify to stop an operation (timed out, or the sync was cancelled) so the shop's slot is free. */
+export async function cancelBulk(client: ShopifyClient, id: string): Promise<void> {
+  await graphql(client, `mutation SluiceBulkCancel($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }`, { id }, { cost: 10 });
 }
 
-export async function waitBulk(c: Ctx, id: string, deadline = Date.now() + c.client.config.bulk.timeoutMs): Promise<BulkStatus> {
+/** Starts a bulk query; answers its id. Another client holding the shop's slot is waited out. */
+export async function startBulk(c: Ctx, query: string, label: string): Promise<string> {
   const cfg = c.client.config.bulk;
-  let interval = Math.min(cfg.pollIntervalMs, 1000);
+  const deadline = Date.now() + cfg.timeoutMs;
   for (;;) {
-    const s = await status(c, id);
-    if (!busy(s.status)) return s;
-    if (Date.now() > deadline) {
-      await graphql(c.client, `mutation SluiceBulkCancel($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }`, { id }, { cost: 10, signal: c.signal }).catch(() => undefined);
-      throw new SluiceError('transient', `Shopify bulk operation ${id} did not finish within ${Math.round(cfg.timeoutMs / 60000)} min; canceled it`);
+    const { data } = await graphql<{ bulkOperationRunQuery: { bulkOperation: { id: string } | null; userErrors: { message: string }[] } | null }>(
+      c.client,
+      RUN,
+      { query },
+      { cost: 10, signal: c.signal, report: c.report },
+    );
+    const payload = data.bulkOperationRunQuery;
+    const errors = payload?.userErrors ?? [];
+    if (payload?.bulkOperation && errors.length === 0) {
+      const id = payload.bulkOperation.id;
+      c.report({ type: 'note', message: `bulk operation ${id} started for ${label}` });
+      return id;
     }
-    c.report({ type: 'note', message: `bulk operation ${id}: ${s.status}, ${s.objectCount} objects` });
-    try {
-      await sleep(interval, c.signal);
-    } catch (e) {
-      // The sync was cancelled: free the shop's bulk slot for the next run.
-      await graphql(c.client, `mutation SluiceBulkCancel($id: ID!) { bulkOperationCancel(id: $id) { userErrors { message } } }`, { id }, { cost: 10 }).catch(() => undefined);
-      throw e;
+    const msg = errors.map((e) => e.message).join('; ');
+    if (/in progress/i.test(msg)) {
+      // Another client (another worker, another app session) holds the shop's bulk slot: wait it out.
+      if (Date.now() > deadline) throw new SluiceError('transient', `Shopify: another bulk operation kept running for ${Math.round(cfg.timeoutMs / 60000)} min; giving up for now`);
+      c.report({ type: 'wait', ms: cfg.pollIntervalMs, reason: `another bulk operation is running on the shop (${label})` });
+      for (;;) {
+        await sleep(cfg.pollIntervalMs, c.signal);
+        const { data: cur } = await graphql<{ currentBulkOperation: { status: string } | null }>(c.client, CURRENT, {}, { cost: 1, signal: c.signal, report: c.report });
+        if (!busy(cur.currentBulkOperation?.status) || Date.now() > deadline) break;
+      }
+      continue;
     }
-    interval = Math.min(cfg.pollIntervalMs, interval * 2);
+    if (/access denied/i.test(msg)) throw new SluiceError('permission', `Shopify: ${msg} (bulk ${label})`);
+    throw new ExportUnavailable(`Shopify refused the bulk query for ${label}: ${msg || 'no operation returned'}`);
   }
 }
 
 export interface BulkReadOptions {
-  operationId: string;
   /** Top-level records already staged by a previous attempt. */
   skip: number;
   /** Nested connection fields by the GID type of their nodes (`LineItem` → `lineItems`). */
   children: Record<string, string>;
-  pageSize: number;
-  transform: (node: Record<string, unknown>) => DataRecord | DataRecord[];
   /** Lines the file must have (the operation's objectCount): a shorter file was cut off. */
   expectedObjects?: number;
 }
@@ -117,10 +92,10 @@ export interface BulkReadOptions {
 const gidType = (id: unknown) => (typeof id === 'string' ? /^gid:\/\/shopify\/(\w+)\//.exec(id)?.[1] : undefined);
 
 /**
- * Streams the JSONL file of a completed operation: memory holds one top-level node with its children
- * and one page. The checkpoint counts the top-level nodes staged so far.
+ * Streams the JSONL file of a completed operation: each top-level node after the first `skip`, with its
+ * children. Memory holds one top-level node with its children.
  */
-export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): AsyncGenerator<Page> {
+export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): AsyncGenerator<Record<string, unknown>> {
   let res;
   try {
     res = await request(url, { method: 'GET', signal: c.signal, headersTimeout: 120_000, bodyTimeout: 300_000 });
@@ -133,20 +108,17 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
     throw new SluiceError('transient', `download of the Shopify bulk result answered HTTP ${res.statusCode} (an expired link is renewed on retry)`);
   }
   let index = 0;
-  let page: DataRecord[] = [];
   let root: Record<string, unknown> | undefined;
   let byId = new Map<string, Record<string, unknown>>();
   const emitted = new Set<string>();
-  const finish = () => {
-    if (!root) return;
-    index++;
-    emitted.add(String(root['id']));
-    if (index > o.skip) {
-      const rows = o.transform(root);
-      if (Array.isArray(rows)) page.push(...rows);
-      else page.push(rows);
-    }
+  /** The node just completed (all its children seen), unless it was staged by an earlier attempt. */
+  const finish = (): Record<string, unknown> | undefined => {
+    const done = root;
     root = undefined;
+    if (!done) return undefined;
+    index++;
+    emitted.add(String(done['id']));
+    return index > o.skip ? done : undefined;
   };
   const lines = createInterface({ input: res.body, crlfDelay: Infinity });
   let objects = 0;
@@ -161,11 +133,8 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
     }
     const parentId = obj['__parentId'];
     if (parentId === undefined) {
-      finish();
-      if (page.length >= o.pageSize) {
-        yield { records: page, checkpoint: { bulk: { id: o.operationId, skip: index } } };
-        page = [];
-      }
+      const done = finish();
+      if (done) yield done;
       root = obj;
       for (const field of Object.values(o.children)) root[field] = [];
       byId = new Map([[String(obj['id']), obj]]);
@@ -188,6 +157,6 @@ export async function* readBulkFile(c: Ctx, url: string, o: BulkReadOptions): As
   if (o.expectedObjects !== undefined && objects !== o.expectedObjects) {
     throw new SluiceError('transient', `the Shopify bulk result has ${objects} objects where the operation reported ${o.expectedObjects} (download cut off?)`);
   }
-  finish();
-  yield { records: page, checkpoint: { done: true } };
+  const last = finish();
+  if (last) yield last;
 }

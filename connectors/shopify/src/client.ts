@@ -1,4 +1,4 @@
-import { HttpClient, SluiceError, apiKeyHeaderAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
+import { HttpClient, QueryTooCostly, SluiceError, apiKeyHeaderAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
 import { costBucket, shopifyCostReport, type CostBucket } from '@sluice/core/http/cost-bucket';
 import type { ShopifyConfig } from './config';
 
@@ -25,12 +25,9 @@ export interface GraphqlResult<T> {
  * Thrown when a query costs more than Shopify will ever run (the single-query limit, or more than the
  * whole bucket): the caller shrinks the page. Not retryable as such: the same query would fail again.
  */
-export class MaxCostExceeded extends SluiceError {
-  constructor(
-    readonly cost: number,
-    readonly maxCost: number,
-  ) {
-    super('config', `Shopify: a query cost ${cost} points, above the ${maxCost} points Shopify allows for one query`);
+export class MaxCostExceeded extends QueryTooCostly {
+  constructor(cost: number, maxCost: number) {
+    super(cost, maxCost, `Shopify: a query cost ${cost} points, above the ${maxCost} points Shopify allows for one query`);
   }
 }
 

@@ -1,13 +1,15 @@
-import { SluiceError, checkPageOrder, sleep, type ColumnType, type CursorSpec, type DataRecord, type Json, type OrderKey, type Page, type ReadContext, type TableSpec } from '@sluice/core';
-import { graphql, MaxCostExceeded, type ShopifyClient } from './client';
-import { BulkUnavailable, readBulkFile, runBulk, waitBulk } from './bulk';
+import { SluiceError, connectionPages, graphqlTable, type ColumnType, type Connection, type CostSizing, type CursorSpec, type DataRecord, type ExportJobDecl, type Json, type OrderKey, type ReadContext, type TableSpec } from '@sluice/core';
+import { graphql, type ShopifyClient } from './client';
+import { bulkStatus, cancelBulk, readBulkFile, startBulk } from './bulk';
 import { PageCostModel } from './query-cost';
 import type { ShopifyConfig } from './config';
 
 /**
  * A Shopify table is declared as data (root connection, node fields, nested connections, transform);
- * this file turns the declaration into a `read` that pages through the connection (cost-sized pages,
- * nested connections completed with follow-up queries) or backfills through a bulk operation.
+ * this file turns the declaration into core's GraphQL table (../../../packages/core/src/engine/graphql.ts):
+ * the engine pages the connection and runs the bulk operation as an export job; Shopify supplies only its
+ * hooks: the query text, the cost model, nested connections completed per page, and the bulk operation's
+ * mutations and JSONL file.
  */
 export interface NestedConnection {
   /** Field on the node (`lineItems`). */
@@ -48,14 +50,7 @@ export interface ShopifyTableDef {
   transform(node: Record<string, any>): DataRecord | DataRecord[];
 }
 
-const rowsOf = (def: ShopifyTableDef, nodes: Record<string, any>[]): DataRecord[] => nodes.flatMap((n): DataRecord[] => {
-  const rows = def.transform(n);
-  return Array.isArray(rows) ? rows : [rows];
-});
-
 type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
-
-type Checkpoint = { done?: true; page?: { after: string | null; last?: Json[] | null }; bulk?: { id: string; skip: number } } | undefined;
 
 export const LOOKBACK_MS = 60_000;
 
@@ -156,50 +151,36 @@ export const countQuery = (count: NonNullable<ShopifyTableDef['count']>) =>
     ? `query SluiceCount($query: String, $limit: Int) { c: ${count.field}(query: $query, limit: $limit) { count precision } }`
     : `query SluiceCount($query: String) { c: ${count.field}(query: $query) { count precision } }`;
 
-async function* bulkPhase(def: ShopifyTableDef, ctx: Ctx, resume: { id: string; skip: number } | undefined): AsyncGenerator<Page> {
-  const c = { client: ctx.client, signal: ctx.signal, report: ctx.report };
-  const op = resume ? await waitBulk(c, resume.id) : await runBulk(c, bulkQuery(def, searchFor(ctx), sortKeyFor(def, ctx)), `${ctx.source}.${def.name}`);
-  if (op.status !== 'COMPLETED') {
-    if (op.errorCode === 'ACCESS_DENIED') throw new SluiceError('permission', `Shopify: access denied to the bulk query of ${def.name}; the token needs ${def.requires}`);
-    throw new BulkUnavailable(`bulk operation ${op.id} ended ${op.status}${op.errorCode ? ` (${op.errorCode})` : ''}`);
-  }
-  if (!resume) yield { records: [], checkpoint: { bulk: { id: op.id, skip: 0 } } };
-  if (!op.url) {
-    yield { records: [], checkpoint: { done: true } };
-    return;
-  }
-  const children = Object.fromEntries((def.nested ?? []).map((n) => [n.type, n.field]));
-  // A broken download is resumed in place: a fresh link, skipping the records already staged.
-  let url = op.url;
-  let skip = resume?.skip ?? 0;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const file = readBulkFile(c, url, { operationId: op.id, skip, children, pageSize: 1000, transform: def.transform, expectedObjects: Number(op.objectCount) || undefined });
-      for await (const page of file) {
-        const b = (page.checkpoint as { bulk?: { skip: number } }).bulk;
-        if (b) skip = b.skip;
-        yield page;
-      }
-      return;
-    } catch (e) {
-      if (!(e instanceof SluiceError) || e.kind !== 'transient' || attempt >= 3 || ctx.signal.aborted) throw e;
-      ctx.log.warn(`shopify ${def.name}: ${e.message}; downloading again (attempt ${attempt + 1})`);
-      ctx.report({ type: 'retry', attempt, reason: e.message });
-      await sleep(500 * attempt, ctx.signal);
-      const again = await waitBulk(c, op.id);
-      if (!again.url) throw e;
-      url = again.url;
-    }
-  }
-}
-
 /** Before the first page of a source: one cheap query so pages are sized against the real bucket. */
 async function learnBucket(ctx: Ctx): Promise<void> {
   if (ctx.client.bucket.observed()) return;
   await graphql(ctx.client, `query SluiceBucket { shop { id } }`, {}, { cost: 1, signal: ctx.signal, report: ctx.report });
 }
 
-/** Fetches the rest of nested connections that did not fit the parent page. */
+/**
+ * Shopify's cost model as core's cost hook: pages fit the bucket's points available now, learn from the
+ * reported `requestedQueryCost`, and shrink under the single-query limit after a MAX_COST_EXCEEDED.
+ */
+export function shopifyCost(ctx: Ctx, model: PageCostModel): CostSizing {
+  let maxCost = 1000;
+  return {
+    size: (requested) => ctx.client.bucket.fit(model.page(requested, maxCost)),
+    estimate: (n) => model.estimate(n),
+    calibrate: (n, cost) => model.calibrate(n, cost),
+    tooCostly(n, cost, max) {
+      model.calibrate(n, cost);
+      maxCost = max;
+    },
+  };
+}
+
+/** The transport of every Shopify query: one POST through the cost governor. */
+const post = (ctx: Ctx) => async (req: { query: string; variables: Record<string, Json>; cost?: number }) => {
+  const { data, requestedCost } = await graphql<Record<string, unknown>>(ctx.client, req.query, req.variables, { cost: req.cost ?? 1, signal: ctx.signal, report: ctx.report });
+  return { data, cost: requestedCost };
+};
+
+/** Fetches the rest of nested connections that did not fit the parent page (core's connection pages, per parent). */
 async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<string, any>[]): Promise<void> {
   for (const l of def.lists ?? []) {
     const query = `query SluiceList($id: ID!) { node(id: $id) { ... on ${def.type} { ${l.field} { ${l.fields} } } } }`;
@@ -215,88 +196,56 @@ async function completeNested(def: ShopifyTableDef, ctx: Ctx, nodes: Record<stri
 }`;
     const model = new PageCostModel(query, 'first');
     for (const node of nodes) {
-      const conn = node[n.field] as { pageInfo?: { hasNextPage?: boolean; endCursor?: string | null }; nodes?: unknown[] } | undefined;
+      const conn = node[n.field] as Partial<Connection> | undefined;
       const all = [...(conn?.nodes ?? [])];
-      let info = conn?.pageInfo;
-      let maxCost = 1000;
-      while (info?.hasNextPage && info.endCursor) {
-        const size = ctx.client.bucket.fit(model.page(50, maxCost)); // the rest of one parent: usually a few
-        let res;
-        try {
-          res = await graphql<{ node: Record<string, any> | null }>(
-            ctx.client,
-            query,
-            { id: node['id'], first: size, after: info.endCursor },
-            { cost: model.estimate(size), signal: ctx.signal, report: ctx.report },
-          );
-        } catch (e) {
-          if (e instanceof MaxCostExceeded && size > 1) {
-            model.calibrate(size, e.cost);
-            maxCost = e.maxCost;
-            continue;
-          }
-          throw e;
-        }
-        const { data, requestedCost } = res;
-        model.calibrate(size, requestedCost);
-        const more = data.node?.[n.field];
-        if (!more) break;
-        all.push(...(more.nodes ?? []));
-        if (more.pageInfo?.endCursor === info.endCursor) throw new SluiceError('bad_response', `Shopify repeated a ${n.field} cursor for ${node['id']}`);
-        info = more.pageInfo;
+      const after = conn?.pageInfo?.hasNextPage ? conn.pageInfo.endCursor : null;
+      if (after) {
+        const pages = connectionPages({
+          vendor: 'Shopify',
+          table: def.name,
+          connection: `${n.field} of ${String(node['id'])}`,
+          size: 50, // the rest of one parent: usually a few
+          cost: shopifyCost(ctx, model),
+          after,
+          async fetch(req) {
+            const { data, cost } = await post(ctx)({ query, variables: { id: node['id'], first: req.first, after: req.after }, cost: req.cost });
+            const more = (data['node'] as Record<string, any> | null)?.[n.field] as Connection | undefined;
+            // A parent gone since its page: nothing more to complete.
+            return { connection: more ?? { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } }, cost };
+          },
+        });
+        for await (const page of pages) all.push(...page.nodes);
       }
       node[n.field] = all;
     }
   }
 }
 
-async function* pagePhase(def: ShopifyTableDef, ctx: Ctx, after: string | null, lastKey: OrderKey | null = null): AsyncGenerator<Page> {
-  const sortKey = sortKeyFor(def, ctx);
-  const order = orderOf(sortKey);
-  const query = pagedQuery(def, sortKey);
-  const search = searchFor(ctx);
-  const model = new PageCostModel(query, 'first');
-  let maxCost = 1000;
-  const seen = new Set<string>();
-  await learnBucket(ctx);
-  for (;;) {
-    const size = ctx.client.bucket.fit(model.page(ctx.config.pageSize, maxCost));
-    let result;
-    try {
-      result = await graphql<Record<string, { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Record<string, any>[] }>>(
-        ctx.client,
-        query,
-        { first: size, after, query: search ?? null },
-        { cost: model.estimate(size), signal: ctx.signal, report: ctx.report },
-      );
-    } catch (e) {
-      if (e instanceof MaxCostExceeded && size > 1) {
-        model.calibrate(size, e.cost);
-        maxCost = e.maxCost;
-        continue;
-      }
-      throw e;
-    }
-    model.calibrate(size, result.requestedCost);
-    const conn = result.data[def.root];
-    if (!conn) throw new SluiceError('bad_response', `Shopify answered without ${def.root}`);
-    if (order) lastKey = checkPageOrder({ vendor: 'Shopify', table: def.name, keys: conn.nodes.map(order.key), after: lastKey, start: order.start, fields: order.fields });
-    await completeNested(def, ctx, conn.nodes);
-    const records = rowsOf(def, conn.nodes);
-    const next = conn.pageInfo.hasNextPage ? conn.pageInfo.endCursor : null;
-    if (!next) {
-      yield { records, checkpoint: { done: true } };
-      return;
-    }
-    if (seen.has(next)) throw new SluiceError('bad_response', `Shopify returned the ${def.root} cursor ${next} twice; stopping to avoid an endless loop`);
-    seen.add(next);
-    yield { records, checkpoint: { page: { after: next, ...(order ? { last: lastKey as Json[] | null } : {}) } } };
-    after = next;
-  }
+/** The export-job hooks of a table: the count query choosing it, the bulk query, the JSONL download. */
+function bulkJob(def: ShopifyTableDef): ExportJobDecl<Ctx> {
+  const children = Object.fromEntries((def.nested ?? []).map((n) => [n.type, n.field]));
+  const c = (ctx: Ctx) => ({ client: ctx.client, signal: ctx.signal, report: ctx.report });
+  return {
+    describe: def.count ? `bulk operation when ${def.count.field} reaches bulk.threshold (or paging would take bulk.minPagingSeconds)` : 'bulk operation when bulk.mode is "always"',
+    wanted: (ctx) => wantsBulk(def, ctx, searchFor(ctx)),
+    start: (ctx) => startBulk(c(ctx), bulkQuery(def, searchFor(ctx), sortKeyFor(def, ctx)), `${ctx.source}.${def.name}`),
+    async poll(id, ctx) {
+      const s = await bulkStatus(c(ctx), id);
+      if (s.status === 'CREATED' || s.status === 'RUNNING' || s.status === 'CANCELING') return { state: 'running', note: `bulk operation ${id}: ${s.status}, ${s.objectCount} objects` };
+      if (s.status === 'COMPLETED') return { state: 'completed', url: s.url, objectCount: Number(s.objectCount) || undefined };
+      if (s.errorCode === 'ACCESS_DENIED') throw new SluiceError('permission', `Shopify: access denied to the bulk query of ${def.name}; the token needs ${def.requires}`);
+      return { state: 'failed', reason: `bulk operation ${s.id} ended ${s.status}${s.errorCode ? ` (${s.errorCode})` : ''}` };
+    },
+    cancel: (id, ctx) => cancelBulk(ctx.client, id),
+    timing: (ctx) => ({ pollIntervalMs: ctx.config.bulk.pollIntervalMs, timeoutMs: ctx.config.bulk.timeoutMs }),
+    oneAtATime: (ctx) => (run) => ctx.client.withBulkSlot(run),
+    download: (req, ctx) => readBulkFile(c(ctx), req.url, { skip: req.skip, children, expectedObjects: req.objectCount }),
+  };
 }
 
 export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, ShopifyClient> {
-  return {
+  return graphqlTable<ShopifyConfig, ShopifyClient>({
+    vendor: 'Shopify',
     name: def.name,
     description: def.description,
     primaryKey: ['id'],
@@ -306,37 +255,36 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
     cursor: def.cursor ?? { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
     columns: /\blegacyResourceId\b/.test(def.fields) ? { legacyResourceId: 'BIGINT', ...def.columns } : def.columns,
     requires: def.requires,
-    reads: {
-      endpoint: `POST /admin/api/{config.apiVersion}/graphql.json: ${def.root}(first:, after:, query:${def.sortable ? ', sortKey:' : ''}) { nodes { … } }`,
-      paging: {
-        kind: 'graphql-connection',
-        pageSize: { config: 'pageSize' },
-        // What makes Shopify's paging its own: pages sized to the query-cost bucket, nested connections
-        // completed by follow-up queries, and a backfill through a bulk operation (start, poll, download JSONL).
-        costSized: true,
-        ...(def.nested?.length ? { nested: def.nested.map((n) => `${n.field} (first ${n.pageSize}, the rest by follow-up queries)`) } : {}),
-        backfill: def.count ? `bulk operation when ${def.count.field} reaches bulk.threshold (or paging would take bulk.minPagingSeconds)` : 'bulk operation when bulk.mode is "always"',
+    endpoint: `POST /admin/api/{config.apiVersion}/graphql.json: ${def.root}(first:, after:, query:${def.sortable ? ', sortKey:' : ''}) { nodes { … } }`,
+    filter: { updatedAt: "query=updated_at:>='{value}'", createdAt: "query=created_at:>='{value}'" },
+    paging: {
+      kind: 'graphql-connection',
+      size: { config: 'pageSize' },
+      connection: def.root,
+      query: (ctx) => {
+        const search = searchFor(ctx);
+        return { text: pagedQuery(def, sortKeyFor(def, ctx)), variables: { query: search ?? null } };
       },
-      filter: { updatedAt: "query=updated_at:>='{value}'", createdAt: "query=created_at:>='{value}'" },
+      post: (req, ctx) => post(ctx)(req),
+      async cost(query, ctx) {
+        const model = new PageCostModel(query, 'first');
+        await learnBucket(ctx);
+        return shopifyCost(ctx, model);
+      },
+      order: (ctx) => orderOf(sortKeyFor(def, ctx)),
     },
-    async *read(ctx) {
-      const cp = ctx.request.checkpoint as Checkpoint;
-      if (cp?.done) return;
-      if (cp?.page) {
-        yield* pagePhase(def, ctx, cp.page.after, cp.page.last ?? null);
-        return;
-      }
-      if (cp?.bulk || (await wantsBulk(def, ctx, searchFor(ctx)))) {
-        try {
-          yield* bulkPhase(def, ctx, cp?.bulk);
-          return;
-        } catch (e) {
-          if (!(e instanceof BulkUnavailable)) throw e;
-          ctx.log.warn(`shopify ${def.name}: ${e.message}; paging instead`);
-          ctx.report({ type: 'note', message: `${e.message}; paging instead` });
+    ...(def.nested?.length || def.lists?.length
+      ? {
+          perPage: {
+            describe: [
+              ...(def.nested ?? []).map((n) => `${n.field} (first ${n.pageSize}, the rest by follow-up queries)`),
+              ...(def.lists ?? []).map((l) => `${l.field} (first ${l.first}, a full list re-read whole)`),
+            ],
+            run: (nodes, ctx) => completeNested(def, ctx, nodes),
+          },
         }
-      }
-      yield* pagePhase(def, ctx, null);
-    },
-  };
+      : {}),
+    exportJob: bulkJob(def),
+    transform: def.transform,
+  });
 }

@@ -7,6 +7,7 @@ export * from './engine/read-ahead';
 export * from './engine/keyset-scan';
 export * from './engine/windows';
 export * from './engine/query';
+export * from './engine/graphql';
 export * from './errors';
 export * from './redact';
 export * from './time';
