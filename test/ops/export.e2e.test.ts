@@ -230,6 +230,11 @@ describe('export: commercetools → PostHog, worker killed mid-export, refused k
     ph.faults.length = 0;
     expect(res.code, res.stderr).toBe(0);
     expect(killedAt).toBeLessThan(received(CT_PROJECT).length);
+    // The run's counts include what the killed attempt committed (the retried attempt carried them on):
+    // every event PostHog holds, the batch in flight at the kill counted once.
+    const [result] = JSON.parse(res.stdout) as { persons: number; events: number }[];
+    expect(result!.events).toBe(events(CT_PROJECT).length);
+    expect(result!.persons).toBe(events(CT_PROJECT, '$identify').length);
 
     const customers = ct.store.all('customers');
     const orders = ct.store.all('orders');

@@ -105,7 +105,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
   try {
     const hidden = hiddenColumns(rt, exp.from);
     const type = exp.sourceType as ExportSourceType;
-    let started_: { cursorBefore: ExportCursor; mapCtx: MapContext; horizon: { customers?: number; orders?: number } } | undefined;
+    let begun: { cursorBefore: ExportCursor; mapCtx: MapContext; horizon: { customers?: number; orders?: number } } | undefined;
     let cursor: ExportCursor = {};
     const record = (conn: DuckDBConnection, outcome: 'progress' | 'succeeded') =>
       recordExport(conn, { export: exp.name, runId, startedAt, finishedAt: new Date().toISOString(), outcome, persons: hb.persons, events: hb.events, batches: hb.batches, cursor });
@@ -116,14 +116,18 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
      * few batches: a sync committing in the same worker waits seconds at most.
      */
     const chunk = Math.max(exp.batchSize * 8, 2000);
-    const inSession = <T>(fn: (conn: DuckDBConnection, ctx: NonNullable<typeof started_>) => Promise<T>) =>
+    const inSession = <T>(fn: (conn: DuckDBConnection, ctx: NonNullable<typeof begun>) => Promise<T>) =>
       withLake(rt.warehouse, {}, async ({ conn }) => {
-        if (!started_) {
+        if (!begun) {
           await requireTables(conn, exp.from);
           const state = await readExportState(conn, exp.name);
-          const cursorBefore: ExportCursor = (state.cursor as ExportCursor | undefined) ?? {};
-          cursor = { ...cursorBefore };
-          started_ = {
+          cursor = { ...((state.cursor as ExportCursor | undefined) ?? {}) };
+          // A retried attempt of this run (its worker died) carries on from the counts its batches committed;
+          // the run began where the previous run ended.
+          const mine = state.latest?.runId === runId && state.latest.outcome === 'progress' ? state.latest : undefined;
+          if (mine) Object.assign(hb, { persons: mine.persons, events: mine.events, batches: mine.batches });
+          const cursorBefore: ExportCursor = ((mine ? state.last?.cursor : state.cursor) as ExportCursor | undefined) ?? {};
+          begun = {
             cursorBefore,
             horizon: { customers: await horizonOf(rt, conn, exp.from, 'customers'), orders: await horizonOf(rt, conn, exp.from, 'orders') },
             mapCtx: {
@@ -136,7 +140,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
             },
           };
         }
-        return fn(conn, started_);
+        return fn(conn, begun);
       });
     const stream = async <R extends { id: string; updated_us: number }>(
       kind: 'customers' | 'orders',
@@ -172,7 +176,7 @@ export async function exportOnce(rt: Runtime, exp: RuntimeExport, o: { runId: st
     await stream<CustomerRow>('customers', (conn, after, horizonUs) => readCustomers(conn, { source: exp.from, type, after, horizonUs, limit: chunk }), (c, m) => [personEvent(scrubCustomer(c, hidden.customers), m)], false);
     await stream<OrderRow>('orders', (conn, after, horizonUs) => readOrders(conn, { source: exp.from, type, after, horizonUs, limit: chunk }), (o, m) => orderEvents(scrubOrder(o, hidden), m), true);
     const durationMs = Date.now() - started;
-    return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore: started_!.cursorBefore, cursorAfter: cursor, durationMs };
+    return { name: exp.name, from: exp.from, outcome: 'succeeded', persons: hb.persons, events: hb.events, batches: hb.batches, requests: client.requests(), cursorBefore: begun!.cursorBefore, cursorAfter: cursor, durationMs };
   } finally {
     clearInterval(timer);
     await client.close().catch(() => undefined);
