@@ -3,7 +3,9 @@
  * 10,000) and N/5 customers from Shopify-shaped lake tables to the PostHog emulator's capture API, through
  * the export's own code path (exportOnce: lake reads in key order, mapping, /batch/ requests, a cursor
  * commit to sluice.exports after each accepted batch). Measures events/s, requests per 1,000 events, the
- * cost of the per-batch cursor commits, and a second run that has nothing to send.
+ * cost of the per-batch cursor commits, and a second run that has nothing to send. Then the same export
+ * through Temporal as an operator runs it (`sluice export`, embedded dev server, in-process worker) into a
+ * fresh PostHog project: the workflow's own duration and the command's wall time.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,11 +15,38 @@ import { exportOnce } from '../workflows/src/export-activity';
 import type { Runtime } from '../workflows/src/runtime';
 import type { RuntimeExport } from '../workflows/src/export-shared';
 import { start as startPostHog, PostHogProject } from '../packages/emulators/src/posthog/index';
+import { stringify } from 'yaml';
+import { main } from '../packages/cli/src/main';
+import type { Io } from '../packages/cli/src/io';
 import { round, say, table } from './lib/measure';
 import type { ScenarioResult, TargetCheck } from './lib/types';
 
 const KEY = 'phc_benchExportKey0123456789abcdefghijklmnopq';
 const PROJECT = 7001;
+const KEY_TEMPORAL = 'phc_benchExportTemporalKey0123456789abcdefgh';
+const PROJECT_TEMPORAL = 7002;
+
+/** `sluice export` through Temporal (embedded dev server + in-process worker) on the seeded lake. */
+async function throughTemporal(work: string, phUrl: string, batchSize: number): Promise<{ wallMs: number; workflowMs: number; events: number; requests: number }> {
+  const config = path.join(work, 'sluice.yaml');
+  fs.writeFileSync(
+    config,
+    stringify({
+      warehouse: { path: './wh' },
+      // The source is only what the export reads from: the bench never syncs it.
+      sources: [{ name: 'bench_shop', type: 'shopify', config: { shop: 'bench-shop', accessToken: 'shpat_bench0123456789', baseUrl: 'http://127.0.0.1:9' }, tables: { customers: null, orders: null } }],
+      exports: [{ name: 'bench_export_temporal', type: 'posthog', from: 'bench_shop', schedule: 'manual', config: { host: phUrl, projectApiKey: KEY_TEMPORAL, batchSize } }],
+    }),
+  );
+  let out = '';
+  const io: Io = { out: (t) => void (out += `${t}\n`), info: () => undefined, error: (t) => say(`export (temporal): ${t}`), stderr: process.stderr };
+  const t = performance.now();
+  const code = await main(['--config', config, 'export', '--json'], io);
+  const wallMs = performance.now() - t;
+  if (code !== 0) throw new Error(`sluice export failed (exit ${code})`);
+  const [r] = JSON.parse(out) as { durationMs: number; events: number; requests: number }[];
+  return { wallMs, workflowMs: r!.durationMs, events: r!.events, requests: r!.requests };
+}
 
 /** Shopify-shaped customers and orders (the columns the export reads), generated in the lake by SQL. */
 async function seed(paths: WarehousePaths, orders: number, customers: number): Promise<void> {
@@ -49,6 +78,8 @@ export async function runExport(opts: { n: number; batchSize: number; work: stri
   const ph = await startPostHog({ events: 0, customers: [] });
   ph.projects.set(PROJECT, new PostHogProject(PROJECT, 'bench', 1));
   ph.capture.tokens.set(KEY, PROJECT);
+  ph.projects.set(PROJECT_TEMPORAL, new PostHogProject(PROJECT_TEMPORAL, 'bench temporal', 2));
+  ph.capture.tokens.set(KEY_TEMPORAL, PROJECT_TEMPORAL);
   const exp: RuntimeExport = {
     name: 'bench_export',
     type: 'posthog',
@@ -74,6 +105,9 @@ export async function runExport(opts: { n: number; batchSize: number; work: stri
     const second = await exportOnce(rt, exp, { runId: 'bench-2', heartbeat: () => undefined });
     const secondMs = performance.now() - t1;
     const captureRequests = ph.requests.filter((r) => r.path.startsWith('/batch')).length;
+    say('export: through Temporal (sluice export, embedded dev server)');
+    const temporal = await throughTemporal(opts.work, ph.url, opts.batchSize);
+    if (ph.projects.get(PROJECT_TEMPORAL)!.events.length !== first.events) throw new Error('the export through Temporal did not send what the direct run sent');
     const metrics = {
       orders: opts.n,
       customers,
@@ -90,6 +124,10 @@ export async function runExport(opts: { n: number; batchSize: number; work: stri
       secondRunEvents: second.events,
       personsInPostHog: project.persons.size,
       captureRequestsSeen: captureRequests,
+      temporalWorkflowMs: round(temporal.workflowMs),
+      temporalEventsPerSecond: round(temporal.events / (temporal.workflowMs / 1000)),
+      temporalCommandWallMs: round(temporal.wallMs),
+      temporalRequestsPer1000Events: round((temporal.requests / temporal.events) * 1000, 2),
     };
     const targets: TargetCheck[] = [
       { name: 'export: events/s at 10k orders', value: String(metrics.eventsPerSecond), target: '≥ 1,000', met: metrics.eventsPerSecond >= 1000 },
