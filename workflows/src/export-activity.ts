@@ -7,7 +7,7 @@ import type { Runtime } from './runtime';
 import { CaptureClient } from './export-capture';
 import { orderEvents, packBatches, personEvent, type CaptureEvent, type CustomerRow, type MapContext, type OrderRow } from './export-events';
 import { ExportSourceMissing, readCustomers, readOrders, requireTables, type ExportSourceType } from './export-read';
-import type { ExportCheckOutput, ExportCursor, ExportFailureInput, ExportHeartbeat, ExportInput, ExportResult, RuntimeExport, StreamCursor } from './export-shared';
+import type { ExportCursor, ExportFailureInput, ExportHeartbeat, ExportInput, ExportResult, RuntimeExport, StreamCursor } from './export-shared';
 
 /** Bound on one request's JSON (PostHog refuses bodies over 20 MB; a smaller batch also retries cheaper). */
 const MAX_BATCH_BYTES = 4_000_000;
@@ -61,19 +61,6 @@ export function createExportActivities(rt: Runtime) {
           error: redact(input.error).slice(0, 2000),
         });
       });
-    },
-
-    /** `sluice check`: is the project key a project's? (No event is captured.) */
-    async checkExport(input: { name: string }): Promise<ExportCheckOutput> {
-      const exp = exportOf(input.name);
-      const client = new CaptureClient({ host: exp.host, projectApiKey: exp.projectApiKey, name: exp.name, retries: 2 });
-      try {
-        return await client.verify();
-      } catch (err) {
-        return { ok: false, message: redact(`PostHog could not be reached for export "${exp.name}": ${errorMessage(err)}`) };
-      } finally {
-        await client.close().catch(() => undefined);
-      }
     },
   };
 }

@@ -71,12 +71,6 @@ export interface ExportFailureInput {
   error: string;
 }
 
-/** The check of an export: a capture PostHog answers without storing anything. */
-export interface ExportCheckOutput {
-  ok: boolean;
-  message: string;
-}
-
 /** A cursor for people: "orders 2024-05-01T10:00:00.000Z / gid://…/Order/12". */
 export function describeCursor(c: ExportCursor | undefined): string {
   if (!c || (!c.customers && !c.orders)) return 'none (the next run sends everything)';
