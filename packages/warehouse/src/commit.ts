@@ -10,6 +10,7 @@ import { SEQ_COLUMN, stagedFiles, type StagingState } from './staging';
 import { findSync, insertSyncSql, lakeTables, readTableState, type SyncRecord } from './state';
 import { syncViews, type ExtraView } from './catalog';
 import { enforceContract } from './contract';
+import { compactIfFragmented, type CompactionResult } from './maintenance';
 import { SOFT_DELETE_COLUMN } from '@sluice/core/policies/deletes';
 
 export interface TableShape {
@@ -39,6 +40,8 @@ export interface CommitInput {
   schemaContract?: SchemaContract;
   /** Anomalies the extract found (they go into the sync record with the commit's own). */
   warnings?: string[];
+  /** Told when the table was compacted after the commit (or why that failed: the commit stands either way). */
+  onCompaction?: (c: CompactionResult | { error: string }) => void;
   /** Hook for crash tests: called at named points of the commit. */
   crashPoint?: (point: CrashPoint) => void;
   /** Called when a commit attempt met catalog contention and is retried. */
@@ -86,19 +89,31 @@ const isSystem = (name: string) => name === SEQ_COLUMN || name === SOFT_DELETE_C
  */
 export async function commitStaged(input: CommitInput): Promise<CommitResult> {
   const session = await openLake(input.paths, { collectGarbage: true });
+  let out: CommitResult;
   try {
     let dedupReplace = false;
     for (;;) {
-      const out = await withLakeRetry(() => attempt(session.conn, session.memoryLimitBytes, input, dedupReplace), { onRetry: input.onRetry });
-      if (out !== 'repeat-with-dedup') {
+      const r = await withLakeRetry(() => attempt(session.conn, session.memoryLimitBytes, input, dedupReplace), { onRetry: input.onRetry });
+      if (r !== 'repeat-with-dedup') {
         if (input.views) await refreshViews(session.conn, input.views, input.onRetry);
-        return out;
+        out = r;
+        break;
       }
       dedupReplace = true;
     }
   } finally {
     session.close();
   }
+  if (!out.alreadyCommitted) {
+    // Best effort, after the commit: a failed compaction leaves the table as committed; maintenance catches up.
+    try {
+      const c = await compactIfFragmented(input.paths, input.source, input.table, { onRetry: input.onRetry });
+      if (c) input.onCompaction?.(c);
+    } catch (err) {
+      input.onCompaction?.({ error: (err as Error).message.split('\n')[0]! });
+    }
+  }
+  return out;
 }
 
 async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: CommitInput, dedupReplace: boolean): Promise<CommitResult | 'repeat-with-dedup'> {

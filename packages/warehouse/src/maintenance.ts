@@ -253,3 +253,42 @@ async function fileBytes(conn: DuckDBConnection, paths: string[]): Promise<Map<s
 }
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+
+/** Auto-compaction after a commit: a table compacts once it has more than this many files per partition (and at least `minFiles`). */
+export const AUTO_COMPACT = { minFiles: 64, filesPerPartition: 4 } as const;
+
+export interface CompactionResult {
+  filesBefore: number;
+  partitions: number;
+  filesMerged: number;
+  filesCreated: number;
+  ms: number;
+}
+
+/**
+ * Between maintenance runs, many small incremental syncs leave a table in hundreds of small files (and
+ * delete files), which slows every query (measured: 3.1× after 200 syncs). After a commit, a table past
+ * AUTO_COMPACT is compacted like maintenance does (rewrite mostly-deleted files, merge adjacent ones), in a
+ * session of its own (duckdb/ducklake#955, see maintainLake). The old files stay for time travel until
+ * maintenance expires their snapshots. `SLUICE_AUTO_COMPACT=off` turns it off. Undefined: nothing to do.
+ */
+export async function compactIfFragmented(paths: WarehousePaths, source: string, table: string, opts: { onRetry?: (attempt: number, err: Error) => void } = {}): Promise<CompactionResult | undefined> {
+  if (process.env.SLUICE_AUTO_COMPACT === 'off') return undefined;
+  const t0 = Date.now();
+  const args = `${lit(LAKE)}, ${lit(table)}, schema => ${lit(source)}`;
+  return withLake(paths, {}, async ({ conn }) => {
+    const files = await rows(conn, `SELECT data_file, delete_file FROM ducklake_list_files(${args})`);
+    const filesBefore = files.length + files.filter((f) => f.delete_file !== null).length;
+    // Partition directories (year=…/month=…) from the paths: how many files the table would have compact.
+    const partitions = new Set(files.map((f) => String(f.data_file).replace(/[\\/][^\\/]*$/, ''))).size;
+    if (filesBefore <= Math.max(AUTO_COMPACT.minFiles, AUTO_COMPACT.filesPerPartition * partitions)) return undefined;
+    let filesMerged = 0;
+    let filesCreated = 0;
+    for (const sql of [`ducklake_rewrite_data_files(${args}, delete_threshold => ${DEFAULT_REWRITE_THRESHOLD})`, `ducklake_merge_adjacent_files(${args})`]) {
+      const r = await withLakeRetry(() => rows(conn, `SELECT coalesce(sum(files_processed), 0) AS processed, coalesce(sum(files_created), 0) AS created FROM ${sql}`), { onRetry: opts.onRetry });
+      filesMerged += Number(r[0]?.processed ?? 0);
+      filesCreated += Number(r[0]?.created ?? 0);
+    }
+    return { filesBefore, partitions, filesMerged, filesCreated, ms: Date.now() - t0 };
+  });
+}

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataRecord, SyncMode } from '@sluice/core';
-import { StagingWriter, WarehousePaths, commitStaged, queryWarehouse, tableState, withLake, type TableShape } from '../src/index';
+import { StagingWriter, WarehousePaths, commitStaged, queryWarehouse, tableState, withLake, type CommitInput, type TableShape } from '../src/index';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'; // after ../src/index, which configures DuckDB's allocator before it loads
 
 export function tempWarehouse(): WarehousePaths {
@@ -13,7 +13,7 @@ let n = 0;
 /** Stages pages and commits them as one sync, the way the extract + commit activities do. */
 export async function syncPages(
   paths: WarehousePaths,
-  opts: { source?: string; table?: string; shape: TableShape; mode: SyncMode; cursorField?: string; fullRefresh?: boolean; pages: DataRecord[][]; since?: string },
+  opts: { source?: string; table?: string; shape: TableShape; mode: SyncMode; cursorField?: string; fullRefresh?: boolean; pages: DataRecord[][]; since?: string; onCompaction?: CommitInput['onCompaction'] },
 ) {
   const source = opts.source ?? 'src';
   const table = opts.table ?? 'orders';
@@ -23,7 +23,7 @@ export async function syncPages(
   opts.pages.forEach((p, i) => writer.writePage(p, { page: i + 1 }, opts.since));
   const result = await commitStaged({
     paths, source, table, shape: opts.shape, mode: opts.mode, fullRefresh: opts.fullRefresh ?? false, cursorField: opts.cursorField,
-    syncId, startedAt: new Date().toISOString(), stagingDir: dir, staging: writer.state,
+    syncId, startedAt: new Date().toISOString(), stagingDir: dir, staging: writer.state, onCompaction: opts.onCompaction,
   });
   fs.rmSync(dir, { recursive: true, force: true });
   return result;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { insertSyncSql, maintainLake, setCommitMessage, withLake, type MaintenanceProgress, type WarehousePaths } from '../src/index';
+import { AUTO_COMPACT, insertSyncSql, maintainLake, setCommitMessage, withLake, type CompactionResult, type MaintenanceProgress, type WarehousePaths } from '../src/index';
 import { dataFiles, stateOf, syncPages, tableRows, tempWarehouse } from './helpers';
 
 const shape = { primaryKey: ['id'] as const, partitionBy: 'createdAt' };
@@ -40,6 +40,53 @@ async function tinySyncs(wh: WarehousePaths, from: number, n: number, afterEach?
 const snapshotNow = (wh: WarehousePaths) => tableRows(wh, 'SELECT max(snapshot_id) AS id FROM lake.snapshots()').then((r) => Number(r[0]!.id));
 const content = (wh: WarehousePaths, at = '') => tableRows(wh, `SELECT id, total, status, updatedAt FROM src.orders${at} ORDER BY id`);
 const parquetOnDisk = (wh: WarehousePaths) => (fs.readdirSync(path.join(wh.root, 'data'), { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).length;
+
+describe('auto-compaction after a commit', () => {
+  const filesOf = (wh: WarehousePaths) =>
+    tableRows(wh, `SELECT count(*) + count(delete_file) AS n FROM ducklake_list_files('lake', 'orders', schema => 'src')`).then((r) => Number(r[0]!.n));
+  const next = (i: number) => [{ id: `o${i}`, createdAt: iso(BASE), updatedAt: iso(BASE + i * 60_000), total: i, status: 'open' }];
+
+  it('a table fragmented by many small syncs is compacted by the next commit: same rows, a few files', { timeout: 300_000 }, async () => {
+    const wh = tempWarehouse();
+    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [next(0)] });
+    await tinySyncs(wh, 1, 100);
+    const fragmented = await filesOf(wh);
+    expect(fragmented).toBeGreaterThan(AUTO_COMPACT.minFiles);
+    const before = await content(wh);
+    const seen: (CompactionResult | { error: string })[] = [];
+    const r = await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [next(1000)], onCompaction: (c) => seen.push(c) });
+    expect(r.rowsWritten).toBe(1);
+    expect(seen).toHaveLength(1);
+    const c = seen[0] as CompactionResult;
+    expect(c.filesBefore).toBeGreaterThan(AUTO_COMPACT.minFiles);
+    expect(c.filesMerged).toBeGreaterThan(0);
+    const after = await filesOf(wh);
+    expect(after).toBeLessThan(fragmented / 4);
+    const rowsNow = await content(wh);
+    expect(rowsNow.filter((x) => x.id !== 'o1000')).toEqual(before);
+    expect(rowsNow.some((x) => x.id === 'o1000')).toBe(true);
+    // Compact now: the next commit leaves it alone.
+    seen.length = 0;
+    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [next(1001)], onCompaction: (x) => seen.push(x) });
+    expect(seen).toEqual([]);
+  });
+
+  it('SLUICE_AUTO_COMPACT=off leaves compaction to maintenance', { timeout: 300_000 }, async () => {
+    const wh = tempWarehouse();
+    await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [next(0)] });
+    await tinySyncs(wh, 1, 100);
+    const fragmented = await filesOf(wh);
+    process.env.SLUICE_AUTO_COMPACT = 'off';
+    try {
+      const seen: unknown[] = [];
+      await syncPages(wh, { shape, mode: 'incremental', cursorField: 'updatedAt', pages: [next(1000)], onCompaction: (c) => seen.push(c) });
+      expect(seen).toEqual([]);
+      expect(await filesOf(wh)).toBeGreaterThanOrEqual(fragmented);
+    } finally {
+      delete process.env.SLUICE_AUTO_COMPACT;
+    }
+  });
+});
 
 describe('maintenance', () => {
   it('after 200 tiny syncs: far fewer files, same rows and cursor, unexpired snapshots still readable, orphans by age only', async () => {
@@ -123,7 +170,7 @@ describe('maintenance', () => {
     expect((await stateOf(wh)).cursor).toBe(iso(BASE + 300 * 60_000));
     expect(await tableRows(wh, `SELECT total, status FROM src.orders WHERE id = 'o1'`)).toEqual([{ total: -1, status: 'refunded' }]);
     expect(Number((await tableRows(wh, 'SELECT count(*) AS n FROM src.orders'))[0]!.n)).toBe(rowsBefore.length);
-  });
+  }, 360_000); // 200 transactions and a maintenance run: about a minute alone, several on a loaded machine
 
   it('compacts tables whose files predate later schema changes (a connector view, another table), with the sync log flushed first', async () => {
     const wh = tempWarehouse();
