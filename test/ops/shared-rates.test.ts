@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concurrencyLimiter, costBucket, redisRates, slidingWindowBudget, windowBudget, type RedisRates, type RateGovernor } from '@sluice/core';
+import { shopifyCostReport } from '../../connectors/shopify/src/cost-report';
 import { startRedis, type TestRedis } from '../redis-server';
 import type { Logger } from '@sluice/core';
 
@@ -162,7 +163,7 @@ describe('rate governors shared through Redis', () => {
     if (skip) return ctx.skip(skip);
     const admittedAtOnce = async (shared: boolean) => {
       // Two workers (their own Redis connections), one shop.
-      const g = ['c', 'd'].map((source) => costBucket({ maximumAvailable: 100, restoreRate: 200, shared: shared ? rates().forSource(source).scope('shop-x') : undefined }));
+      const g = ['c', 'd'].map((source) => costBucket({ read: shopifyCostReport, maximumAvailable: 100, restoreRate: 200, shared: shared ? rates().forSource(source).scope('shop-x') : undefined }));
       const t0 = Date.now();
       const at: number[] = [];
       await Promise.all(g.flatMap((b) => [0, 1, 2].map(() => b.schedule(async () => void at.push(Date.now() - t0), { cost: 40 }))));
@@ -200,7 +201,7 @@ describe('rate governors shared through Redis', () => {
       ['window', shared],
       ['concurrency', concurrencyLimiter({ maxConcurrent: 2, shared: scope })],
       ['sliding', slidingWindowBudget({ limit: 100, windowMs: 1000, shared: scope })],
-      ['bucket', costBucket({ maximumAvailable: 100, restoreRate: 50, shared: scope })],
+      ['bucket', costBucket({ read: shopifyCostReport, maximumAvailable: 100, restoreRate: 50, shared: scope })],
     ];
     const round = () => Promise.all(govs.map(([name, g]) => g.schedule(async () => (name === 'window' ? vendor.call() : { status: 200, headers: {} }), {})));
     await round();

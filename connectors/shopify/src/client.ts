@@ -1,5 +1,6 @@
 import { HttpClient, QueryTooCostly, SluiceError, apiKeyHeaderAuth, classifyStatus, parseRetryAfter, type HttpRequest, type HttpResponse, type ProgressEvent, type SharedRates } from '@sluice/core';
-import { costBucket, shopifyCostReport, type CostBucket } from '@sluice/core/http/cost-bucket';
+import { costBucket, type CostBucket } from '@sluice/core/http/cost-bucket';
+import { shopifyCostReport } from './cost-report';
 import type { ShopifyConfig } from './config';
 
 /**
@@ -99,7 +100,7 @@ export function classifyShopify(config: ShopifyConfig, bucket: CostBucket) {
 export function createClient(config: ShopifyConfig, report?: (e: ProgressEvent) => void, rates?: SharedRates): ShopifyClient {
   void report;
   // With `redis:`, every worker spends the app's bucket on this shop through one shared model.
-  const bucket = costBucket({ maximumAvailable: 1000, restoreRate: 100, shared: rates?.scope(`shopify\n${config.baseUrl ?? ''}\n${config.shop}\n${config.accessToken}`) });
+  const bucket = costBucket({ read: shopifyCostReport, maximumAvailable: 1000, restoreRate: 100, shared: rates?.scope(`shopify\n${config.baseUrl ?? ''}\n${config.shop}\n${config.accessToken}`) });
   const origin = (config.baseUrl ?? `https://${config.shop}`).replace(/\/$/, '');
   const http = new HttpClient({
     baseUrl: origin,

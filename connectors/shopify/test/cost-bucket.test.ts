@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { costBucket } from '@sluice/core/http/cost-bucket';
+import { shopifyCostReport } from '../src/cost-report';
 
 const status = (currentlyAvailable: number, requested = 10, actual = 10, maximumAvailable = 1000, restoreRate = 50) => ({
   status: 200,
@@ -10,7 +11,7 @@ const status = (currentlyAvailable: number, requested = 10, actual = 10, maximum
 describe('cost bucket governor', () => {
   it('models the bucket from throttleStatus and refills at the restore rate', () => {
     let now = 0;
-    const b = costBucket({ clock: () => now });
+    const b = costBucket({ read: shopifyCostReport, clock: () => now });
     expect(b.observed()).toBe(false);
     b.observe!(status(100));
     expect(b.observed()).toBe(true);
@@ -25,7 +26,7 @@ describe('cost bucket governor', () => {
 
   it('sizes pages to what is available, or to the best page when waiting is unavoidable', () => {
     const now = 0;
-    const b = costBucket({ clock: () => now });
+    const b = costBucket({ read: shopifyCostReport, clock: () => now });
     b.observe!(status(1000));
     const page = { fixed: 2, perItem: 10, maxItems: 250, maxCost: 1000 };
     expect(b.fit(page)).toBe(99); // (1000 − 2) / 10, under the single-query limit
@@ -37,7 +38,7 @@ describe('cost bucket governor', () => {
   });
 
   it('waits (cost − available) / restoreRate before a request that would not fit, once, without polling', async () => {
-    const b = costBucket({ maximumAvailable: 100, restoreRate: 1000 });
+    const b = costBucket({ read: shopifyCostReport, maximumAvailable: 100, restoreRate: 1000 });
     b.observe!(status(0, 10, 10, 100, 1000));
     const waits: number[] = [];
     const t0 = Date.now();
@@ -49,7 +50,7 @@ describe('cost bucket governor', () => {
   });
 
   it('concurrent requests reserve their cost in turn: together they never overdraw the model', async () => {
-    const b = costBucket({ maximumAvailable: 100, restoreRate: 500 });
+    const b = costBucket({ read: shopifyCostReport, maximumAvailable: 100, restoreRate: 500 });
     b.observe!(status(100, 0, 0, 100, 500));
     const starts: number[] = [];
     const t0 = Date.now();

@@ -82,6 +82,10 @@ export function desiredSchedules(cfg: LoadedConfig, taskQueue: string, o: { embe
 export const exportScheduleId = (name: string) => `${SCHEDULE_PREFIX}sluice:export:${name}`;
 const isExport = (id: string) => id.startsWith(`${SCHEDULE_PREFIX}sluice:export:`);
 
+/** A Temporal schedule spec from sluice.yaml's `every:` or `cron:`. */
+const specOf = (sch: Schedule, jitter: number | undefined): ScheduleOptions['spec'] =>
+  'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter };
+
 function buildExport(e: RuntimeExport, sch: Schedule, taskQueue: string): Wanted {
   const id = exportScheduleId(e.name);
   const input: ExportInput = { name: e.name, trigger: 'schedule' };
@@ -90,7 +94,7 @@ function buildExport(e: RuntimeExport, sch: Schedule, taskQueue: string): Wanted
   const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
   const options: ScheduleOptions = {
     scheduleId: id,
-    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    spec: specOf(sch, jitter),
     action: {
       type: 'startWorkflow',
       workflowType: EXPORT_WORKFLOW_TYPE,
@@ -116,7 +120,7 @@ function build(source: string, table: string | undefined, tables: string[] | und
   const fingerprint = JSON.stringify({ sch, tables: tables ?? null, taskQueue, v: 1 });
   const options: ScheduleOptions = {
     scheduleId: id,
-    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    spec: specOf(sch, jitter),
     action: {
       type: 'startWorkflow',
       workflowType: 'syncSource',
@@ -144,7 +148,7 @@ function buildMaintenance(cfg: LoadedConfig, taskQueue: string, embedded: boolea
   const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
   const options: ScheduleOptions = {
     scheduleId: id,
-    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    spec: specOf(sch, jitter),
     action: {
       type: 'startWorkflow',
       workflowType: MAINTENANCE_WORKFLOW_TYPE,

@@ -74,8 +74,8 @@ export interface CostBucketOptions {
   /** Assumed before the first response tells the truth. */
   maximumAvailable?: number;
   restoreRate?: number;
-  /** Reads the vendor's cost report from a response body (default: Shopify's `extensions.cost`). */
-  read?: (body: unknown) => CostReport | undefined;
+  /** Reads the vendor's cost report from a response body (Shopify's `extensions.cost`: connectors/shopify). */
+  read: (body: unknown) => CostReport | undefined;
   /** Cost of a request that does not say (`HttpRequest.cost`). */
   defaultCost?: number;
   /** Keep this many points in hand (other clients of the same account, clock skew). */
@@ -117,27 +117,9 @@ export interface CostBucket extends RateGovernor {
   stats(): Record<string, number>;
 }
 
-/** Shopify's `extensions.cost` (and `errors[].extensions.code == "THROTTLED"`). */
-export function shopifyCostReport(body: unknown): CostReport | undefined {
-  const b = body as { extensions?: { cost?: { requestedQueryCost?: number; actualQueryCost?: number | null; throttleStatus?: ThrottleStatus } }; errors?: unknown } | undefined;
-  const cost = b?.extensions?.cost;
-  const throttled = Array.isArray(b?.errors) && b.errors.some((e) => (e as { extensions?: { code?: string } })?.extensions?.code === 'THROTTLED');
-  if (!cost && !throttled) return undefined;
-  const t = cost?.throttleStatus;
-  return {
-    requested: typeof cost?.requestedQueryCost === 'number' ? cost.requestedQueryCost : undefined,
-    actual: typeof cost?.actualQueryCost === 'number' ? cost.actualQueryCost : undefined,
-    throttle:
-      t && Number.isFinite(Number(t.maximumAvailable)) && Number.isFinite(Number(t.currentlyAvailable)) && Number(t.restoreRate) > 0
-        ? { maximumAvailable: Number(t.maximumAvailable), currentlyAvailable: Number(t.currentlyAvailable), restoreRate: Number(t.restoreRate) }
-        : undefined,
-    throttled,
-  };
-}
-
-export function costBucket(opts: CostBucketOptions = {}): CostBucket {
+export function costBucket(opts: CostBucketOptions): CostBucket {
   const clock = opts.clock ?? (() => Date.now());
-  const read = opts.read ?? shopifyCostReport;
+  const read = opts.read;
   const keep = opts.reserve ?? 0;
   let max = opts.maximumAvailable ?? 1000;
   let rate = opts.restoreRate ?? 50;
