@@ -25,12 +25,25 @@ describe('deletes policies in sluice.yaml', () => {
     expect(full.stderr).toContain(path.join(dir, 'sluice.yaml'));
     expect(full.stderr).toMatch(/line 9, sources\[0\]\.tables\.orders\.deletes\.detect: demo\.orders: orders is synced in full_refresh mode.*deleted records are already gone/);
 
-    const bad = await spawnCli(['validate'], { cwd: project(demo(`      orders:\n        deletes: { detect: vendor, handle: purge, every: soon, maxFraction: 2 }\n`)) });
+    const bad = await spawnCli(['validate'], { cwd: project(demo(`      orders:\n        deletes: { detect: bogus, handle: purge, every: soon, maxFraction: 2 }\n`)) });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/sources\[0\]\.tables\.orders\.deletes\.detect: .*reconcile/);
     expect(bad.stderr).toMatch(/sources\[0\]\.tables\.orders\.deletes\.handle: expected one of "soft", "hard"; got "purge"/);
     expect(bad.stderr).toMatch(/sources\[0\]\.tables\.orders\.deletes\.every: expected a duration like 12h or 1d/);
     expect(bad.stderr).toMatch(/sources\[0\]\.tables\.orders\.deletes\.maxFraction: expected a share of the table up to 1/);
+  });
+
+  it('detect: vendor only on a table with a vendor delete feed; the error names the tables that have one', async () => {
+    const ct = (tables: string) =>
+      `sources:\n  - name: ct\n    type: commercetools\n    config:\n      region: europe-west1.gcp\n      projectKey: shop\n      clientId: id\n      clientSecret: secret\n    tables:\n${tables}`;
+    const ok = await spawnCli(['validate'], { cwd: project(ct(`      orders: { deletes: { detect: vendor } }\n      customers: { deletes: { detect: vendor, handle: hard } }\n      inventory: { deletes: { detect: vendor } }\n`)) });
+    expect(ok.code, ok.stderr).toBe(0);
+    const payments = await spawnCli(['validate'], { cwd: project(ct(`      payments: { deletes: { detect: vendor } }\n`)) });
+    expect(payments.code).not.toBe(0);
+    expect(payments.stderr).toMatch(/sources\[0\]\.tables\.payments\.deletes\.detect: commercetools\.payments: payments has no vendor delete feed .*; got "vendor"; tables with a vendor delete feed: orders, customers, inventory/);
+    const demoVendor = await spawnCli(['validate'], { cwd: project(demo(`      orders: { deletes: { detect: vendor } }\n`)) });
+    expect(demoVendor.code).not.toBe(0);
+    expect(demoVendor.stderr).toContain('none of its tables has a vendor delete feed: use detect: reconcile');
   });
 
   it('--confirm-deletes names one table', async () => {

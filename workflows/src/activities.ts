@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, bindLogger, readAhead, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
-import { DeletionThresholdError, StagingWriter, applyReconciliation, commitStaged, lastReconciledAt, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
-import { keyLines, reconcileDue, scanComplete } from '@sluice/core/policies/deletes';
+import { DeletionThresholdError, StagingWriter, applyFeedDeletions, applyReconciliation, commitStaged, lastFeedCursor, lastReconciledAt, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
+import { feedRetentionRefusal, keyLines, nextFeedCursor, reconcileDue, scanComplete } from '@sluice/core/policies/deletes';
 import { EMPTY_COLUMN_POLICY, applyColumnPolicy, declaredUnderPolicy, hasColumnPolicy } from '@sluice/core/policies/columns';
 import { hmacHasher } from '@sluice/core/policies/hmac';
 import { withinUntil } from '@sluice/core/policies/window';
 import { ClientCache, type Runtime, type RuntimeSource } from './runtime';
 import { syncMetrics } from './metrics';
 import { sendFailureAlert } from './alerts';
-import { DELETES_UNCONFIRMED, type CheckInput, type CheckOutput, type CommitInput, type ExtractHeartbeat, type ExtractInput, type ExtractSummary, type ReconcileHeartbeat, type ReconcileInput, type ReconcileSummary, type SyncSourceInput, type TablePlan, type TableResult } from './shared';
+import { DELETE_FEED_EXPIRED, DELETES_UNCONFIRMED, type CheckInput, type CheckOutput, type CommitInput, type ExtractHeartbeat, type ExtractInput, type ExtractSummary, type ReconcileHeartbeat, type ReconcileInput, type ReconcileSummary, type SyncSourceInput, type TablePlan, type TableResult } from './shared';
 
 /**
  * Activities, built by a factory that receives their dependencies (config, warehouse, logger). All I/O
@@ -36,6 +36,104 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
     if (!t) throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `${src.type} has no table "${name}" (tables: ${src.connector.tables.map((x) => x.name).join(', ')})` });
     return t;
   };
+
+  /**
+   * `deletes: { detect: vendor }`: reads the table's delete feed at the vendor (`TableSpec.deleteFeed`) from the
+   * saved feed cursor on, writing the listed ids to a file on this worker's disk, then marks or removes
+   * exactly those rows in one transaction that also saves the new feed cursor and the count. A read that
+   * fails deletes nothing and leaves the cursor (the retry reads again from it). A saved cursor older than
+   * the vendor keeps its events fails: deletions may have been missed, and a reconciliation catches up.
+   */
+  async function feedDeletions(input: ReconcileInput, src: RuntimeSource, spec: ResolvedTable, started: number): Promise<ReconcileSummary> {
+    const ctx = Context.current();
+    const feed = spec.deleteFeed;
+    const deletes = input.deletes!;
+    const paths = rt.warehouse;
+    const log = bindLogger(ctx.log, { source: input.source, table: input.table });
+    if (!feed || spec.primaryKey.length !== 1)
+      throw ApplicationFailure.create({ type: failureType('config'), nonRetryable: true, message: `${input.source}.${input.table} has no vendor delete feed (tables with one: ${src.connector.tables.filter((t) => t.deleteFeed).map((t) => t.name).join(', ') || 'none'}); use deletes: { detect: reconcile }` });
+    const saved = await withLake(paths, {}, ({ conn }) => lastFeedCursor(conn, input.source, input.table));
+    const expired = feedRetentionRefusal({ source: input.source, table: input.table, saved, retentionMs: feed.retentionMs, now: started, describe: feed.describe });
+    if (expired) throw ApplicationFailure.create({ type: DELETE_FEED_EXPIRED, message: redact(expired), nonRetryable: true });
+
+    const dir = paths.staging(input.source, input.table, `${input.syncId}-feed`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const idsFile = `${dir}/ids.ndjson`;
+    const hb: ReconcileHeartbeat = { phase: 'reconciling', step: 'reading the delete feed', pages: 0, rows: 0 };
+    const timer = setInterval(() => ctx.heartbeat(hb), 5000);
+    ctx.heartbeat(hb);
+    const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
+    const fd = fs.openSync(idsFile, 'w');
+    const key = spec.primaryKey[0];
+    try {
+      let lastEventAt: string | undefined;
+      const pages = feed.read({
+        source: input.source,
+        table: input.table,
+        config: src.config,
+        client,
+        since: saved,
+        signal: ctx.cancellationSignal,
+        report: (e: ProgressEvent) => {
+          if (e.type === 'retry') log.warn(`delete feed retrying: ${redact(e.reason)}`, { attempt: e.attempt });
+          ctx.heartbeat(hb);
+        },
+        log,
+      });
+      for await (const page of pages) {
+        if (page.ids.length) fs.writeSync(fd, page.ids.map((id) => `${JSON.stringify({ [key]: id })}\n`).join(''));
+        hb.pages++;
+        hb.rows += page.ids.length;
+        if (page.lastEventAt) lastEventAt = page.lastEventAt;
+        ctx.heartbeat(hb);
+      }
+      fs.closeSync(fd);
+      hb.step = 'applying';
+      ctx.heartbeat(hb);
+      const feedCursor = nextFeedCursor({ saved, lastEventAt, readStartedAt: started });
+      const r = await applyFeedDeletions({
+        paths,
+        source: input.source,
+        table: input.table,
+        primaryKey: spec.primaryKey,
+        handle: deletes.handle,
+        syncId: input.syncId,
+        idsFile,
+        feedCursor,
+        onRetry: (attempt, err) => log.info(`catalog busy, vendor deletions retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
+      });
+      log.info(`deletes (vendor feed): ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.listed} id(s) listed since ${saved ?? 'the oldest event kept'}; feed cursor now ${feedCursor})`);
+      return { rowsDeleted: r.rowsDeleted, rowsRestored: 0, liveKeys: 0, pages: hb.pages, durationMs: Date.now() - started };
+    } finally {
+      clearInterval(timer);
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // closed already
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** `sluice check`: each `detect: vendor` table's feed is read once (from now: an empty page), so a missing permission shows. */
+  async function probeDeleteFeeds(src: RuntimeSource, client: unknown, signal: AbortSignal): Promise<string[]> {
+    const refused = new Map<string, string[]>();
+    for (const t of src.tables) {
+      const feed = t.deletes?.detect === 'vendor' ? src.connector.tables.find((x) => x.name === t.name)?.deleteFeed : undefined;
+      if (!feed) continue;
+      try {
+        const it = feed.read({ source: src.name, table: t.name, config: src.config, client, since: new Date().toISOString(), signal, report: () => undefined, log: rt.log })[Symbol.asyncIterator]();
+        await it.next();
+        await it.return?.();
+      } catch (err) {
+        if (!(err instanceof SluiceError) || err.retryable) throw err;
+        const msg = err.message;
+        refused.set(msg, [...(refused.get(msg) ?? []), t.name]);
+      }
+    }
+    return [...refused].map(([msg, tables]) => `deletes: { detect: vendor } on ${tables.join(', ')}: ${msg}`);
+  }
 
   const activities = {
     async planSource(input: SyncSourceInput): Promise<TablePlan[]> {
@@ -255,6 +353,8 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
         return { skipped: { lastReconciledAt: last }, rowsDeleted: 0, rowsRestored: 0, liveKeys: 0, pages: 0, durationMs: Date.now() - started };
       }
 
+      if (deletes.detect === 'vendor') return feedDeletions(input, src, spec, started);
+
       // Under the table's staging root: the next extract of the table clears it if this worker dies.
       const dir = paths.staging(input.source, input.table, `${input.syncId}-keys`);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -307,6 +407,8 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           confirmed: Boolean(input.confirmDeletes),
           syncId: input.syncId,
           keysFile,
+          // A complete scan saw every deletion before it started: a vendor feed can resume from there.
+          ...(spec.deleteFeed ? { feedCursor: nextFeedCursor({ saved: undefined, lastEventAt: undefined, readStartedAt: started }) } : {}),
           onRetry: (attempt, err) => log.info(`catalog busy, reconciliation retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
         });
         log.info(`deletes: ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.liveKeys} live key(s) at the vendor)`);
@@ -365,7 +467,8 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       const { client } = clients.get(src, Context.current().log);
       try {
         const r = await src.connector.check({ config: src.config, client, log: Context.current().log, signal: Context.current().cancellationSignal });
-        return { ok: r.ok, message: redact(r.message), warnings: (r.warnings ?? []).map(redact) };
+        const feeds = r.ok ? await probeDeleteFeeds(src, client, Context.current().cancellationSignal) : [];
+        return { ok: r.ok, message: redact(r.message), warnings: [...(r.warnings ?? []), ...feeds].map(redact) };
       } catch (err) {
         if (err instanceof SluiceError && !err.retryable) return { ok: false, message: redact(err.message), warnings: [] };
         throw toFailure(err, 'check');

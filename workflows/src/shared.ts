@@ -8,6 +8,8 @@ import type { TableRunPlan } from '@sluice/core/plan';
 export const DEFAULT_TASK_QUEUE = 'sluice';
 /** Failure type of a reconciliation above `deletes.maxFraction` (not retried: it needs --confirm-deletes). */
 export const DELETES_UNCONFIRMED = 'Sluice.deletes_unconfirmed';
+/** `deletes: { detect: vendor }`: the saved feed cursor is older than the vendor keeps its events (not retried). */
+export const DELETE_FEED_EXPIRED = 'Sluice.delete_feed_expired';
 export const SEARCH_ATTRIBUTES = { source: 'SluiceSource', table: 'SluiceTable', mode: 'SluiceMode', outcome: 'SluiceOutcome' } as const;
 
 export const sourceWorkflowId = (source: string) => `sluice:${source}`;
@@ -124,7 +126,7 @@ export interface ReconcileSummary {
 /** What a reconcileTable activity heartbeats (the progress display shows its phase, pages and keys). */
 export interface ReconcileHeartbeat {
   phase: 'reconciling';
-  step: 'scanning keys' | 'applying';
+  step: 'scanning keys' | 'reading the delete feed' | 'applying';
   pages: number;
   /** Keys read so far (shown as rows). */
   rows: number;

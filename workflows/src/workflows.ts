@@ -207,7 +207,7 @@ function policiesText(plan: TablePlan): string {
     plan.columns?.exclude.length ? `excluded: ${plan.columns.exclude.join(', ')}` : '',
     plan.columns?.hash.length ? `hashed (HMAC-SHA256): ${plan.columns.hash.join(', ')}` : '',
     plan.schemaContract && plan.schemaContract !== 'evolve' ? `schema: ${plan.schemaContract}` : '',
-    plan.deletes ? `deletes: reconcile (${plan.deletes.handle}${plan.deletes.every ? `, every ${plan.deletes.every}` : ''})${plan.confirmDeletes ? ', --confirm-deletes' : ''}` : '',
+    plan.deletes ? `deletes: ${plan.deletes.detect} (${plan.deletes.handle}${plan.deletes.every ? `, every ${plan.deletes.every}` : ''})${plan.confirmDeletes ? ', --confirm-deletes' : ''}` : '',
   ].filter(Boolean);
   return parts.length ? ` Data policies: ${parts.join('; ')}.` : '';
 }

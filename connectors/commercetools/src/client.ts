@@ -68,6 +68,12 @@ export function classify(config: CommercetoolsConfig) {
     403: (res, req) => {
       const { code, msg, endpoint, table } = parts(res);
       const scope = (code === 'insufficient_scope' ? missingScope(msg) : undefined) ?? table?.scope;
+      // Messages are read only for `deletes: { detect: vendor }`: the remedy is the scope, or reconciling.
+      if (endpoint === 'messages')
+        return (
+          `missing scope ${scope ?? 'view_messages'}: the API client may not read Messages, which deletes: { detect: vendor } reads. ` +
+          `Add ${scope ?? 'view_messages'}:${config.projectKey} to the API client (Merchant Center → Settings → Developer settings) or use deletes: { detect: reconcile }. (commercetools: ${msg})`
+        );
       if (code === 'insufficient_scope' || scope) {
         return (
           `missing scope ${scope ?? '(unknown)'}${table ? ` for table ${table.table}` : ''}: the API client may not read ${endpoint ?? req.path}. ` +

@@ -1,4 +1,4 @@
-import { restTable, SluiceError, type ColumnType, type DataRecord, type HttpRequest, type TableSpec } from '@sluice/core';
+import { keysetPaging, paginate, restTable, selectRecords, SluiceError, type ColumnType, type DataRecord, type DeleteFeed, type HttpRequest, type TableSpec } from '@sluice/core';
 import type { CommercetoolsClient } from './client';
 import type { CommercetoolsConfig } from './config';
 
@@ -33,15 +33,15 @@ const TIMESTAMPS: Record<string, ColumnType> = { createdAt: 'TIMESTAMPTZ', lastM
 
 /** The declarations: one line of data per table. */
 export const TABLES = [
-  { name: 'orders', endpoint: 'orders', scope: 'view_orders', description: 'Orders with line items, prices (cent amounts), addresses and states', columns: { completedAt: 'TIMESTAMPTZ' } },
+  { name: 'orders', endpoint: 'orders', scope: 'view_orders', description: 'Orders with line items, prices (cent amounts), addresses and states', columns: { completedAt: 'TIMESTAMPTZ' }, deleted: 'OrderDeleted' },
   { name: 'carts', endpoint: 'carts', scope: 'view_orders', description: 'Carts (active, ordered, merged, frozen) with line items and totals' },
-  { name: 'customers', endpoint: 'customers', scope: 'view_customers', description: 'Customers with addresses (the password hash is dropped)', columns: { dateOfBirth: 'DATE' }, drop: ['password'] },
+  { name: 'customers', endpoint: 'customers', scope: 'view_customers', description: 'Customers with addresses (the password hash is dropped)', columns: { dateOfBirth: 'DATE' }, drop: ['password'], deleted: 'CustomerDeleted' },
   { name: 'payments', endpoint: 'payments', scope: 'view_payments', description: 'Payments with planned amount, method and transactions' },
   { name: 'product_projections', endpoint: 'product-projections', scope: 'view_products', description: 'Current (published) product projections with variants and prices' },
   { name: 'categories', endpoint: 'categories', scope: 'view_categories', description: 'Category tree (ancestors, parent, order hints)' },
   { name: 'discount_codes', endpoint: 'discount-codes', scope: 'view_discount_codes', description: 'Discount codes and the cart discounts they activate', columns: { validFrom: 'TIMESTAMPTZ', validUntil: 'TIMESTAMPTZ' } },
-  { name: 'inventory', endpoint: 'inventory', scope: 'view_products', description: 'Inventory entries per SKU and supply channel', columns: { expectedDelivery: 'TIMESTAMPTZ' } },
-] as const satisfies readonly { name: string; endpoint: string; scope: string; description: string; columns?: Record<string, ColumnType>; drop?: readonly string[] }[];
+  { name: 'inventory', endpoint: 'inventory', scope: 'view_products', description: 'Inventory entries per SKU and supply channel', columns: { expectedDelivery: 'TIMESTAMPTZ' }, deleted: 'InventoryEntryDeleted' },
+] as const satisfies readonly { name: string; endpoint: string; scope: string; description: string; columns?: Record<string, ColumnType>; drop?: readonly string[]; deleted?: string }[];
 
 function transform(drop: readonly string[]) {
   return (record: DataRecord): DataRecord => {
@@ -52,8 +52,51 @@ function transform(drop: readonly string[]) {
   };
 }
 
-export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TABLES.map((t) =>
-  restTable<CommercetoolsConfig, CommercetoolsClient>({
+/** The scope Messages need, and how long the API keeps them by default (the project's `deleteDaysAfterCreation`). */
+export const MESSAGES_SCOPE = 'view_messages';
+export const MESSAGE_RETENTION_MS = 15 * 86_400_000;
+
+/** Strictly after the last (createdAt, id) seen, in the (createdAt asc, id asc) order of Messages. */
+const afterMessage = (createdAt: unknown, id: unknown) => `createdAt > ${quote(createdAt)} or (createdAt = ${quote(createdAt)} and id > ${quote(id)})`;
+
+/**
+ * `deletes: { detect: vendor }`: the table's ResourceDeleted Messages (`OrderDeleted`…), key-set paged on
+ * (createdAt, id) by the engine from the feed cursor on; `resource.id` is the deleted record's id.
+ */
+export function messagesFeed(type: string): DeleteFeed<CommercetoolsConfig, CommercetoolsClient> {
+  return {
+    describe: `GET /{config.projectKey}/messages where type = "${type}"`,
+    requires: MESSAGES_SCOPE,
+    retentionMs: MESSAGE_RETENTION_MS,
+    async *read(ctx) {
+      const where = [`type = ${quote(type)}`, ...(ctx.since ? [`createdAt >= ${quote(sinceValue(ctx.since))}`] : [])];
+      const size = ctx.config.pageSize;
+      const pages = paginate({
+        http: ctx.client.http,
+        request: { method: 'GET', path: `/${encodeURIComponent(ctx.config.projectKey)}/messages`, query: { where, sort: ['createdAt asc', 'id asc'], limit: size, withTotal: false } },
+        paginator: keysetPaging({ fields: ['createdAt', 'id'], size, apply: (after, req) => (after ? addWhere(req, afterMessage(after[0], after[1])) : req) }),
+        records: selectRecords('results'),
+        signal: ctx.signal,
+        report: ctx.report,
+        table: `${ctx.table} (${type} messages)`,
+      });
+      for await (const page of pages) {
+        const ids: string[] = [];
+        for (const m of page.records) {
+          const id = (m.resource as { id?: unknown } | undefined)?.id;
+          if (typeof id !== 'string' || !id) throw new SluiceError('bad_response', `commercetools answered a ${type} message without resource.id (message ${String(m.id)}); nothing was deleted`);
+          ids.push(id);
+        }
+        const last = page.records[page.records.length - 1];
+        yield { ids, lastEventAt: last ? String(last.createdAt) : undefined };
+      }
+    },
+  };
+}
+
+export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TABLES.map((t) => ({
+  ...('deleted' in t ? { deleteFeed: messagesFeed(t.deleted) } : {}),
+  ...restTable<CommercetoolsConfig, CommercetoolsClient>({
     name: t.name,
     description: t.description,
     primaryKey: ['id'],
@@ -72,4 +115,4 @@ export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TAB
     slices: { upper: { param: 'where', template: 'lastModifiedAt < "{value}"', format: sinceValue }, concurrency: 4, count: { params: { withTotal: true }, total: 'total' } },
     transform: transform('drop' in t ? t.drop : []),
   }),
-);
+}));

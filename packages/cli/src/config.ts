@@ -11,7 +11,7 @@ import type { RuntimeExport } from '@sluice/workflows/export-shared';
 import type { SchemaContract } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
 import type { DeletesPolicy } from '@sluice/core/policies/deletes';
-import { columnPolicyOf, columnsSchema, deletesPolicyOf, deletesSchema, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
+import { columnPolicyOf, columnsSchema, deletesPolicyOf, deletesSchema, feedTables, hashKeySchema, resolveHashKey, schemaContractSchema } from './table-policies';
 
 /**
  * sluice.yaml: parsed with `yaml` (keeping positions), `${ENV}` references substituted, validated with
@@ -309,7 +309,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       for (const p of refused) {
         if (p.setting === 'columns') problems.push(`${where([...tp, 'columns', p.list, p.index])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}`);
         else if (p.setting === 'window') continue;
-        else if (p.setting === 'deletes') problems.push(`${where([...tp, 'deletes', p.field])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}`);
+        else if (p.setting === 'deletes') problems.push(`${where([...tp, 'deletes', p.field])}: ${s.type}.${name}: ${p.reason}; got ${show(p.value)}${p.value === 'vendor' && !spec.deleteFeed ? feedTables(connector.tables) : ''}`);
         else if (p.setting === 'mode') problems.push(`${where([...tp, 'mode'])}: ${s.type}.${name} does not support ${show(p.value)}; modes: ${p.allowed.join(', ')}`);
         else if (p.allowed.length === 0) problems.push(`${where([...tp, 'cursor'])}: ${s.type}.${name} has no cursor (full refresh only)`);
         else problems.push(`${where([...tp, 'cursor'])}: expected one of ${p.allowed.map((f) => `"${f}"`).join(', ')}; got ${show(p.value)}`);

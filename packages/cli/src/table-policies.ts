@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SCHEMA_CONTRACTS } from '@sluice/core';
 import type { ColumnPolicy } from '@sluice/core/policies/columns';
-import { DEFAULT_MAX_DELETE_FRACTION, DELETE_HANDLES, type DeletesPolicy } from '@sluice/core/policies/deletes';
+import { DEFAULT_MAX_DELETE_FRACTION, DELETE_DETECTS, DELETE_HANDLES, type DeletesPolicy } from '@sluice/core/policies/deletes';
 
 /**
  * The data policies of a table in sluice.yaml (issue 18), kept apart from config.ts:
@@ -37,7 +37,9 @@ export const schemaContractSchema = z
  */
 export const deletesSchema = z
   .strictObject({
-    detect: z.literal('reconcile').describe('reconcile: compare the primary keys of every live record at the vendor with the stored rows (vendor delete feeds are not supported yet).'),
+    detect: z
+      .enum(DELETE_DETECTS)
+      .describe("reconcile: compare the primary keys of every live record at the vendor with the stored rows; vendor: read the vendor's own delete feed (commercetools Messages; only tables that have one, see sluice connectors NAME)."),
     handle: z.enum(DELETE_HANDLES).default('soft').describe('soft (default): set _sluice_deleted_at and keep the row; hard: delete the row (not on append_only tables).'),
     every: z
       .string()
@@ -53,6 +55,12 @@ export const deletesPolicyOf = (d: z.output<typeof deletesSchema> | undefined): 
   if (!d) return undefined;
   const m = d.every ? /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(d.every) : null;
   return { detect: d.detect, handle: d.handle, maxFraction: d.maxFraction, ...(m ? { every: d.every, everyMs: Math.round(Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS]) } : {}) };
+};
+
+/** The end of a `detect: vendor` refusal: which tables of the connector do have a vendor delete feed. */
+export const feedTables = (tables: readonly { name: string; deleteFeed?: unknown }[]): string => {
+  const withFeed = tables.filter((t) => t.deleteFeed).map((t) => t.name);
+  return withFeed.length ? `; tables with a vendor delete feed: ${withFeed.join(', ')}` : '; none of its tables has a vendor delete feed: use detect: reconcile';
 };
 
 /** The source-level `hashKey:`; a secret (written as a `${VAR}` reference). */

@@ -84,7 +84,44 @@ export interface TableSpec<Config = any, Client = any> {
   requires?: string;
   /** How the table is read, for the catalogue (`sluice connectors NAME`); the engine fills it for declared tables. */
   reads?: ReadDescription;
+  /**
+   * The vendor's own feed of this table's deletions (`deletes: { detect: vendor }`): commercetools Messages,
+   * Shopify `deletionEvents`. Absent: the table can only reconcile (`detect: reconcile`).
+   */
+  deleteFeed?: DeleteFeed<Config, Client>;
   read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
+}
+
+/** What a delete feed's `read` gets: the table's context, and the feed time to read from. */
+export interface DeleteFeedContext<Config, Client> {
+  source: string;
+  table: string;
+  config: Config;
+  client: Client;
+  /** Inclusive lower bound (UTC ISO) of the events' time; undefined: as far back as the vendor keeps them. */
+  since: string | undefined;
+  signal: AbortSignal;
+  report(event: ProgressEvent): void;
+  log: Logger;
+}
+
+/** One page of a delete feed: the primary keys (single-field) deleted, and the time of the page's last event. */
+export interface DeleteFeedPage {
+  ids: string[];
+  /** The event time (UTC ISO) of the page's last event; undefined for an empty page. */
+  lastEventAt: string | undefined;
+}
+
+/** A table's vendor delete feed, declared next to the table (the catalogue shows `describe` and `requires`). */
+export interface DeleteFeed<Config = any, Client = any> {
+  /** The request, for the catalogue: `GET /{projectKey}/messages where type = "OrderDeleted"`. */
+  describe: string;
+  /** Vendor permission the feed needs beyond the table's own (`view_messages`). */
+  requires?: string;
+  /** How long the vendor keeps the feed's events: a saved feed cursor older than this may have missed some. */
+  retentionMs?: number;
+  /** The events from `since` on, oldest first, in pages (the engine's paging; no loop of the connector's own). */
+  read(ctx: DeleteFeedContext<Config, Client>): AsyncIterable<DeleteFeedPage>;
 }
 
 /** What the catalogue shows of how a table is read; tables run by a vendor engine (GraphQL, HogQL) declare theirs. */

@@ -108,12 +108,14 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
   if (deletes) {
     if (spec.primaryKey.length === 0) problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} has no primary key, so a stored row cannot be matched with the vendor's live records` });
     else if (mode === 'full_refresh') problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} is synced in full_refresh mode, which replaces the whole table on every sync: deleted records are already gone (remove deletes:)` });
+    else if (deletes.detect === 'vendor' && !spec.deleteFeed)
+      problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} has no vendor delete feed (detect: reconcile finds its deletions by comparing keys)` });
     else if (mode === 'append_only' && deletes.handle === 'hard')
       problems.push({ setting: 'deletes', field: 'handle', value: deletes.handle, reason: `${spec.name} is append_only: its rows are a history of versions that Sluice never removes, so a deletion can only be marked (handle: soft)` });
   }
   // Reconcile after an ordinary sync only: a forced full refresh replaced the table with exactly what the
   // vendor has, and a window re-sync is about one window.
-  const reconcile = deletes && !fullRefresh && !window && mode !== 'full_refresh' && spec.primaryKey.length > 0;
+  const reconcile = deletes && !fullRefresh && !window && mode !== 'full_refresh' && spec.primaryKey.length > 0 && (deletes.detect !== 'vendor' || spec.deleteFeed !== undefined);
   return {
     plan: {
       table: spec.name,

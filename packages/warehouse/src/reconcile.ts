@@ -28,6 +28,8 @@ export interface ReconcileInput {
   /** The sync this reconciliation follows: its `sluice.syncs` entry records the result. */
   syncId: string;
   keysFile: string;
+  /** The table has a vendor delete feed: the feed is known applied up to here (the scan's start, less the feed's lag). */
+  feedCursor?: string;
   onRetry?: (attempt: number, err: Error) => void;
 }
 
@@ -120,11 +122,110 @@ async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<R
       rowsDeleted = Number(await scalar(conn, `DELETE FROM ${target} WHERE ${goneWhere}`));
     }
     await conn.run(
-      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
+      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)}${input.feedCursor ? `, delete_feed_cursor = ${lit(input.feedCursor)}` : ''} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
     );
     await setCommitMessage(conn, `reconcile ${source}.${table} (deletes: ${input.handle}): ${rowsDeleted} row(s) ${soft ? 'marked deleted' : 'deleted'}`, { source, table, sync_id: input.syncId, reconcile: { handle: input.handle, rows_deleted: rowsDeleted, live_keys: liveKeys } });
     await conn.run('COMMIT');
     return { rowsDeleted, rowsRestored, liveKeys, liveRows, alreadyDone: false };
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** How far the table's vendor delete feed is known applied (UTC ISO), from `sluice.syncs`; undefined: never read. */
+export async function lastFeedCursor(conn: DuckDBConnection, source: string, table: string): Promise<string | undefined> {
+  const have = await rows(conn, `SELECT 1 FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'sluice' AND table_name = 'syncs' AND column_name = 'delete_feed_cursor'`);
+  if (have.length === 0) return undefined;
+  const v = await scalar(conn, `SELECT max(delete_feed_cursor) FROM sluice.syncs WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND outcome = 'succeeded'`);
+  return v === null || v === undefined ? undefined : String(v);
+}
+
+/**
+ * Deletions from the vendor's own feed (`deletes: { detect: vendor }`), the lake side: the ids the feed
+ * listed since the saved feed cursor were written to `idsFile` (NDJSON, `{"<key>": "<id>"}` per line); the
+ * stored rows with those keys are marked (`soft`) or removed (`hard`) — by listed key, not by absence — in
+ * one DuckLake transaction with the sync's `sluice.syncs` entry (`rows_deleted`, `reconciled_at`, and the
+ * new `delete_feed_cursor`). Listed ids not stored (never synced, or deleted already) change nothing.
+ */
+export interface FeedDeletionInput {
+  paths: Parameters<typeof openLake>[0];
+  source: string;
+  table: string;
+  primaryKey: readonly string[];
+  handle: DeleteHandle;
+  syncId: string;
+  idsFile: string;
+  /** The feed cursor to save with the deletion. */
+  feedCursor: string;
+  onRetry?: (attempt: number, err: Error) => void;
+}
+
+export interface FeedDeletionResult {
+  rowsDeleted: number;
+  /** Distinct ids the feed listed. */
+  listed: number;
+  alreadyDone: boolean;
+}
+
+export async function applyFeedDeletions(input: FeedDeletionInput): Promise<FeedDeletionResult> {
+  const session = await openLake(input.paths, { collectGarbage: true });
+  try {
+    return await withLakeRetry(() => feedAttempt(session.conn, input), { onRetry: input.onRetry });
+  } finally {
+    session.close();
+  }
+}
+
+async function feedAttempt(conn: DuckDBConnection, input: FeedDeletionInput): Promise<FeedDeletionResult> {
+  const { source, table } = input;
+  const sync = await findSync(conn, source, table, input.syncId);
+  if (!sync) throw new Error(`${source}.${table}: sync ${input.syncId} has no committed entry in sluice.syncs; nothing was deleted`);
+  if (sync.reconciledAt) return { rowsDeleted: sync.rowsDeleted ?? 0, listed: 0, alreadyDone: true };
+  if (!(await tableExists(conn, source, table))) throw new Error(`${source}.${table} is not in the lake; nothing was deleted`);
+
+  const target = `${q(source)}.${q(table)}`;
+  const soft = input.handle === 'soft';
+  const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
+  const mark = q(SOFT_DELETE_COLUMN);
+  const pk = input.primaryKey;
+  const matches = pk.map((k) => `g.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
+  const isLive = hasMark ? `${mark} IS NULL` : 'true';
+
+  await conn.run('DROP TABLE IF EXISTS temp.gone_keys');
+  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
+  const hasIds = fs.existsSync(input.idsFile) && fs.statSync(input.idsFile).size > 0;
+  await conn.run(
+    hasIds
+      ? `CREATE TEMP TABLE gone_keys AS SELECT DISTINCT * FROM read_json(${lit(input.idsFile)}, format = 'newline_delimited', columns = {${spec}})`
+      : `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
+  );
+  const listed = Number(await scalar(conn, 'SELECT count(*) FROM gone_keys'));
+  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches})`;
+
+  const now = new Date().toISOString();
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    let rowsDeleted = 0;
+    if (soft && !hasMark) await conn.run(`ALTER TABLE ${target} ADD COLUMN ${mark} TIMESTAMPTZ`);
+    if (listed > 0) {
+      if (soft) {
+        rowsDeleted = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = TIMESTAMPTZ ${lit(now)} WHERE ${mark} IS NULL AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches})`));
+      } else {
+        rowsDeleted = Number(await scalar(conn, `DELETE FROM ${target} WHERE ${goneWhere}`));
+      }
+    }
+    await conn.run(
+      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)}, delete_feed_cursor = ${lit(input.feedCursor)} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
+    );
+    await setCommitMessage(conn, `vendor deletes ${source}.${table} (deletes: ${input.handle}): ${rowsDeleted} row(s) ${soft ? 'marked deleted' : 'deleted'}`, {
+      source,
+      table,
+      sync_id: input.syncId,
+      delete_feed: { handle: input.handle, rows_deleted: rowsDeleted, listed, cursor: input.feedCursor },
+    });
+    await conn.run('COMMIT');
+    return { rowsDeleted, listed, alreadyDone: false };
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;

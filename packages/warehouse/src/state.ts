@@ -48,6 +48,11 @@ export interface SyncRecord {
    */
   rowsDeleted?: number;
   reconciledAt?: string;
+  /**
+   * `deletes: { detect: vendor }` (and a reconciliation of a table that has a feed): how far the vendor's delete
+   * feed is known to be applied (UTC ISO); the next read of the feed starts there.
+   */
+  deleteFeedCursor?: string;
 }
 
 const COLUMNS: [string, string][] = [
@@ -74,6 +79,7 @@ const COLUMNS: [string, string][] = [
   ['restored_snapshot', 'BIGINT'],
   ['rows_deleted', 'BIGINT'],
   ['reconciled_at', 'TIMESTAMPTZ'],
+  ['delete_feed_cursor', 'VARCHAR'],
 ];
 
 export const STATE_SCHEMA = 'sluice';
@@ -180,6 +186,7 @@ function toRecord(r: Record<string, unknown>): SyncRecord {
     restoredSnapshot: n(r.restored_snapshot),
     rowsDeleted: n(r.rows_deleted),
     reconciledAt: r.reconciled_at === null || r.reconciled_at === undefined ? undefined : iso(r.reconciled_at),
+    deleteFeedCursor: s(r.delete_feed_cursor),
   };
 }
 

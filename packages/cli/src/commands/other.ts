@@ -169,7 +169,7 @@ export async function connectorsCommand(opts: { name?: string; json?: boolean },
   }
   for (const { c } of all) {
     io.out(`\n${c.type}: ${c.description}`);
-    io.out(textTable(['table', 'primary key', 'partition by', 'cursor (default)', 'modes'], c.tables.map((t) => [t.name, t.primaryKey.join(', '), t.partitionBy ?? '', t.cursor ? t.cursor.fields.map((f) => (f === t.cursor!.default ? `${f}*` : f)).join(', ') : '', t.modes.map((m) => (m === t.defaultMode ? `${m}*` : m)).join(', ')])));
+    io.out(textTable(['table', 'primary key', 'partition by', 'cursor (default)', 'modes', 'vendor delete feed'], c.tables.map((t) => [t.name, t.primaryKey.join(', '), t.partitionBy ?? '', t.cursor ? t.cursor.fields.map((f) => (f === t.cursor!.default ? `${f}*` : f)).join(', ') : '', t.modes.map((m) => (m === t.defaultMode ? `${m}*` : m)).join(', '), t.deleteFeed ? 'yes' : ''])));
     // One connector asked for: how each table is read too (what `--json` and schemas/connectors/ hold).
     if (opts.name) for (const t of c.tables.map(tableCatalogue)) io.out(`\n${t.name}\n${readDetails(t).map(([k, v]) => `  ${k.padEnd(10)} ${v}`).join('\n')}`);
   }
@@ -189,6 +189,8 @@ function readDetails(t: ReturnType<typeof tableCatalogue>): [string, string][] {
   if (t.cursor?.lookbackSetting) out.push(['lookback', `config.${t.cursor.lookbackSetting.key} (default ${Math.round((t.cursor.lookbackMs ?? 0) / 1000)} s)`]);
   else if (t.cursor?.lookbackMs) out.push(['lookback', `${Math.round(t.cursor.lookbackMs / 1000)} s`]);
   if (t.requires) out.push(['requires', t.requires]);
+  // `deletes: { detect: vendor }` is accepted on these tables only.
+  out.push(['deletes', t.deleteFeed ? `vendor feed: ${t.deleteFeed.describe}${t.deleteFeed.requires ? `, requires ${t.deleteFeed.requires}` : ''}${t.deleteFeed.retentionMs ? `, kept ${Math.round(t.deleteFeed.retentionMs / 86_400_000)} days` : ''}; or reconcile` : 'reconcile (no vendor delete feed)']);
   return out;
 }
 

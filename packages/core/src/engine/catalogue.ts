@@ -25,6 +25,8 @@ export function tableCatalogue(t: ResolvedTable) {
     ...(t.requires ? { requires: t.requires } : {}),
     ...(t.reads ? { endpoint: t.reads.endpoint, paging: t.reads.paging } : {}),
     ...(t.columns ? { columns: { ...t.columns } } : {}),
+    // `deletes: { detect: vendor }` works on these tables only.
+    ...(t.deleteFeed ? { deleteFeed: { describe: t.deleteFeed.describe, ...(t.deleteFeed.requires ? { requires: t.deleteFeed.requires } : {}), ...(t.deleteFeed.retentionMs ? { retentionMs: t.deleteFeed.retentionMs } : {}) } } : {}),
   };
 }
 

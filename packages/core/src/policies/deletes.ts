@@ -7,6 +7,9 @@ import type { DataRecord, Json } from '../types';
  * The pure decisions live here; the lake side is @sluice/warehouse's reconcile.ts.
  */
 export const DELETE_HANDLES = ['soft', 'hard'] as const;
+/** `reconcile`: compare every live key; `vendor`: the table's delete feed at the vendor (`TableSpec.deleteFeed`). */
+export const DELETE_DETECTS = ['reconcile', 'vendor'] as const;
+export type DeleteDetect = (typeof DELETE_DETECTS)[number];
 export type DeleteHandle = (typeof DELETE_HANDLES)[number];
 
 /** The default share of a table's live rows one reconciliation may delete without `--confirm-deletes`. */
@@ -14,7 +17,7 @@ export const DEFAULT_MAX_DELETE_FRACTION = 0.5;
 
 /** `deletes:` of a table, resolved (JSON-serialisable: it travels in the workflow's input). */
 export interface DeletesPolicy {
-  detect: 'reconcile';
+  detect: DeleteDetect;
   handle: DeleteHandle;
   /** Reconcile at most this often (ms); undefined: on every sync. */
   everyMs?: number;
@@ -78,4 +81,38 @@ export function keyLines(records: readonly DataRecord[], primaryKey: readonly st
     else missing++;
   }
   return { text, missing };
+}
+
+/**
+ * A vendor feed's events become readable a little after their time (commit order, replication): the saved
+ * feed cursor stays this far behind the moment the feed was read, and the next read starts there (an event
+ * read twice marks nothing more).
+ */
+export const FEED_LAG_MS = 5 * 60_000;
+
+/**
+ * The feed cursor saved after a complete read of the feed: the later of its last event's time and the read's
+ * start less {@link FEED_LAG_MS}, so that a quiet feed (no deletions for weeks) still moves forward and
+ * does not look older than the vendor's retention.
+ */
+export function nextFeedCursor(p: { saved: string | undefined; lastEventAt: string | undefined; readStartedAt: number }): string {
+  const candidates = [p.readStartedAt - FEED_LAG_MS, p.lastEventAt ? Date.parse(p.lastEventAt) : NaN, p.saved ? Date.parse(p.saved) : NaN].filter((x) => Number.isFinite(x));
+  return new Date(Math.max(...candidates)).toISOString();
+}
+
+/**
+ * The vendor keeps its delete events `retentionMs` (commercetools Messages: 15 days by default): a saved
+ * feed cursor older than that means deletions may have come and gone unread. Returns the error message
+ * (nothing is deleted; a reconciliation once catches up), or undefined when the feed can be trusted.
+ */
+export function feedRetentionRefusal(p: { source: string; table: string; saved: string | undefined; retentionMs: number | undefined; now: number; describe: string }): string | undefined {
+  if (!p.saved || p.retentionMs === undefined) return undefined;
+  const at = Date.parse(p.saved);
+  if (!Number.isFinite(at) || p.now - at <= p.retentionMs) return undefined;
+  const days = (ms: number) => `${Math.round((ms / 86_400_000) * 10) / 10} day(s)`;
+  return (
+    `${p.source}.${p.table}: the vendor's delete feed (${p.describe}) was last read up to ${p.saved}, ${days(p.now - at)} ago, but the vendor keeps its events only ${days(p.retentionMs)}: ` +
+    `deletions in between may have been missed; nothing was deleted. Reconcile once to catch up (deletes: { detect: reconcile } for one sync, then back to detect: vendor), ` +
+    `or sync more often than every ${days(p.retentionMs)}.`
+  );
 }

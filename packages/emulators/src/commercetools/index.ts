@@ -4,12 +4,12 @@ import type { EmulatorConformance } from '../common/conformance';
 import { conformanceHooks } from './conformance';
 
 export { ENDPOINTS, money, type Endpoint } from './generator';
-export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, errorBody, type ApiClient, type InjectOptions, type CommercetoolsEmulator, type ListEvent } from './server';
+export { ENDPOINT_SCOPES, ALL_VIEW_SCOPES, MESSAGES_SCOPES, errorBody, type ApiClient, type InjectOptions, type CommercetoolsEmulator, type ListEvent } from './server';
 export { parsePredicate, evaluate, PredicateError } from './predicate';
-export { Store, DEFAULT_COUNTS } from './store';
+export { Store, DEFAULT_COUNTS, DELETED_MESSAGES } from './store';
 
 export const DEMO_PROJECT_KEY = 'sluice-demo';
-export const DEMO_CLIENT: ApiClient = { clientId: 'sluice-demo-client', clientSecret: 'sluice-demo-secret-0123456789', scopes: [...ALL_VIEW_SCOPES] };
+export const DEMO_CLIENT: ApiClient = { clientId: 'sluice-demo-client', clientSecret: 'sluice-demo-secret-0123456789', scopes: [...ALL_VIEW_SCOPES, 'view_messages'] };
 
 export interface StartOptions {
   seed?: number;

@@ -16,6 +16,9 @@ export const ENDPOINT_SCOPES: Record<Endpoint, readonly string[]> = {
   inventory: ['view_products', 'manage_products', 'manage_project'],
 };
 
+/** Scopes that grant reading Messages. */
+export const MESSAGES_SCOPES = ['view_messages', 'manage_project'] as const;
+
 export const ALL_VIEW_SCOPES = ['view_orders', 'view_customers', 'view_payments', 'view_products', 'view_categories', 'view_discount_codes'] as const;
 
 export interface ApiClient {
@@ -157,6 +160,13 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
     return undefined;
   }
 
+  function requireScope(req: EmulatorRequest, allowed: readonly string[]): EmulatorResponse | undefined {
+    const info = tokens.get((req.headers.authorization ?? '').slice(7));
+    if (info && allowed.some((s) => info.scopes.has(s))) return undefined;
+    const msg = `Insufficient scope. One of the following scopes is missing: ${allowed.join(', ')}`;
+    return json(403, { ...errorBody(403, 'insufficient_scope', msg), error: 'insufficient_scope', error_description: msg });
+  }
+
   function parseQuery(q: URLSearchParams): { where?: Predicate; sort: { field: string; dir: 1 | -1 }[]; limit: number; offset: number; withTotal: boolean } | EmulatorResponse {
     const int = (name: string, def: number, max: number): number | EmulatorResponse => {
       const raw = q.get(name);
@@ -226,6 +236,21 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
       return json(200, doc);
     });
   }
+  // Messages: the API's change feed (here the ResourceDeleted family the store records on remove).
+  router.get('/:projectKey/messages', (req) => {
+    const denied = authorize(req, undefined) ?? requireScope(req, MESSAGES_SCOPES);
+    if (denied) return denied;
+    const q = parseQuery(req.query);
+    if ('status' in q) return q;
+    let result: QueryResult;
+    try {
+      result = store.queryMessages(q);
+    } catch (err) {
+      if (err instanceof PredicateError) return invalidInput(`Malformed parameter: where: ${err.message}`);
+      throw err;
+    }
+    return json(200, { limit: q.limit, offset: q.offset, count: result.results.length, ...(result.total !== undefined ? { total: result.total } : {}), results: result.results });
+  });
   router.get('/:projectKey', (req) => {
     const denied = authorize(req, undefined);
     if (denied) return denied;

@@ -35,6 +35,10 @@ export interface QueryResult {
   total?: number;
 }
 
+/** The message the API publishes when a resource of the endpoint is deleted (only these have one). */
+export const DELETED_MESSAGES: Partial<Record<Endpoint, string>> = { orders: 'OrderDeleted', customers: 'CustomerDeleted', inventory: 'InventoryEntryDeleted' };
+const MESSAGE_TYPE_IDS: Partial<Record<Endpoint, string>> = { orders: 'order', customers: 'customer', inventory: 'inventory-entry' };
+
 const entryField = (e: Entry, f: string): string | number => (e as unknown as Record<string, string | number>)[f]!;
 
 class Collection {
@@ -266,9 +270,64 @@ export class Store {
     const c = this.collection(endpoint);
     const e = c.byId.get(id);
     if (!e) return false;
+    const type = DELETED_MESSAGES[endpoint];
+    const doc = type ? this.materialize(endpoint, e) : undefined;
     c.unindex(e);
     c.byId.delete(id);
+    if (type && doc) this.recordDeleted(endpoint, type, e, doc);
     return true;
+  }
+
+  /**
+   * Messages (`GET /{projectKey}/messages`): the ResourceDeleted family the API publishes when a resource is
+   * deleted (OrderDeleted with the order, CustomerDeleted, InventoryEntryDeleted with sku and channel), in
+   * the Message shape (id, version, sequenceNumber, resource reference, resourceVersion, type, createdAt).
+   * Kept `messageRetentionDays` (the API's default: 15), as the project's message setting does.
+   */
+  readonly messages: Record<string, unknown>[] = [];
+  messageRetentionDays = 15;
+
+  private recordDeleted(endpoint: Endpoint, type: string, e: Entry, doc: Record<string, unknown>): void {
+    const at = new Date(this.now()).toISOString();
+    const typeId = MESSAGE_TYPE_IDS[endpoint]!;
+    const payload: Record<string, unknown> =
+      type === 'OrderDeleted' ? { order: doc } : type === 'InventoryEntryDeleted' ? { sku: doc.sku, ...(doc.supplyChannel ? { supplyChannel: doc.supplyChannel } : {}) } : {};
+    this.messages.push({
+      id: uuid(this.rng),
+      version: 1,
+      versionModifiedAt: at,
+      sequenceNumber: e.version + 1,
+      resource: { typeId, id: e.id },
+      resourceVersion: e.version + 1,
+      resourceUserProvidedIdentifiers: {
+        ...(typeof doc.key === 'string' ? { key: doc.key } : {}),
+        ...(typeof doc.orderNumber === 'string' ? { orderNumber: doc.orderNumber } : {}),
+        ...(typeof doc.customerNumber === 'string' ? { customerNumber: doc.customerNumber } : {}),
+        ...(typeof doc.sku === 'string' ? { sku: doc.sku } : {}),
+      },
+      type,
+      ...payload,
+      createdAt: at,
+      lastModifiedAt: at,
+    });
+  }
+
+  /** A query of the messages kept: filter (`type in (…)`, `createdAt >= …`, `resource.id = …`), sort, offset, limit. */
+  queryMessages(q: QueryInput): QueryResult {
+    const oldest = this.now() - this.messageRetentionDays * 86_400_000;
+    const get = (m: Record<string, unknown>) => (f: string) => (f === 'resource.id' ? (m.resource as { id: string }).id : f === 'resource.typeId' ? (m.resource as { typeId: string }).typeId : m[f]);
+    const kept = this.messages.filter((m) => Date.parse(String(m.createdAt)) >= oldest && (!q.where || evaluate(q.where, get(m))));
+    const sort = q.sort.length ? q.sort : [{ field: 'id', dir: 1 as const }];
+    kept.sort((a, b) => {
+      for (const { field, dir } of sort) {
+        const x = String(get(a)(field) ?? '');
+        const y = String(get(b)(field) ?? '');
+        if (x !== y) return (x < y ? -1 : 1) * dir;
+      }
+      return 0;
+    });
+    const results = kept.slice(q.offset, q.offset + q.limit);
+    return q.withTotal ? { results, total: Math.min(kept.length, q.where ? 10_000 : kept.length) } : { results };
   }
 
   private time(at: string | number | undefined): number {
