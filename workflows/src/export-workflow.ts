@@ -1,4 +1,5 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { failureMessage, failureType } from './failure';
 import { NON_RETRYABLE_FAILURE_TYPES } from '@sluice/core/errors';
 import type { ExportActivities } from './export-activity';
 import { describeCursor, describeExport, type ExportInput, type ExportProgress, type ExportResult } from './export-shared';
@@ -40,15 +41,13 @@ export async function exportToPostHog(input: ExportInput): Promise<ExportResult>
     setCurrentDetails(`Export ${input.name} done: ${describeExport(result)}; cursor ${describeCursor(result.cursorAfter)}`);
     return result;
   } catch (err) {
-    let e: any = err;
-    while (e?.cause) e = e.cause;
-    const message = String(e?.message ?? err);
+    const message = failureMessage(err);
     progress.phase = 'failed';
     progress.error = message;
     upsertMemo({ error: message });
     upsertSearchAttributes({ [SA.outcome]: ['failed'] });
     setCurrentDetails(`Export ${input.name} failed: ${message}`);
     await recordExportFailure({ name: input.name, runId: info.runId, startedAt, error: message }).catch(() => undefined);
-    throw ApplicationFailure.create({ message: `export ${input.name}: ${message}`, type: typeof e?.type === 'string' ? e.type : 'Sluice.export', nonRetryable: true });
+    throw ApplicationFailure.create({ message: `export ${input.name}: ${message}`, type: failureType(err, 'Sluice.export'), nonRetryable: true });
   }
 }

@@ -1,4 +1,5 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { failureMessage, failureType } from './failure';
 import type { MaintenanceActivities } from './maintenance-activity';
 import { DEFAULT_MAINTENANCE_RETENTION_DAYS, describeMaintenance, type MaintenanceInput, type MaintenanceOutcome, type MaintenanceProgress } from './maintenance-shared';
 import { SEARCH_ATTRIBUTES as SA } from './shared';
@@ -32,14 +33,12 @@ export async function maintainWarehouse(input: MaintenanceInput = {}): Promise<M
     setCurrentDetails(`Maintenance done: ${describeMaintenance(result)}`);
     return result;
   } catch (err) {
-    let e: any = err;
-    while (e?.cause) e = e.cause;
-    const message = String(e?.message ?? err);
+    const message = failureMessage(err);
     progress.phase = 'failed';
     progress.error = message;
     upsertMemo({ error: message, retentionDays });
     upsertSearchAttributes({ [SA.outcome]: ['failed'] });
     setCurrentDetails(`Maintenance failed: ${message}`);
-    throw ApplicationFailure.create({ message: `maintenance: ${message}`, type: typeof e?.type === 'string' ? e.type : 'Sluice.maintenance', nonRetryable: true });
+    throw ApplicationFailure.create({ message: `maintenance: ${message}`, type: failureType(err, 'Sluice.maintenance'), nonRetryable: true });
   }
 }

@@ -13,6 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { failureMessage, failureType } from './failure';
 import { TimeoutType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { NON_RETRYABLE_FAILURE_TYPES } from '@sluice/core/errors';
 import type { Activities } from './activities';
@@ -129,7 +130,7 @@ export async function syncTable(plan: TablePlan): Promise<TableResult> {
     upsertMemo({ error: message });
     await recordTableFailure({ ...plan, syncId, startedAt, error: message }).catch(() => undefined);
     await alertTableFailure({ ...plan, syncId, error: message }).catch(() => undefined);
-    throw ApplicationFailure.create({ message: `${plan.source}.${plan.table}: ${message}`, type: failureType(err), nonRetryable: true });
+    throw ApplicationFailure.create({ message: `${plan.source}.${plan.table}: ${message}`, type: failureType(err, 'Sluice.failed'), nonRetryable: true });
   }
 }
 
@@ -212,18 +213,6 @@ function policiesText(plan: TablePlan): string {
   return parts.length ? ` Data policies: ${parts.join('; ')}.` : '';
 }
 
-function failureMessage(err: unknown): string {
-  let e: any = err;
-  // ChildWorkflowFailure → ApplicationFailure / ActivityFailure → ApplicationFailure: the innermost message is the useful one.
-  while (e?.cause) e = e.cause;
-  return String(e?.message ?? err);
-}
-
-function failureType(err: unknown): string {
-  let e: any = err;
-  while (e?.cause) e = e.cause;
-  return typeof e?.type === 'string' ? e.type : 'Sluice.failed';
-}
 
 const { exportsAfterSync } = proxyActivities<ExportActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } });
 

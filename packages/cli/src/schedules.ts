@@ -82,59 +82,51 @@ export function desiredSchedules(cfg: LoadedConfig, taskQueue: string, o: { embe
 export const exportScheduleId = (name: string) => `${SCHEDULE_PREFIX}sluice:export:${name}`;
 const isExport = (id: string) => id.startsWith(`${SCHEDULE_PREFIX}sluice:export:`);
 
-/** A Temporal schedule spec from sluice.yaml's `every:` or `cron:`. */
-const specOf = (sch: Schedule, jitter: number | undefined): ScheduleOptions['spec'] =>
-  'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter };
+/**
+ * A Sluice-managed Temporal schedule: the spec from sluice.yaml's `every:`/`cron:` (and jitter, paused), the
+ * action on this task queue, overlapping runs skipped, an hour of catch-up.
+ */
+function scheduleOptions(scheduleId: string, sch: Schedule, taskQueue: string, action: Omit<ScheduleOptions['action'], 'type' | 'taskQueue'>): ScheduleOptions {
+  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
+  return {
+    scheduleId,
+    spec: 'every' in sch ? { intervals: [{ every: durationMs(sch.every) }], jitter } : { cronExpressions: [sch.cron], jitter },
+    action: { type: 'startWorkflow', taskQueue, ...action },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
+    memo: { managedBy: 'sluice', taskQueue },
+  };
+}
 
 function buildExport(e: RuntimeExport, sch: Schedule, taskQueue: string): Wanted {
   const id = exportScheduleId(e.name);
   const input: ExportInput = { name: e.name, trigger: 'schedule' };
   const what = describeSchedule(sch);
   const fingerprint = JSON.stringify({ sch, from: e.from, taskQueue, v: 1 });
-  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
-  const options: ScheduleOptions = {
-    scheduleId: id,
-    spec: specOf(sch, jitter),
-    action: {
-      type: 'startWorkflow',
-      workflowType: EXPORT_WORKFLOW_TYPE,
-      workflowId: exportWorkflowId(e.name),
-      taskQueue,
-      args: [input],
-      searchAttributes: { [SA.source]: [e.from], [SA.mode]: [EXPORT_MODE] },
-      memo: { trigger: 'schedule', export: e.name, from: e.from, schedule: what, sluiceScheduleFingerprint: fingerprint },
-      staticSummary: `Scheduled export ${e.name} to PostHog (${what})`,
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
-    memo: { managedBy: 'sluice', taskQueue },
-  };
+  const options = scheduleOptions(id, sch, taskQueue, {
+    workflowType: EXPORT_WORKFLOW_TYPE,
+    workflowId: exportWorkflowId(e.name),
+    args: [input],
+    searchAttributes: { [SA.source]: [e.from], [SA.mode]: [EXPORT_MODE] },
+    memo: { trigger: 'schedule', export: e.name, from: e.from, schedule: what, sluiceScheduleFingerprint: fingerprint },
+    staticSummary: `Scheduled export ${e.name} to PostHog (${what})`,
+  });
   return { id, source: e.from, schedule: sch, options, fingerprint, target: `export ${e.name}` };
 }
 
 function build(source: string, table: string | undefined, tables: string[] | undefined, sch: Schedule, taskQueue: string): Wanted {
   const id = scheduleId(source, table);
   const input: SyncSourceInput = { source, tables, trigger: 'schedule' };
-  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
   const what = describeSchedule(sch);
   const fingerprint = JSON.stringify({ sch, tables: tables ?? null, taskQueue, v: 1 });
-  const options: ScheduleOptions = {
-    scheduleId: id,
-    spec: specOf(sch, jitter),
-    action: {
-      type: 'startWorkflow',
-      workflowType: 'syncSource',
-      workflowId: table ? tableScheduleWorkflowId(source, table) : sourceWorkflowId(source),
-      taskQueue,
-      args: [input],
-      searchAttributes: { [SA.source]: [source], ...(table ? { [SA.table]: [table] } : {}) },
-      memo: { trigger: 'schedule', schedule: what, tables: tables ?? 'all', sluiceScheduleFingerprint: fingerprint },
-      staticSummary: `Scheduled sync of ${table ? `${source}.${table}` : source} (${what})`,
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
-    memo: { managedBy: 'sluice', taskQueue },
-  };
+  const options = scheduleOptions(id, sch, taskQueue, {
+    workflowType: 'syncSource',
+    workflowId: table ? tableScheduleWorkflowId(source, table) : sourceWorkflowId(source),
+    args: [input],
+    searchAttributes: { [SA.source]: [source], ...(table ? { [SA.table]: [table] } : {}) },
+    memo: { trigger: 'schedule', schedule: what, tables: tables ?? 'all', sluiceScheduleFingerprint: fingerprint },
+    staticSummary: `Scheduled sync of ${table ? `${source}.${table}` : source} (${what})`,
+  });
   return { id, source, table, schedule: sch, options, fingerprint };
 }
 
@@ -145,24 +137,14 @@ function buildMaintenance(cfg: LoadedConfig, taskQueue: string, embedded: boolea
   const input: MaintenanceInput = { retentionDays, trigger: 'schedule' };
   const what = describeSchedule(sch);
   const fingerprint = JSON.stringify({ sch, retentionDays, taskQueue, v: 1 });
-  const jitter = sch.jitter ? durationMs(sch.jitter) : undefined;
-  const options: ScheduleOptions = {
-    scheduleId: id,
-    spec: specOf(sch, jitter),
-    action: {
-      type: 'startWorkflow',
-      workflowType: MAINTENANCE_WORKFLOW_TYPE,
-      workflowId: MAINTENANCE_WORKFLOW_ID,
-      taskQueue,
-      args: [input],
-      memo: { trigger: 'schedule', schedule: what, retentionDays, sluiceScheduleFingerprint: fingerprint },
-      staticSummary: `Scheduled warehouse maintenance (${what}, retention ${retentionDays} d)`,
-      staticDetails: 'Merges small files, expires snapshots older than the retention, deletes files no snapshot needs.',
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { paused: Boolean(sch.paused), note: sch.paused ? 'paused in sluice.yaml' : undefined },
-    memo: { managedBy: 'sluice', taskQueue },
-  };
+  const options = scheduleOptions(id, sch, taskQueue, {
+    workflowType: MAINTENANCE_WORKFLOW_TYPE,
+    workflowId: MAINTENANCE_WORKFLOW_ID,
+    args: [input],
+    memo: { trigger: 'schedule', schedule: what, retentionDays, sluiceScheduleFingerprint: fingerprint },
+    staticSummary: `Scheduled warehouse maintenance (${what}, retention ${retentionDays} d)`,
+    staticDetails: 'Merges small files, expires snapshots older than the retention, deletes files no snapshot needs.',
+  });
   return { id, source: '', schedule: sch, options, fingerprint, target: 'maintenance' };
 }
 
