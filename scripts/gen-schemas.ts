@@ -11,7 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { connectorCatalogue, type Connector, type ResolvedTable } from '@sluice/core';
 import { fileSchema, scheduleSchema, sourceSchema } from '../packages/cli/src/config';
-import { CONNECTORS } from '../connectors/registry';
+import { CONNECTORS } from '@sluice/connectors/registry';
 import { columnsSchema, deletesSchema, schemaContractSchema } from '../packages/cli/src/table-policies';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { main } from '../packages/cli/src/main';
 import { EMULATORS } from '../packages/emulators/src/registry';
-import { CONNECTORS } from '../connectors/registry';
+import { CONNECTORS } from '@sluice/connectors/registry';
 import type { EmulatorServer } from '../packages/emulators/src/common/http';
 
 const dev = process.argv.includes('--dev');

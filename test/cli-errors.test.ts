@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { spawnCli } from './harness';
+import { spawnCli } from '@sluice/testing/harness';
 
 /** Bad input: one clear message naming the thing and the fix, non-zero exit, no stack trace. */
 function project(yaml: string): string {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { start as startDemo } from '../packages/emulators/src/demo/index';
 import { spawn } from 'node:child_process';
-import { SLUICE_BIN, spawnCli } from './harness';
+import { SLUICE_BIN, spawnCli } from '@sluice/testing/harness';
 
 /**
  * The embedded dev server is shared by every sluice process of one warehouse: two `sluice sync` at

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { spawnCli } from './harness';
+import { spawnCli } from '@sluice/testing/harness';
 
 /** Data policies in sluice.yaml (issue 18): bad ones are validation errors naming file, line, YAML path and why. */
 function project(yaml: string): string {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../packages/emulators/src/demo/index';
-import { sluiceEnv, spawnCli, type SluiceEnv } from './harness';
+import { sluiceEnv, spawnCli, type SluiceEnv } from '@sluice/testing/harness';
 
 describe('spine: a real sync through Temporal into Parquet + DuckDB', () => {
   let emu: DemoEmulator;

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import type { FailureAlert } from '../../workflows/src/alerts';
 
 /** `alerts: { webhook, afterFailedIntervals }`: a failing table sync POSTs a JSON payload to the webhook. */

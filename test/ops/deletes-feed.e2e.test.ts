@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startCommercetools, sourceConfig, DEMO_CLIENT, type ApiClient, type Handle as CtEmulator } from '../../packages/emulators/src/commercetools/index';
 import { loadConfig } from '../../packages/cli/src/config';
 import { withLake } from '../../packages/warehouse/src/lake';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 
 /**
  * Deletions from the vendor's own feed (issue 18, `deletes: { detect: vendor }`), end to end: `sluice sync`

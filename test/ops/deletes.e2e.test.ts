@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
 import { snapshot } from '../../packages/cli/src/progress';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 
 /**
  * Deletions (issue 18, `deletes: { detect: reconcile }`), end to end: `sluice sync` through Temporal,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { SLUICE_BIN, spawnCli } from '../harness';
+import { SLUICE_BIN, spawnCli } from '@sluice/testing/harness';
 
 /** `sluice dev` (embedded server) applies the schedules on start; `sluice status` reads their next runs from it. */
 describe('sluice dev', () => {

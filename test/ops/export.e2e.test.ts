@@ -4,7 +4,7 @@ import { historyText } from '@sluice/testing/temporal';
 import { start as startPostHog, PostHogProject, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import { start as startShopify, sourceConfig as shopifyConfig, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
 import { start as startCt, sourceConfig as ctConfig, type Handle as CtEmulator } from '@sluice/emulators/commercetools/index';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 
 /**
  * Commerce into PostHog, end to end through Temporal: a Shopify and a commercetools source are synced into

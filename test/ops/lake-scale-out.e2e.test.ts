@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { ENDPOINTS, start as startCommercetools, sourceConfig, type Endpoint, type Handle as CtEmulator } from '@sluice/emulators/commercetools/index';
 import { withLake } from '../../packages/warehouse/src/lake';
 import { loadConfig } from '../../packages/cli/src/config';
-import { SLUICE_BIN, spawnCli, type CliResult } from '../harness';
+import { SLUICE_BIN, spawnCli, type CliResult } from '@sluice/testing/harness';
 import type { TestPostgres } from '../pg-server';
 import type { TestS3 } from '../s3-server';
 import { startLakeServices } from '../lake-services';

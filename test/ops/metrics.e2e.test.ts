@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 
 /** A worker with `metrics: { port }` serves Sluice's and the Temporal SDK's Prometheus metrics at /metrics. */
 async function freePort(): Promise<number> {

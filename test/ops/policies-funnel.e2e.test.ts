@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import { start as startPostHog, sourceConfig as phConfig, type PostHogEmulator } from '../../packages/emulators/src/posthog/index';
 import { start as startShopify, sourceConfig as shopConfig, type ShopifyEmulator } from '../../packages/emulators/src/shopify/index';
 

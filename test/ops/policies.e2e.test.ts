@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '../harness';
+import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '@sluice/testing/harness';
 import { filesUnder, historyText } from '../leak-scan';
 
 /**

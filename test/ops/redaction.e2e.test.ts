@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '../harness';
+import { sluiceEnv, SLUICE_BIN, type SluiceEnv } from '@sluice/testing/harness';
 import { filesUnder, historyText } from '../leak-scan';
 
 /**

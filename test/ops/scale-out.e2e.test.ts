@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, sourceConfig, type ShipStationEmulator } from '@sluice/emulators/shipstation/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import { startRedis, type TestRedis } from '../redis-server';
 
 /**

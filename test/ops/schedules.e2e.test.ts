@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 
 /**
  * `sluice schedules apply` reconciles Temporal Schedules with sluice.yaml: create, change (every → cron,

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 
 /** `sluice status` (table and --json) against a warehouse filled by real syncs: success, schema change, failure. */
 interface Row {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 
 /**
  * The Temporal Web UI as the monitoring console: headless Debian chromium (installed by

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import { diffIds, record } from './report';
 
 /** Two `sluice sync` of the same source at once: the second follows the first, they never interleave. */

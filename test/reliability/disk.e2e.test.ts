@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { start as startDemo } from '../../packages/emulators/src/demo/index';
-import { sluiceEnv } from '../harness';
+import { sluiceEnv } from '@sluice/testing/harness';
 import { record } from './report';
 
 /**

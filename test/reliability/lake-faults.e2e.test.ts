@@ -7,7 +7,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start as startDemo, type DemoEmulator } from '../../packages/emulators/src/demo/index';
 import { ENDPOINTS, start as startCommercetools, sourceConfig as ctSourceConfig, type Endpoint, type Handle as CtEmulator } from '@sluice/emulators/commercetools/index';
-import { sluiceEnv, type SluiceEnv } from '../harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import type { TestPostgres } from '../pg-server';
 import type { TestS3 } from '../s3-server';
 import { startLakeServices } from '../lake-services';

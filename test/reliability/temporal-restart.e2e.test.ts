@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { start as startDemo } from '../../packages/emulators/src/demo/index';
 import { startDevServer } from '../../packages/cli/src/temporal-server';
-import { spawnCli, SLUICE_BIN } from '../harness';
+import { spawnCli, SLUICE_BIN } from '@sluice/testing/harness';
 import { spawn } from 'node:child_process';
 import { diffIds, record } from './report';
 

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { sourceConfig, type ApiClient, type Handle } from '@sluice/emulators/commercetools/index';
-import type { SluiceEnv, SourceYaml } from '../../../test/harness';
+import type { SluiceEnv, SourceYaml } from '@sluice/testing/harness';
 import { endpointOf } from './helpers';
 
 /** What the commercetools end-to-end files share: the tables, a client without view_payments, and the equality check. */

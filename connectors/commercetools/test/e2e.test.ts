@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT, start, type Handle } from '@sluice/emulators/commercetools/index';
-import { sluiceEnv, type SluiceEnv } from '../../../test/harness';
+import { sluiceEnv, type SluiceEnv } from '@sluice/testing/harness';
 import { expectedDocs } from './helpers';
 import { NO_PAYMENTS, TABLES, ctE2e, iso } from './e2e-setup';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 import { CONNECTORS } from '../../registry';
 import { EMPTY_PROJECT_ID, NO_QUERY_SCOPE_KEY, start, sourceConfig, type PostHogEmulator } from '@sluice/emulators/posthog/index';
 import { funnelStagesSql } from '../src/funnel';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DateTime } from '@sluice/core';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 import { start, sourceConfig, type ShipStationEmulator } from '@sluice/emulators/shipstation/index';
 import { AUTH_FAILED, NO_API_ACCESS } from '../src/index';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sluiceEnv, type SluiceEnv, type SourceYaml } from '../../../test/harness';
+import { sluiceEnv, type SluiceEnv, type SourceYaml } from '@sluice/testing/harness';
 import { start, sourceConfig, orderTotals, orderTransactions, gid, type ShopifyEmulator } from '@sluice/emulators/shopify/index';
 
 /**

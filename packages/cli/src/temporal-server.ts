@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { temporalDefaults } from '../../../temporal.config';
+import { temporalDefaults } from './temporal.config';
 
 /**
  * Finds or builds the Temporal CLI, whose `server start-dev` is the embedded Temporal server. Order:

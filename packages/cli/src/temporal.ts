@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { startWorker, type WorkerHandle } from '@sluice/workflows';
-import { temporalDefaults } from '../../../temporal.config';
+import { temporalDefaults } from './temporal.config';
 import type { LoadedConfig } from './config';
 import { runtimeOf } from './runtime';
 import { startDevServer, type DevServer } from './temporal-server';

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import type { Connector, ResolvedTable, SyncMode } from '@sluice/core';
 import type { EmulatorServer, Fault } from '@sluice/emulators/common/http';
 import type { EmulatorConformance } from '@sluice/emulators/common/conformance';
-import { sluiceEnv, type CliResult, type SluiceEnv, type SourceYaml } from '../../../test/harness';
-import { CONNECTORS } from '../../../connectors/registry';
+import { sluiceEnv, type CliResult, type SluiceEnv, type SourceYaml } from './harness';
+import { CONNECTORS } from '@sluice/connectors/registry';
 import { activityAttempts, activityResults, captureTemporalLogs, historyText, listRuns } from './temporal';
 import { checkPartitions } from './warehouse';
 

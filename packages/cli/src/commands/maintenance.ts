@@ -14,7 +14,7 @@ import {
   type MaintenanceOutcome,
 } from '@sluice/workflows';
 import { NAME_PATTERN, parseSnapshotRef, rollbackTable, RollbackError, type RollbackResult } from '@sluice/warehouse';
-import { temporalDefaults } from '../../../../temporal.config';
+import { temporalDefaults } from '../temporal.config';
 import { loadConfig, type LoadedConfig } from '../config';
 import { openTemporal, type TemporalSession } from '../temporal';
 import { duration, textTable } from '../format';

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { temporalDefaults } from '../../../../temporal.config';
+import { temporalDefaults } from '../temporal.config';
 import { sourceWorkflowId, checkWorkflowId, startWorker, workflowBundle, type CheckOutput } from '@sluice/workflows';
 import { ensureExtensions, extensionDirectory, listTables, queryWarehouse, QueryError } from '@sluice/warehouse';
 import { connectorCatalogue, tableCatalogue } from '@sluice/core';
-import { CONNECTORS } from '../../../../connectors/registry';
+import { CONNECTORS } from '@sluice/connectors/registry';
 import { loadConfig, type LoadedConfig } from '../config';
 import { scheduleIntervalMs, startStalenessWatchdog, type ScheduledUnit } from '@sluice/workflows/watchdog';
 import { openTemporal } from '../temporal';

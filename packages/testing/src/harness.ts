@@ -5,11 +5,11 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
-import { main } from '../packages/cli/src/main';
-import { loadConfig } from '../packages/cli/src/config';
-import { runtimeOf } from '../packages/cli/src/runtime';
-import { startWorker, type WorkerHandle } from '../workflows/src/index';
-import type { Io } from '../packages/cli/src/io';
+import { main } from '@sluice/cli/main';
+import { loadConfig } from '@sluice/cli/config';
+import { runtimeOf } from '@sluice/cli/runtime';
+import { startWorker, type WorkerHandle } from '@sluice/workflows';
+import type { Io } from '@sluice/cli/io';
 
 /**
  * End-to-end harness: a warehouse directory, a sluice.yaml pointing at the shared Temporal dev server
@@ -56,7 +56,7 @@ export interface SluiceEnv {
 }
 
 let counter = 0;
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const SLUICE_BIN = path.join(ROOT, 'packages/cli/bin/sluice.js');
 
 export async function sluiceEnv(opts: { sources: SourceYaml[]; extra?: Record<string, unknown>; worker?: boolean }): Promise<SluiceEnv> {
