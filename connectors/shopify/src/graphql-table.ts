@@ -1,4 +1,4 @@
-import { SluiceError, connectionPages, graphqlTable, type ColumnType, type Connection, type CostSizing, type CursorSpec, type DataRecord, type ExportJobDecl, type Json, type OrderKey, type ReadContext, type TableSpec } from '@sluice/core';
+import { SluiceError, connectionPages, graphqlTable, type ColumnType, type Connection, type CostSizing, type CursorSpec, type DataRecord, type DeleteFeed, type ExportJobDecl, type Json, type OrderKey, type ReadContext, type TableSpec } from '@sluice/core';
 import { graphql, type ShopifyClient } from './client';
 import { bulkStatus, cancelBulk, readBulkFile, startBulk } from './bulk';
 import { PageCostModel } from './query-cost';
@@ -46,11 +46,15 @@ export interface ShopifyTableDef {
   columns?: Record<string, ColumnType>;
   /** Default: updatedAt (or createdAt), with the search-index lookback. */
   cursor?: CursorSpec;
+  /** `deletes: { detect: vendor }`: the table's deletion events (./delete-feed.ts), when Shopify keeps them. */
+  deleteFeed?: DeleteFeed<ShopifyConfig, ShopifyClient>;
   /** One row per node, or several (a table of children read through their parents). */
   transform(node: Record<string, any>): DataRecord | DataRecord[];
 }
 
 type Ctx = ReadContext<ShopifyConfig, ShopifyClient>;
+/** What a query of the source needs from its read: the client and the read's signal and progress (a table read, a delete feed). */
+export type QueryCtx = Pick<Ctx, 'client' | 'signal' | 'report'>;
 
 export const LOOKBACK_MS = 60_000;
 
@@ -152,7 +156,7 @@ export const countQuery = (count: NonNullable<ShopifyTableDef['count']>) =>
     : `query SluiceCount($query: String) { c: ${count.field}(query: $query) { count precision } }`;
 
 /** Before the first page of a source: one cheap query so pages are sized against the real bucket. */
-async function learnBucket(ctx: Ctx): Promise<void> {
+export async function learnBucket(ctx: QueryCtx): Promise<void> {
   if (ctx.client.bucket.observed()) return;
   await graphql(ctx.client, `query SluiceBucket { shop { id } }`, {}, { cost: 1, signal: ctx.signal, report: ctx.report });
 }
@@ -161,7 +165,7 @@ async function learnBucket(ctx: Ctx): Promise<void> {
  * Shopify's cost model as core's cost hook: pages fit the bucket's points available now, learn from the
  * reported `requestedQueryCost`, and shrink under the single-query limit after a MAX_COST_EXCEEDED.
  */
-export function shopifyCost(ctx: Ctx, model: PageCostModel): CostSizing {
+export function shopifyCost(ctx: QueryCtx, model: PageCostModel): CostSizing {
   let maxCost = 1000;
   return {
     size: (requested) => ctx.client.bucket.fit(model.page(requested, maxCost)),
@@ -175,7 +179,7 @@ export function shopifyCost(ctx: Ctx, model: PageCostModel): CostSizing {
 }
 
 /** The transport of every Shopify query: one POST through the cost governor. */
-const post = (ctx: Ctx) => async (req: { query: string; variables: Record<string, Json>; cost?: number }) => {
+export const post = (ctx: QueryCtx) => async (req: { query: string; variables: Record<string, Json>; cost?: number }) => {
   const { data, requestedCost } = await graphql<Record<string, unknown>>(ctx.client, req.query, req.variables, { cost: req.cost ?? 1, signal: ctx.signal, report: ctx.report });
   return { data, cost: requestedCost };
 };
@@ -255,6 +259,7 @@ export function shopifyTable(def: ShopifyTableDef): TableSpec<ShopifyConfig, Sho
     cursor: def.cursor ?? { fields: ['updatedAt', 'createdAt'], default: 'updatedAt', lookbackMs: LOOKBACK_MS },
     columns: /\blegacyResourceId\b/.test(def.fields) ? { legacyResourceId: 'BIGINT', ...def.columns } : def.columns,
     requires: def.requires,
+    ...(def.deleteFeed ? { deleteFeed: def.deleteFeed } : {}),
     endpoint: `POST /admin/api/{config.apiVersion}/graphql.json: ${def.root}(first:, after:, query:${def.sortable ? ', sortKey:' : ''}) { nodes { … } }`,
     filter: { updatedAt: "query=updated_at:>='{value}'", createdAt: "query=created_at:>='{value}'" },
     paging: {

@@ -1,4 +1,5 @@
 import { toUtcIso, type DataRecord } from '@sluice/core';
+import { deletionEventsFeed } from './delete-feed';
 import { LOOKBACK_MS, shopifyTable, type ShopifyTableDef } from './graphql-table';
 
 /** Tables as data: which connection, which fields, which nested connections, how a node becomes a row. */
@@ -127,6 +128,8 @@ const products: ShopifyTableDef = {
   requires: 'read_products',
   sortable: true,
   count: { field: 'productsCount', limit: true },
+  // Deleted products: Shopify's deletion events (only products and collections have them).
+  deleteFeed: deletionEventsFeed('PRODUCT'),
   fields: `id legacyResourceId title handle vendor productType status tags totalInventory createdAt updatedAt publishedAt`,
   nested: [
     {

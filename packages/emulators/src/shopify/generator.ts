@@ -26,6 +26,7 @@ export const ID_BASE = {
   LineItem: 13_700_000_000_000,
   InventoryLevel: 1_000_000_000_000,
   OrderTransaction: 6_900_000_000_000,
+  DeletionEvent: 2_300_000_000_000,
 } as const;
 
 export const isoSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');

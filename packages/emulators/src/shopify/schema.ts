@@ -211,6 +211,12 @@ type Location implements Node {
 type LocationEdge { cursor: String! node: Location! }
 type LocationConnection { edges: [LocationEdge!]! nodes: [Location!]! pageInfo: PageInfo! }
 
+enum DeletionEventSubjectType { COLLECTION PRODUCT }
+enum DeletionEventSortKeys { CREATED_AT ID RELEVANCE }
+type DeletionEvent { occurredAt: DateTime! subjectId: ID! subjectType: DeletionEventSubjectType! }
+type DeletionEventEdge { cursor: String! node: DeletionEvent! }
+type DeletionEventConnection { edges: [DeletionEventEdge!]! nodes: [DeletionEvent!]! pageInfo: PageInfo! }
+
 enum BulkOperationStatus { CANCELED CANCELING COMPLETED CREATED EXPIRED FAILED RUNNING }
 enum BulkOperationErrorCode { ACCESS_DENIED INTERNAL_SERVER_ERROR TIMEOUT }
 enum BulkOperationType { QUERY MUTATION }
@@ -252,6 +258,7 @@ type Query {
   locations(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: LocationSortKeys = NAME, query: String, includeInactive: Boolean = false): LocationConnection!
   location(id: ID): Location
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  deletionEvents(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: DeletionEventSortKeys = ID, query: String, subjectTypes: [DeletionEventSubjectType!]): DeletionEventConnection! @deprecated(reason: "Use \`events\` instead.")
 }
 
 type Mutation {
@@ -276,6 +283,8 @@ export const FIELD_SCOPES: Record<string, string> = {
   'Query.inventoryItem': 'read_inventory',
   'ProductVariant.inventoryItem': 'read_inventory',
   'Query.locations': 'read_locations',
+  // Product and collection deletions: both are read_products resources.
+  'Query.deletionEvents': 'read_products',
   'Query.location': 'read_locations',
 };
 
@@ -734,6 +743,17 @@ const resolvers: Resolvers = {
       const n = nodeById(a.id, ctx) as { __typename?: string } | null;
       return n?.__typename === 'Location' ? n : null;
     },
+    deletionEvents: (_s, a, ctx) =>
+      connection(
+        ctx.store.deletionEvents.filter((e) => !a.subjectTypes?.length || (a.subjectTypes as string[]).includes(e.subjectType)),
+        a,
+        ctx,
+        {
+          sortKeys: { ID: (e) => e.id, CREATED_AT: (e) => e.occurredAt },
+          search: { id: { kind: 'number', get: (e) => e.id }, occurred_at: { kind: 'time', get: (e) => e.occurredAt }, subject_type: { kind: 'string', get: (e) => e.subjectType } },
+          view: (e) => ({ occurredAt: e.occurredAt, subjectId: gid(e.subjectType === 'PRODUCT' ? 'Product' : 'Collection', e.subjectId), subjectType: e.subjectType }),
+        },
+      ),
     currentBulkOperation: (_s, a, ctx) => (a.type === 'MUTATION' ? null : ctx.bulkApi?.current() ?? null),
   },
   Mutation: {

@@ -15,6 +15,14 @@ import {
   type VariantRec,
 } from './generator';
 
+export interface DeletionEventRec {
+  id: number;
+  subjectType: 'PRODUCT' | 'COLLECTION';
+  /** Numeric id of the deleted resource (served as its GID). */
+  subjectId: number;
+  occurredAt: string;
+}
+
 export interface StoreOptions {
   seed?: number;
   customers?: number;
@@ -121,8 +129,17 @@ export class ShopifyStore {
     return next;
   }
 
+  /**
+   * Deletion events (`deletionEvents`): Shopify records one when a product (or collection) is deleted,
+   * the only trace of it left; other resources leave none. Ids only grow; `occurredAt` is the store clock.
+   */
+  readonly deletionEvents: DeletionEventRec[] = [];
+  private deletionEventId: number = ID_BASE.DeletionEvent;
+
   delete(kind: Kind, id: number): boolean {
-    return this.map(kind).delete(id);
+    const gone = this.map(kind).delete(id);
+    if (gone && kind === 'products') this.deletionEvents.push({ id: ++this.deletionEventId, subjectType: 'PRODUCT', subjectId: id, occurredAt: this.stamp() });
+    return gone;
   }
 
   /** Creates a new order for an existing customer (or a guest), with line items from existing variants. */
