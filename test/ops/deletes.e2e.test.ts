@@ -164,3 +164,51 @@ describe('deletes: reconcile, hard, and the safety threshold', () => {
     expect(await stored()).toEqual(atVendor());
   });
 });
+
+describe('deletes: reconcile over page numbers, with a deletion during the key scan', () => {
+  let emu: DemoEmulator;
+  let env: SluiceEnv;
+
+  beforeAll(async () => {
+    emu = await startDemo({ orders: 12, seed: 41 });
+    env = await sluiceEnv({ sources: [{ name: 'del_shift', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: 4 }, tables: { orders: { mode: 'incremental', deletes: { detect: 'reconcile', handle: 'hard' } } as never } }] });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await emu?.close();
+  });
+
+  it('a record deleted on an already-read page shifts the next page: the live record pushed past the boundary is not deleted', async () => {
+    expect((await sync(env, 'del_shift')).result).toMatchObject({ outcome: 'succeeded', rowsWritten: 12 });
+    const ids = [...emu.orders.keys()].sort((a, b) => a - b);
+    const [first, , , , , , seventh] = ids;
+    emu.remove(seventh!);
+    // While the key scan asks for page 2 (orders by id, 4 a page), the vendor deletes the first order:
+    // page 2 now starts at the sixth, and the fifth (live) is on no page of this scan.
+    let shifted = false;
+    emu.faults.push({
+      match: (req) => {
+        if (!shifted && keyScanPage(2)(req)) {
+          shifted = true;
+          emu.remove(first!);
+        }
+        return false;
+      },
+      kind: { type: 'status', status: 500 },
+    });
+    const r = await sync(env, 'del_shift');
+    emu.faults.length = 0;
+    expect(shifted, 'the deletion happened during the scan').toBe(true);
+    expect(r.code, r.stderr).toBe(0);
+    const shiftStored = async () => idsOf(await env.query<{ id: number }>(`SELECT id FROM del_shift.orders ORDER BY id`));
+    const atVendor = () => [...emu.orders.keys()].sort((a, b) => a - b);
+    // The seventh is gone; the fifth, on no page of the first scan, was confirmed live by a second scan; the
+    // first was read on page 1 before its deletion, so this scan saw it live: the next reconciliation takes it.
+    expect(r.result.rowsDeleted).toBe(1);
+    expect(await shiftStored()).toEqual([...atVendor(), first!].sort((a, b) => a - b));
+    const next = await sync(env, 'del_shift');
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.result.rowsDeleted).toBe(1);
+    expect(await shiftStored()).toEqual(atVendor());
+  });
+});

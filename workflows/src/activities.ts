@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { SluiceError, bindLogger, readAhead, errorMessage, failureType, planLowerBound, planTable, redact, redactDeep, type ProgressEvent, type ResolvedTable } from '@sluice/core';
-import { DeletionThresholdError, StagingWriter, applyFeedDeletions, applyReconciliation, commitStaged, lastFeedCursor, lastReconciledAt, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
-import { feedRetentionRefusal, keyLines, nextFeedCursor, reconcileDue, scanComplete } from '@sluice/core/policies/deletes';
+import { DeletionThresholdError, StagingWriter, applyFeedDeletions, applyReconciliation, commitStaged, countMissingKeys, lastFeedCursor, lastReconciledAt, recordFailure, tableState, withLake, type StagingState } from '@sluice/warehouse';
+import { feedRetentionRefusal, keyLines, nextFeedCursor, reconcileDue, scanComplete, scanSkipsOnDelete } from '@sluice/core/policies/deletes';
 import { EMPTY_COLUMN_POLICY, applyColumnPolicy, declaredUnderPolicy, hasColumnPolicy } from '@sluice/core/policies/columns';
 import { hmacHasher } from '@sluice/core/policies/hmac';
 import { withinUntil } from '@sluice/core/policies/window';
@@ -359,42 +359,67 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       const dir = paths.staging(input.source, input.table, `${input.syncId}-keys`);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
-      const keysFile = `${dir}/keys.ndjson`;
       const hb: ReconcileHeartbeat = { phase: 'reconciling', step: 'scanning keys', pages: 0, rows: 0 };
       const timer = setInterval(() => ctx.heartbeat(hb), 5000);
       ctx.heartbeat(hb);
       const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
-      const fd = fs.openSync(keysFile, 'w');
-      try {
-        let lastCheckpoint: unknown;
-        const report = (e: ProgressEvent) => {
-          if (e.type === 'retry') log.warn(`key scan retrying: ${redact(e.reason)}`, { attempt: e.attempt });
-          ctx.heartbeat(hb);
-        };
-        const pages = readAhead(spec.read({
-          source: input.source,
-          table: input.table,
-          config: src.config,
-          client,
-          // A full read (no lower bound), as a full refresh would: every live record, whatever its cursor.
-          request: { mode: 'full_refresh', cursorField: input.cursorField, since: undefined, checkpoint: undefined },
-          signal: ctx.cancellationSignal,
-          report,
-          log,
-        }));
-        for await (const page of pages) {
-          const { text, missing } = keyLines(page.records, spec.primaryKey);
-          // A live record without its key would look deleted: refuse the scan rather than guess.
-          if (missing) throw new SluiceError('bad_response', `deletes: ${missing} record(s) of page ${hb.pages + 1} have no ${spec.primaryKey.join(', ')}; nothing was deleted`);
-          if (text) fs.writeSync(fd, text);
-          hb.pages++;
-          hb.rows += page.records.length;
-          lastCheckpoint = page.checkpoint;
-          ctx.heartbeat(hb);
+      /** One complete key scan into `file`: the table's own full read (no lower bound), keys only. */
+      const scanKeys = async (file: string): Promise<void> => {
+        const fd = fs.openSync(file, 'w');
+        try {
+          let lastCheckpoint: unknown;
+          const report = (e: ProgressEvent) => {
+            if (e.type === 'retry') log.warn(`key scan retrying: ${redact(e.reason)}`, { attempt: e.attempt });
+            ctx.heartbeat(hb);
+          };
+          const pages = readAhead(spec.read({
+            source: input.source,
+            table: input.table,
+            config: src.config,
+            client,
+            // A full read (no lower bound), as a full refresh would: every live record, whatever its cursor.
+            request: { mode: 'full_refresh', cursorField: input.cursorField, since: undefined, checkpoint: undefined },
+            signal: ctx.cancellationSignal,
+            report,
+            log,
+          }));
+          let scanned = 0;
+          for await (const page of pages) {
+            const { text, missing } = keyLines(page.records, spec.primaryKey);
+            // A live record without its key would look deleted: refuse the scan rather than guess.
+            if (missing) throw new SluiceError('bad_response', `deletes: ${missing} record(s) of page ${scanned + 1} have no ${spec.primaryKey.join(', ')}; nothing was deleted`);
+            if (text) fs.writeSync(fd, text);
+            scanned++;
+            hb.pages++;
+            hb.rows += page.records.length;
+            lastCheckpoint = page.checkpoint;
+            ctx.heartbeat(hb);
+          }
+          if (!scanComplete(lastCheckpoint as never))
+            throw new SluiceError('bad_response', `deletes: the key scan of ${input.source}.${input.table} ended before its last page (${scanned} page(s) read); nothing was deleted`);
+        } finally {
+          fs.closeSync(fd);
         }
-        fs.closeSync(fd);
-        if (!scanComplete(lastCheckpoint as never))
-          throw new SluiceError('bad_response', `deletes: the key scan of ${input.source}.${input.table} ended before its last page (${hb.pages} page(s) read); nothing was deleted`);
+      };
+      try {
+        const keysFiles = [`${dir}/keys.ndjson`];
+        let firstScanPages = 0;
+        await scanKeys(keysFiles[0]!);
+        if (scanSkipsOnDelete(spec.reads?.paging)) {
+          const scan = { source: input.source, table: input.table, primaryKey: spec.primaryKey, keysFiles };
+          const missing = await withLake(paths, {}, ({ conn }) => countMissingKeys(conn, scan));
+          if (missing > 0) {
+            // A deletion during a positional scan shifts the later pages: a live record can fall between two.
+            log.info(`deletes: ${missing} stored key(s) not listed by a scan by ${spec.reads?.paging.kind ?? 'position'}: confirming with a second scan`);
+            // The display shows the confirming scan's own pages and keys (the result counts both scans' pages).
+            hb.step = 'confirming missing keys';
+            firstScanPages = hb.pages;
+            hb.pages = 0;
+            hb.rows = 0;
+            keysFiles.push(`${dir}/keys-confirm.ndjson`);
+            await scanKeys(keysFiles[1]!);
+          }
+        }
         hb.step = 'applying';
         ctx.heartbeat(hb);
         const r = await applyReconciliation({
@@ -406,23 +431,18 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
           maxFraction: deletes.maxFraction,
           confirmed: Boolean(input.confirmDeletes),
           syncId: input.syncId,
-          keysFile,
+          keysFiles,
           // A complete scan saw every deletion before it started: a vendor feed can resume from there.
           ...(spec.deleteFeed ? { feedCursor: nextFeedCursor({ saved: undefined, lastEventAt: undefined, readStartedAt: started }) } : {}),
           onRetry: (attempt, err) => log.info(`catalog busy, reconciliation retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
         });
         log.info(`deletes: ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.liveKeys} live key(s) at the vendor)`);
-        return { rowsDeleted: r.rowsDeleted, rowsRestored: r.rowsRestored, liveKeys: r.liveKeys, pages: hb.pages, durationMs: Date.now() - started };
+        return { rowsDeleted: r.rowsDeleted, rowsRestored: r.rowsRestored, liveKeys: r.liveKeys, pages: firstScanPages + hb.pages, durationMs: Date.now() - started };
       } catch (err) {
         if (err instanceof DeletionThresholdError) throw ApplicationFailure.create({ type: DELETES_UNCONFIRMED, message: redact(err.message), nonRetryable: true });
         throw toFailure(err, 'reconcile');
       } finally {
         clearInterval(timer);
-        try {
-          fs.closeSync(fd);
-        } catch {
-          // closed already
-        }
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },

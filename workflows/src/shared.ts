@@ -126,7 +126,7 @@ export interface ReconcileSummary {
 /** What a reconcileTable activity heartbeats (the progress display shows its phase, pages and keys). */
 export interface ReconcileHeartbeat {
   phase: 'reconciling';
-  step: 'scanning keys' | 'reading the delete feed' | 'applying';
+  step: 'scanning keys' | 'confirming missing keys' | 'reading the delete feed' | 'applying';
   pages: number;
   /** Keys read so far (shown as rows). */
   rows: number;

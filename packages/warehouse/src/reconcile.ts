@@ -10,8 +10,8 @@ import { setCommitMessage, tableColumns } from './commit';
 
 /**
  * Deletions by reconciliation (`deletes: { detect: reconcile }`), the lake side: the keys of every live
- * record at the vendor were written to `keysFile` (NDJSON, one object of key fields as text per line) by a
- * complete key scan; stored rows whose key is not among them are marked (`soft`: `_sluice_deleted_at`)
+ * record at the vendor were written to `keysFiles` (NDJSON, one object of key fields as text per line) by a
+ * complete key scan (two scans' files when a positional scan confirmed its misses: a key either lists is live); stored rows whose key is not among them are marked (`soft`: `_sluice_deleted_at`)
  * or removed (`hard`), in one DuckLake transaction with the update of the sync's own `sluice.syncs` entry
  * (`rows_deleted`, `reconciled_at`). Only keys are loaded (a temp table DuckDB spills within its memory
  * limit), never records.
@@ -27,7 +27,7 @@ export interface ReconcileInput {
   confirmed: boolean;
   /** The sync this reconciliation follows: its `sluice.syncs` entry records the result. */
   syncId: string;
-  keysFile: string;
+  keysFiles: readonly string[];
   /** The table has a vendor delete feed: the feed is known applied up to here (the scan's start, less the feed's lag). */
   feedCursor?: string;
   onRetry?: (attempt: number, err: Error) => void;
@@ -80,30 +80,8 @@ async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<R
   if (sync.reconciledAt) return { rowsDeleted: sync.rowsDeleted ?? 0, rowsRestored: 0, liveKeys: 0, liveRows: 0, alreadyDone: true };
   if (!(await tableExists(conn, source, table))) throw new Error(`${source}.${table} is not in the lake; nothing was reconciled`);
 
-  const target = `${q(source)}.${q(table)}`;
   const soft = input.handle === 'soft';
-  const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
-  const mark = q(SOFT_DELETE_COLUMN);
-  const pk = input.primaryKey;
-  // Keys compare as text: the key file holds them as text whatever the column's type.
-  const matches = (alias: string) => pk.map((k) => `${alias}.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
-  const isLive = hasMark ? `${mark} IS NULL` : 'true';
-
-  await conn.run('DROP TABLE IF EXISTS temp.live_keys; DROP TABLE IF EXISTS temp.gone_keys');
-  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
-  const hasKeys = fs.existsSync(input.keysFile) && fs.statSync(input.keysFile).size > 0;
-  await conn.run(
-    hasKeys
-      ? `CREATE TEMP TABLE live_keys AS SELECT DISTINCT * FROM read_json(${lit(input.keysFile)}, format = 'newline_delimited', columns = {${spec}})`
-      : `CREATE TEMP TABLE live_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
-  );
-  const liveKeys = Number(await scalar(conn, 'SELECT count(*) FROM live_keys'));
-  await conn.run(
-    `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(${q(k)} AS VARCHAR) AS ${q(k)}`).join(', ')} FROM ${target} WHERE ${isLive} EXCEPT SELECT ${pk.map(q).join(', ')} FROM live_keys`,
-  );
-  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`;
-  const toDelete = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${goneWhere}`));
-  const liveRows = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${isLive}`));
+  const { target, mark, hasMark, matches, liveKeys, toDelete, liveRows, goneWhere } = await stageKeys(conn, input);
 
   const refusal = deletionRefusal({ source, table, toDelete, liveRows, maxFraction: input.maxFraction, confirmed: input.confirmed });
   if (refusal) throw new DeletionThresholdError(refusal);
@@ -130,6 +108,50 @@ async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<R
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+type KeyScan = Pick<ReconcileInput, 'source' | 'table' | 'primaryKey' | 'keysFiles'>;
+
+/**
+ * Loads the scanned keys into `temp.live_keys` and the stored live keys absent from them into
+ * `temp.gone_keys`, and counts what a reconciliation would delete. Keys compare as text: the key files
+ * hold them as text whatever the column's type.
+ */
+async function stageKeys(conn: DuckDBConnection, input: KeyScan) {
+  const { source, table } = input;
+  const target = `${q(source)}.${q(table)}`;
+  const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
+  const mark = q(SOFT_DELETE_COLUMN);
+  const pk = input.primaryKey;
+  const matches = (alias: string) => pk.map((k) => `${alias}.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
+  const isLive = hasMark ? `${mark} IS NULL` : 'true';
+
+  await conn.run('DROP TABLE IF EXISTS temp.live_keys; DROP TABLE IF EXISTS temp.gone_keys');
+  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
+  const files = input.keysFiles.filter((f) => fs.existsSync(f) && fs.statSync(f).size > 0);
+  await conn.run(
+    files.length > 0
+      ? `CREATE TEMP TABLE live_keys AS SELECT DISTINCT * FROM read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = {${spec}})`
+      : `CREATE TEMP TABLE live_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
+  );
+  const liveKeys = Number(await scalar(conn, 'SELECT count(*) FROM live_keys'));
+  await conn.run(
+    `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(${q(k)} AS VARCHAR) AS ${q(k)}`).join(', ')} FROM ${target} WHERE ${isLive} EXCEPT SELECT ${pk.map(q).join(', ')} FROM live_keys`,
+  );
+  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`;
+  const toDelete = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${goneWhere}`));
+  const liveRows = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${isLive}`));
+  return { target, mark, hasMark, isLive, matches, liveKeys, toDelete, liveRows, goneWhere };
+}
+
+/** How many stored live rows the scanned keys miss (what a reconciliation would delete); nothing is changed. */
+export async function countMissingKeys(conn: DuckDBConnection, scan: KeyScan): Promise<number> {
+  if (!(await tableExists(conn, scan.source, scan.table))) return 0;
+  try {
+    return (await stageKeys(conn, scan)).toDelete;
+  } finally {
+    await conn.run('DROP TABLE IF EXISTS temp.live_keys; DROP TABLE IF EXISTS temp.gone_keys');
   }
 }
 

@@ -72,7 +72,7 @@ describe('vendor delete feed (lake side)', () => {
     const s2 = await sync(wh, 'incremental', [rec(3)]);
     const file = path.join(wh.root, `keys-${n++}.ndjson`);
     fs.writeFileSync(file, keyLines([1, 3].map((id) => ({ id })), ['id']).text);
-    await applyReconciliation({ paths: wh, source: 'src', table: 'orders', primaryKey: ['id'], handle: 'soft', maxFraction: 0.5, confirmed: false, syncId: s2, keysFile: file, feedCursor: '2024-08-01T00:00:00.000Z' });
+    await applyReconciliation({ paths: wh, source: 'src', table: 'orders', primaryKey: ['id'], handle: 'soft', maxFraction: 0.5, confirmed: false, syncId: s2, keysFiles: [file], feedCursor: '2024-08-01T00:00:00.000Z' });
     expect(await cursorOf(wh)).toBe('2024-08-01T00:00:00.000Z');
   });
 });

@@ -27,7 +27,7 @@ function keysFile(wh: WarehousePaths, ids: number[]): string {
 }
 
 const reconcile = (wh: WarehousePaths, syncId: string, live: number[], opts: { handle?: 'soft' | 'hard'; maxFraction?: number; confirmed?: boolean } = {}) =>
-  applyReconciliation({ paths: wh, source: 'src', table: 'orders', primaryKey: ['id'], handle: opts.handle ?? 'soft', maxFraction: opts.maxFraction ?? 0.5, confirmed: opts.confirmed ?? false, syncId, keysFile: keysFile(wh, live) });
+  applyReconciliation({ paths: wh, source: 'src', table: 'orders', primaryKey: ['id'], handle: opts.handle ?? 'soft', maxFraction: opts.maxFraction ?? 0.5, confirmed: opts.confirmed ?? false, syncId, keysFiles: [keysFile(wh, live)] });
 
 const ids = (xs: Record<string, unknown>[]) => xs.map((r) => Number(r.id));
 

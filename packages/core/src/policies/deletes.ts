@@ -56,6 +56,18 @@ export function deletionRefusal(p: { source: string; table: string; toDelete: nu
   );
 }
 
+/**
+ * Paging by position (page numbers, offsets) is not stable under deletion: a record the vendor deletes
+ * during the key scan, on a page already read, moves every later record one place up, and the record at
+ * the next page's boundary is read by no page. It would look deleted. Such scans confirm their missing keys
+ * with a second complete scan (a key counts as deleted only if both missed it). Key-set, cursor-token and
+ * GraphQL-connection paging continue from the last record read, so they skip nothing. An undescribed read
+ * is assumed positional.
+ */
+export function scanSkipsOnDelete(paging: { kind: string } | undefined): boolean {
+  return paging === undefined || ['page-number', 'offset', 'anchored-page-number'].includes(paging.kind);
+}
+
 /** The key scan is complete only when the read's last checkpoint says so (a read cut short has none). */
 export function scanComplete(lastCheckpoint: Json | undefined): boolean {
   return typeof lastCheckpoint === 'object' && lastCheckpoint !== null && !Array.isArray(lastCheckpoint) && (lastCheckpoint as Record<string, Json>).done === true;
