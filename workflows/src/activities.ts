@@ -363,7 +363,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       const timer = setInterval(() => ctx.heartbeat(hb), 5000);
       ctx.heartbeat(hb);
       const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
-      /** One complete key scan into `file`: the table's own full read (no lower bound), keys only. */
+      /** One complete key scan into `file`: the table's key-only read, else its own full read (no lower bound); keys only are kept. */
       const scanKeys = async (file: string): Promise<void> => {
         const fd = fs.openSync(file, 'w');
         try {
@@ -372,7 +372,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
             if (e.type === 'retry') log.warn(`key scan retrying: ${redact(e.reason)}`, { attempt: e.attempt });
             ctx.heartbeat(hb);
           };
-          const pages = readAhead(spec.read({
+          const pages = readAhead((spec.keyScan ?? spec).read({
             source: input.source,
             table: input.table,
             config: src.config,
@@ -405,12 +405,13 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
         const keysFiles = [`${dir}/keys.ndjson`];
         let firstScanPages = 0;
         await scanKeys(keysFiles[0]!);
-        if (scanSkipsOnDelete(spec.reads?.paging)) {
+        const scanPaging = (spec.keyScan?.reads ?? spec.reads)?.paging;
+        if (scanSkipsOnDelete(scanPaging)) {
           const scan = { source: input.source, table: input.table, primaryKey: spec.primaryKey, keysFiles };
           const missing = await withLake(paths, {}, ({ conn }) => countMissingKeys(conn, scan));
           if (missing > 0) {
             // A deletion during a positional scan shifts the later pages: a live record can fall between two.
-            log.info(`deletes: ${missing} stored key(s) not listed by a scan by ${spec.reads?.paging.kind ?? 'position'}: confirming with a second scan`);
+            log.info(`deletes: ${missing} stored key(s) not listed by a scan by ${scanPaging?.kind ?? 'position'}: confirming with a second scan`);
             // The display shows the confirming scan's own pages and keys (the result counts both scans' pages).
             hb.step = 'confirming missing keys';
             firstScanPages = hb.pages;

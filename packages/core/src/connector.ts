@@ -89,6 +89,19 @@ export interface TableSpec<Config = any, Client = any> {
    * Shopify `deletionEvents`. Absent: the table can only reconcile (`detect: reconcile`).
    */
   deleteFeed?: DeleteFeed<Config, Client>;
+  /**
+   * Reconciliation's key scan (`deletes: { detect: reconcile }`): the cheapest complete read of the live
+   * records that still carries every primary-key field (a key-only selection where the vendor's API has
+   * one). Absent: the table's own full read. Its last page's checkpoint is `{ done: true }`, as the table's.
+   */
+  keyScan?: KeyScan<Config, Client>;
+  read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
+}
+
+/** A key-only read of a table, run by the engine like the table's own (see `TableSpec.keyScan`). */
+export interface KeyScan<Config = any, Client = any> {
+  /** The request and its paging, for the catalogue and for the reconciliation's choice of a confirming scan. */
+  reads: ReadDescription;
   read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
 }
 

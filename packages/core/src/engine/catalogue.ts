@@ -27,6 +27,8 @@ export function tableCatalogue(t: ResolvedTable) {
     ...(t.columns ? { columns: { ...t.columns } } : {}),
     // `deletes: { detect: vendor }` works on these tables only.
     ...(t.deleteFeed ? { deleteFeed: { describe: t.deleteFeed.describe, ...(t.deleteFeed.requires ? { requires: t.deleteFeed.requires } : {}), ...(t.deleteFeed.retentionMs ? { retentionMs: t.deleteFeed.retentionMs } : {}) } } : {}),
+    // `deletes: { detect: reconcile }` reads these keys only; without it, the table's own full read.
+    ...(t.keyScan ? { keyScan: { endpoint: t.keyScan.reads.endpoint, paging: t.keyScan.reads.paging } } : {}),
   };
 }
 
