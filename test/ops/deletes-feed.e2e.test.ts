@@ -97,9 +97,12 @@ describe('deletes: { detect: vendor } (commercetools Messages)', () => {
     expect(await env.query(`SELECT id, _sluice_deleted_at FROM feed_ct.orders ORDER BY id`)).toEqual(before);
 
     await env.writeConfig(sources({ detect: 'reconcile' }));
+    const graphqlBefore = emu.requests.filter((r) => r.path.endsWith('/graphql')).length;
     const reconciled = await sync('feed_ct', '--table', 'orders');
     expect(reconciled.code, reconciled.stderr).toBe(0);
     expect(reconciled.tables.orders!.rowsDeleted).toBe(1);
+    // The key scan selected ids through the GraphQL API (key-only), not full records through REST.
+    expect(emu.requests.filter((r) => r.path.endsWith('/graphql')).length).toBeGreaterThan(graphqlBefore);
     expect(Date.now() - Date.parse((await feedCursor('orders'))!)).toBeLessThan(86_400_000);
 
     await env.writeConfig(sources());

@@ -83,8 +83,11 @@ export function classify(config: CommercetoolsConfig) {
       return `commercetools denied access to ${req.path} (${code ?? 403}: ${msg})`;
     },
     404: (res, req) => {
-      const { code, msg, table } = parts(res);
+      const { code, msg, endpoint, table } = parts(res);
       if (table) return projectNotFound(config, `${code ?? 404}: ${msg}`);
+      // Only reconciliation's key scan posts to /graphql: an API (or gateway) without it needs the REST scan.
+      if (endpoint === 'graphql')
+        return new SluiceError('not_found', `commercetools has no GraphQL API at ${req.path} (${code ?? 404}: ${msg}): the key scan of deletes: { detect: reconcile } selects ids through it. Set keyScan: rest in the source's config to scan with the REST API; nothing was deleted`, { status: 404 });
       return `commercetools: ${req.path} not found (${code ?? 404}: ${msg})`;
     },
     400: (res, req) => {

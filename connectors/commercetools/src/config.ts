@@ -29,6 +29,10 @@ export const configSchema = z
       .max(MAX_PAGE_SIZE)
       .default(MAX_PAGE_SIZE)
       .describe(`records per request (limit); default and maximum ${MAX_PAGE_SIZE}, the API's maximum. Lower it only if pages time out`),
+    keyScan: z
+      .enum(['graphql', 'rest'])
+      .default('graphql')
+      .describe('how deletes: { detect: reconcile } lists the live keys: graphql (default) selects only ids through the GraphQL API; rest reads full records through the REST API (for a gateway or emulator without /graphql)'),
   })
   .strict();
 

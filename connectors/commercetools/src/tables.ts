@@ -1,5 +1,6 @@
 import { keysetPaging, paginate, restTable, selectRecords, SluiceError, type ColumnType, type DataRecord, type DeleteFeed, type HttpRequest, type TableSpec } from '@sluice/core';
 import type { CommercetoolsClient } from './client';
+import { graphqlKeyScan } from './key-scan';
 import type { CommercetoolsConfig } from './config';
 
 /**
@@ -31,17 +32,21 @@ const addWhere = (req: HttpRequest, predicate: string): HttpRequest => {
 
 const TIMESTAMPS: Record<string, ColumnType> = { createdAt: 'TIMESTAMPTZ', lastModifiedAt: 'TIMESTAMPTZ' };
 
-/** The declarations: one line of data per table. */
+/**
+ * The declarations: one line of data per table. `graphql`: the table's query field in the GraphQL API, which
+ * reconciliation's key scan selects `id` from (./key-scan.ts); product projections have none (the GraphQL
+ * `products` field lists unpublished products too, so it would keep rows the REST read no longer lists).
+ */
 export const TABLES = [
-  { name: 'orders', endpoint: 'orders', scope: 'view_orders', description: 'Orders with line items, prices (cent amounts), addresses and states', columns: { completedAt: 'TIMESTAMPTZ' }, deleted: 'OrderDeleted' },
-  { name: 'carts', endpoint: 'carts', scope: 'view_orders', description: 'Carts (active, ordered, merged, frozen) with line items and totals' },
-  { name: 'customers', endpoint: 'customers', scope: 'view_customers', description: 'Customers with addresses (the password hash is dropped)', columns: { dateOfBirth: 'DATE' }, drop: ['password'], deleted: 'CustomerDeleted' },
-  { name: 'payments', endpoint: 'payments', scope: 'view_payments', description: 'Payments with planned amount, method and transactions' },
+  { name: 'orders', endpoint: 'orders', graphql: 'orders', scope: 'view_orders', description: 'Orders with line items, prices (cent amounts), addresses and states', columns: { completedAt: 'TIMESTAMPTZ' }, deleted: 'OrderDeleted' },
+  { name: 'carts', endpoint: 'carts', graphql: 'carts', scope: 'view_orders', description: 'Carts (active, ordered, merged, frozen) with line items and totals' },
+  { name: 'customers', endpoint: 'customers', graphql: 'customers', scope: 'view_customers', description: 'Customers with addresses (the password hash is dropped)', columns: { dateOfBirth: 'DATE' }, drop: ['password'], deleted: 'CustomerDeleted' },
+  { name: 'payments', endpoint: 'payments', graphql: 'payments', scope: 'view_payments', description: 'Payments with planned amount, method and transactions' },
   { name: 'product_projections', endpoint: 'product-projections', scope: 'view_products', description: 'Current (published) product projections with variants and prices' },
-  { name: 'categories', endpoint: 'categories', scope: 'view_categories', description: 'Category tree (ancestors, parent, order hints)' },
-  { name: 'discount_codes', endpoint: 'discount-codes', scope: 'view_discount_codes', description: 'Discount codes and the cart discounts they activate', columns: { validFrom: 'TIMESTAMPTZ', validUntil: 'TIMESTAMPTZ' } },
-  { name: 'inventory', endpoint: 'inventory', scope: 'view_products', description: 'Inventory entries per SKU and supply channel', columns: { expectedDelivery: 'TIMESTAMPTZ' }, deleted: 'InventoryEntryDeleted' },
-] as const satisfies readonly { name: string; endpoint: string; scope: string; description: string; columns?: Record<string, ColumnType>; drop?: readonly string[]; deleted?: string }[];
+  { name: 'categories', endpoint: 'categories', graphql: 'categories', scope: 'view_categories', description: 'Category tree (ancestors, parent, order hints)' },
+  { name: 'discount_codes', endpoint: 'discount-codes', graphql: 'discountCodes', scope: 'view_discount_codes', description: 'Discount codes and the cart discounts they activate', columns: { validFrom: 'TIMESTAMPTZ', validUntil: 'TIMESTAMPTZ' } },
+  { name: 'inventory', endpoint: 'inventory', graphql: 'inventoryEntries', scope: 'view_products', description: 'Inventory entries per SKU and supply channel', columns: { expectedDelivery: 'TIMESTAMPTZ' }, deleted: 'InventoryEntryDeleted' },
+] as const satisfies readonly { name: string; endpoint: string; graphql?: string; scope: string; description: string; columns?: Record<string, ColumnType>; drop?: readonly string[]; deleted?: string }[];
 
 function transform(drop: readonly string[]) {
   return (record: DataRecord): DataRecord => {
@@ -94,9 +99,8 @@ export function messagesFeed(type: string): DeleteFeed<CommercetoolsConfig, Comm
   };
 }
 
-export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TABLES.map((t) => ({
-  ...('deleted' in t ? { deleteFeed: messagesFeed(t.deleted) } : {}),
-  ...restTable<CommercetoolsConfig, CommercetoolsClient>({
+export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TABLES.map((t) => {
+  const table = restTable<CommercetoolsConfig, CommercetoolsClient>({
     name: t.name,
     description: t.description,
     primaryKey: ['id'],
@@ -114,5 +118,6 @@ export const tables: TableSpec<CommercetoolsConfig, CommercetoolsClient>[] = TAB
     // `withTotal` once, on the probe: a table of a few pages is read in one scan.
     slices: { upper: { param: 'where', template: 'lastModifiedAt < "{value}"', format: sinceValue }, concurrency: 4, count: { params: { withTotal: true }, total: 'total' } },
     transform: transform('drop' in t ? t.drop : []),
-  }),
-}));
+  });
+  return { ...table, ...('deleted' in t ? { deleteFeed: messagesFeed(t.deleted) } : {}), ...('graphql' in t ? { keyScan: graphqlKeyScan(table, t.graphql) } : {}) };
+});

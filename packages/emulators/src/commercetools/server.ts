@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseBasicAuth, Router, startServer, type EmulatorRequest, type EmulatorResponse, type EmulatorServer, type Fault } from '../common/http';
 import { ENDPOINTS, type Endpoint } from './generator';
+import { graphqlApi } from './graphql';
 import { parsePredicate, PredicateError, validate, type Predicate } from './predicate';
 import { Store, type QueryResult, type StoreOptions } from './store';
 
@@ -250,6 +251,17 @@ export async function startCommercetools(opts: ServerOptions): Promise<Commercet
       throw err;
     }
     return json(200, { limit: q.limit, offset: q.offset, count: result.results.length, ...(result.total !== undefined ? { total: result.total } : {}), results: result.results });
+  });
+  // The GraphQL API: the resources' query fields (./graphql.ts), with the REST scopes per field.
+  const graphqlQuery = graphqlApi({
+    store,
+    ignoreSort: () => self.ignoreSort,
+    scopes: (endpoint, granted) => (ENDPOINT_SCOPES[endpoint].some((s) => granted.has(s)) ? undefined : ENDPOINT_SCOPES[endpoint].join(', ')),
+  });
+  router.post('/:projectKey/graphql', async (req) => {
+    const denied = authorize(req, undefined);
+    if (denied) return denied;
+    return json(200, await graphqlQuery(req.json, tokens.get((req.headers.authorization ?? '').slice(7))!.scopes));
   });
   router.get('/:projectKey', (req) => {
     const denied = authorize(req, undefined);
