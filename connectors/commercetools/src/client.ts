@@ -85,9 +85,7 @@ export function classify(config: CommercetoolsConfig) {
     404: (res, req) => {
       const { code, msg, endpoint, table } = parts(res);
       if (table) return projectNotFound(config, `${code ?? 404}: ${msg}`);
-      // Only reconciliation's key scan posts to /graphql: an API (or gateway) without it needs the REST scan.
-      if (endpoint === 'graphql')
-        return new SluiceError('not_found', `commercetools has no GraphQL API at ${req.path} (${code ?? 404}: ${msg}): the key scan of deletes: { detect: reconcile } selects ids through it. Set keyScan: rest in the source's config to scan with the REST API; nothing was deleted`, { status: 404 });
+      if (endpoint === 'graphql') return noGraphql(req, `${code ?? 404}: ${msg}`);
       return `commercetools: ${req.path} not found (${code ?? 404}: ${msg})`;
     },
     400: (res, req) => {
@@ -99,9 +97,13 @@ export function classify(config: CommercetoolsConfig) {
     408: transient,
     '5xx': transient,
   });
+  // Only reconciliation's key scan posts to /graphql: an API (or gateway) without it needs the REST scan.
+  const noGraphql = (req: HttpRequest, detail: string) =>
+    new SluiceError('not_found', `commercetools has no GraphQL API at ${req.path} (${detail}): the key scan of deletes: { detect: reconcile } selects ids through it. Set keyScan: rest in the source's config to scan with the REST API; nothing was deleted`, { status: 404 });
   return (res: HttpResponse, req: HttpRequest): SluiceError | undefined => {
     const s = res.status;
     if (s >= 200 && s < 300) return undefined;
+    if (s === 404 && req.path.endsWith('/graphql') && (res.body === null || typeof res.body !== 'object')) return noGraphql(req, `404: ${res.text.slice(0, 80).replace(/\s+/g, ' ')}`);
     if (res.body === null || typeof res.body !== 'object') {
       // An HTML page or a cut body from a load balancer / CDN: not the API speaking. Retry.
       const retryAfterMs = parseRetryAfter(res.headers['retry-after']);

@@ -76,6 +76,13 @@ describe('commercetools key scans (deletes: reconcile) through the GraphQL API',
       const err = await readTable(keyScanOf('orders'), sourceConfig(h), 'orders', { mode: 'full_refresh' }, { client: fastClient(h) }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SluiceError);
       expect((err as SluiceError).message).toMatch(/no GraphQL API.*keyScan: rest/);
+      // A gateway's own 404 page (not the API speaking) says the same, at once (no retries of a 404).
+      h.faults.length = 0;
+      h.faults.push({ match: (req) => req.path.endsWith('/graphql'), kind: { type: 'html', status: 404 } });
+      const before = h.requests.length;
+      const page = await readTable(keyScanOf('orders'), sourceConfig(h), 'orders', { mode: 'full_refresh' }, { client: fastClient(h) }).catch((e: unknown) => e);
+      expect((page as SluiceError).message).toMatch(/no GraphQL API.*keyScan: rest/);
+      expect(h.requests.slice(before).filter((r) => r.path.endsWith('/graphql'))).toHaveLength(1);
     } finally {
       h.faults.length = 0;
     }
