@@ -68,13 +68,25 @@ async function distinctIdsFor(records: DataRecord[], ctx: Ctx): Promise<DataReco
 /** `WHERE key > 'after'`, for a key-set page over one key (a UUID, or a string). */
 const afterKey = (key: string, after: Position | null, uuid: boolean) => (after === null ? '' : ` WHERE ${key} > ${uuid ? `toUUID(${lit(String(after[0]))})` : lit(String(after[0]))}`);
 
-// persons and person_distinct_ids: full refresh, because HogQL's tables have no modification time to filter on.
+/**
+ * Rows per key-scan query: PostHog's MAX_SELECT_RETURNED_ROWS, the most one HogQL query returns ("up to 50k
+ * rows per query" with an explicit LIMIT). A key-only row is one UUID, so a page this large stays small.
+ */
+export const KEY_SCAN_PAGE = 50_000;
+
+// persons and person_distinct_ids: every read is complete, because HogQL's tables have no modification time to filter on.
 export const persons = queryTable<PostHogConfig, PostHogClient>({
   ...HOGQL,
   name: 'persons',
-  description: 'Persons (identified users) with their distinct ids and properties',
+  description:
+    'Persons (identified users) with their distinct ids and properties; every sync re-reads all persons (HogQL has no modification time): full_refresh replaces the table, incremental merges by id so that deletes: { detect: reconcile } can mark persons deleted in PostHog',
   primaryKey: ['id'],
   partitionBy: 'created_at',
+  // The cursor only records the newest created_at: the read never narrows by it (a person's properties change
+  // without a trace in HogQL), so incremental is full read + merge, for deletes: reconcile (handle: soft).
+  cursor: { fields: ['created_at'], default: 'created_at' },
+  modes: ['full_refresh', 'incremental'],
+  defaultMode: 'full_refresh',
   columns: { id: 'VARCHAR', created_at: 'TIMESTAMPTZ', properties: 'JSON', distinct_ids: 'JSON', is_identified: 'BOOLEAN' },
   query: `${QUERY} SELECT … FROM persons ORDER BY id`,
   paging: {
@@ -90,6 +102,17 @@ export const persons = queryTable<PostHogConfig, PostHogClient>({
       }),
   },
   perPage: { describe: 'distinct ids: person_distinct_ids key-set by (person_id, distinct_id)', run: distinctIdsFor },
+  // deletes: reconcile reads the ids only: one query per 50 000 persons (the full read: two per pageSize).
+  keyScan: {
+    query: `${QUERY} SELECT id FROM persons ORDER BY id`,
+    paging: {
+      kind: 'keyset',
+      size: KEY_SCAN_PAGE,
+      fields: ['id'],
+      orderKey: byUuid,
+      fetch: ({ after, size }, ctx) => hogqlPage(ctx, { query: `SELECT id FROM persons${afterKey('id', after, true)} ORDER BY id ASC LIMIT ${size}`, size, map: (r) => ({ id: r.id }) }),
+    },
+  },
 });
 
 export const personDistinctIds = queryTable<PostHogConfig, PostHogClient>({

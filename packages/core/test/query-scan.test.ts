@@ -124,6 +124,32 @@ describe('key-set query tables', () => {
     expect(seen).toEqual(all);
   });
 
+  it('declare a key scan through the same engine: its own select list and page size, no per-page lookup, its own catalogue entry', async () => {
+    const v = vendor();
+    const selects: string[] = [];
+    /** The vendor answers only the selected columns, with a page size of the scan's own. */
+    const keysOnly: QueryPagingDecl = { kind: 'keyset', size: 9, fields: ['code'], orderKey: ([code]: Position) => [vendorKey(code)], fetch: async ({ after, size }) => {
+      selects.push(`SELECT code LIMIT ${size}`);
+      const page = await v.fetch(after, size);
+      return { records: page.records.map((r) => ({ code: r.code })), more: page.more };
+    } };
+    let lookups = 0;
+    const t = table(paging(vendor()), { perPage: { describe: 'labels', run: async (r: DataRecord[]) => (lookups++, r) }, keyScan: { query: 'QL SELECT code FROM things ORDER BY code', paging: keysOnly } });
+    expect(t.keyScan!.reads).toEqual({ endpoint: 'QL SELECT code FROM things ORDER BY code', paging: { kind: 'keyset', pageSize: 9, fields: ['code'] } });
+    expect(t.reads!.endpoint).toBe('QL SELECT … FROM things ORDER BY code');
+    const keys = await readSpec({ ...t, read: t.keyScan!.read }, { config: { pageSize: 5 } });
+    expect(keys.records).toEqual(all.map((code) => ({ code })));
+    expect(keys.checkpoints.at(-1)).toEqual({ done: true });
+    // ceil(23 / 9) pages at the scan's own size, not the table's pageSize 5.
+    expect(selects).toEqual(Array(3).fill('SELECT code LIMIT 9'));
+    expect(lookups).toBe(0);
+    // Resumes and guards the order as the table's read does.
+    const rest = await readSpec({ ...t, read: t.keyScan!.read }, { request: { checkpoint: keys.checkpoints[0] } });
+    expect(rest.records.map((r) => r.code)).toEqual(all.slice(9));
+    // Without a declaration, no key scan: reconciliation uses the table's own read.
+    expect(table(paging(vendor())).keyScan).toBeUndefined();
+  });
+
   it('describe the query, the paging kind, its size and key, and the per-page lookup for the catalogue', () => {
     const t = table(paging(vendor()), { perPage: { describe: 'labels: one lookup per page', run: async (r: DataRecord[]) => r } });
     expect(t.reads).toEqual({ endpoint: 'QL SELECT … FROM things ORDER BY code', paging: { kind: 'keyset', pageSize: { config: 'pageSize' }, fields: ['code'], perPage: 'labels: one lookup per page' } });

@@ -42,7 +42,7 @@ export type QueryPagingDecl<Ctx = ReadContext<any, any>> =
       readonly fetch: (req: WindowRequest & { readonly size: number }, ctx: Ctx) => Promise<ScanPage>;
     });
 
-export interface QueryTableDecl<Config = any, Client = any> extends Omit<TableSpec<Config, Client>, 'read' | 'reads'> {
+export interface QueryTableDecl<Config = any, Client = any> extends Omit<TableSpec<Config, Client>, 'read' | 'reads' | 'keyScan'> {
   /** The vendor's name, for messages (`PostHog persons: records came back out of order …`). */
   readonly vendor: string;
   /** What is read, for the catalogue: `POST …/query/: HogQL SELECT … FROM persons ORDER BY id`. */
@@ -52,6 +52,12 @@ export interface QueryTableDecl<Config = any, Client = any> extends Omit<TableSp
   readonly paging: QueryPagingDecl<ReadContext<Config, Client>>;
   /** A lookup run on every page before it is yielded (the distinct ids of a page of persons), described for the catalogue. */
   readonly perPage?: { readonly describe: string; readonly run: (records: DataRecord[], ctx: ReadContext<Config, Client>) => Promise<DataRecord[]> };
+  /**
+   * Reconciliation's key scan (`TableSpec.keyScan`) through this same engine: its own query (a select list of
+   * the primary key and what the paging orders by) and paging, whose records carry the primary key as the
+   * table's read stores it. No `perPage` lookup. The engine runs it with no lower bound, as a full read.
+   */
+  readonly keyScan?: { readonly query: string; readonly paging: QueryPagingDecl<ReadContext<Config, Client>> };
 }
 
 type Ctx = ReadContext<any, any>;
@@ -95,10 +101,11 @@ function pagesOf(paging: QueryPagingDecl, ctx: Ctx, vendor: string) {
 
 /** The engine for a declared query table: runs its paging kind, then its per-page lookup. */
 export function queryTable<Config, Client>(decl: QueryTableDecl<Config, Client>): TableSpec<Config, Client> {
-  const { vendor, query: _query, filter: _filter, paging, perPage, ...table } = decl;
+  const { vendor, query: _query, filter: _filter, paging, perPage, keyScan, ...table } = decl;
   return {
     ...table,
     reads: describeQuery(decl),
+    ...(keyScan ? { keyScan: { reads: describeQuery(keyScan), read: (ctx: Ctx) => pagesOf(keyScan.paging as QueryPagingDecl, ctx, vendor) } } : {}),
     async *read(ctx) {
       for await (const page of pagesOf(paging as QueryPagingDecl, ctx, vendor)) {
         const records = perPage && page.records.length > 0 ? await perPage.run(page.records, ctx) : page.records;

@@ -27,6 +27,8 @@ export function conformanceHooks(project: PostHogProject): EmulatorConformance {
     },
     persons: {
       ids: () => [...project.persons.keys()],
+      // The table's cursor (incremental: full read + merge) is created_at.
+      versions: () => Object.fromEntries([...project.persons.values()].map((p) => [p.id, isoUs(p.createdAtUs)])),
       touch() {
         const first = project.persons.values().next().value;
         if (first) first.properties = { ...first.properties, conformance: true };

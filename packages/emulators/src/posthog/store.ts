@@ -141,6 +141,18 @@ export class PostHogProject {
     return { event, person };
   }
 
+  /**
+   * Deletes a person as PostHog's "Delete person" does: the person row and its distinct-id links are marked
+   * deleted (`is_deleted`), so HogQL's `persons` and `person_distinct_ids` no longer list them. Its events stay
+   * (PostHog deletes them only when asked to, later, by an asynchronous ClickHouse mutation); they now resolve
+   * to a personless id. Returns whether the person existed.
+   */
+  deletePerson(id: string): boolean {
+    if (!this.persons.delete(id)) return false;
+    for (const [distinctId, personId] of [...this.pdi]) if (personId === id) this.pdi.delete(distinctId);
+    return true;
+  }
+
   /** Events sorted by timestamp (ties by uuid, in ClickHouse's UUID order), for tests. */
   sortedEvents(): PhEvent[] {
     const key = new Map(this.events.map((e) => [e, clickhouseUuidOrder(e.uuid)]));
