@@ -46,6 +46,12 @@ export interface ShopifyTableDef {
   columns?: Record<string, ColumnType>;
   /** Default: updatedAt (or createdAt), with the search-index lookback. */
   cursor?: CursorSpec;
+  /**
+   * The row's primary key `id` is the root node's own `id` (one row per node, the GID unchanged):
+   * `deletes: { detect: reconcile }` then scans ids only (./key-scan.ts). Not for a table of children read
+   * through their parents (transactions), whose keys a parent's id does not list.
+   */
+  keyIsNodeId?: boolean;
   /** `deletes: { detect: vendor }`: the table's deletion events (./delete-feed.ts), when Shopify keeps them. */
   deleteFeed?: DeleteFeed<ShopifyConfig, ShopifyClient>;
   /** One row per node, or several (a table of children read through their parents). */
@@ -79,7 +85,7 @@ function sortKeyFor(def: ShopifyTableDef, ctx: Ctx): string | undefined {
  * one; timestamps are shown to the second while Shopify may sort finer, so ties are not checked by id
  * and a page may start at the previous page's last value (inclusive).
  */
-function orderOf(sortKey: string | undefined): { key: (node: Record<string, any>) => OrderKey | undefined; start: 'strict' | 'inclusive'; fields: string[] } | undefined {
+export function orderOf(sortKey: string | undefined): { key: (node: Record<string, any>) => OrderKey | undefined; start: 'strict' | 'inclusive'; fields: string[] } | undefined {
   if (sortKey === 'ID') {
     return {
       key: (n) => {

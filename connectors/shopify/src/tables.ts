@@ -1,6 +1,7 @@
 import { toUtcIso, type DataRecord } from '@sluice/core';
 import { deletionEventsFeed } from './delete-feed';
 import { LOOKBACK_MS, shopifyTable, type ShopifyTableDef } from './graphql-table';
+import { keyScan } from './key-scan';
 
 /** Tables as data: which connection, which fields, which nested connections, how a node becomes a row. */
 
@@ -17,6 +18,7 @@ const BAG = '{ shopMoney { amount currencyCode } }';
 const orders: ShopifyTableDef = {
   name: 'orders',
   description: 'Orders with line items, totals in the shop currency, customer reference, financial and fulfillment status',
+  keyIsNodeId: true,
   root: 'orders',
   type: 'Order',
   requires: 'read_orders (read_all_orders for orders older than 60 days), read_customers for the customer reference',
@@ -90,6 +92,7 @@ const orders: ShopifyTableDef = {
 const customers: ShopifyTableDef = {
   name: 'customers',
   description: 'Customers with contact details, state, order count and amount spent',
+  keyIsNodeId: true,
   root: 'customers',
   type: 'Customer',
   requires: 'read_customers',
@@ -123,6 +126,7 @@ const customers: ShopifyTableDef = {
 const products: ShopifyTableDef = {
   name: 'products',
   description: 'Products with their variants (nested, with prices and inventory quantities)',
+  keyIsNodeId: true,
   root: 'products',
   type: 'Product',
   requires: 'read_products',
@@ -171,6 +175,7 @@ const products: ShopifyTableDef = {
 const inventoryItems: ShopifyTableDef = {
   name: 'inventory_items',
   description: 'Inventory items (one per variant) with unit cost and stock levels per location (nested)',
+  keyIsNodeId: true,
   root: 'inventoryItems',
   type: 'InventoryItem',
   requires: 'read_inventory',
@@ -235,4 +240,5 @@ const transactions: ShopifyTableDef = {
 };
 
 export const TABLE_DEFS = [orders, customers, products, inventoryItems, transactions];
-export const tables = TABLE_DEFS.map(shopifyTable);
+/** Tables keyed by their node's id reconcile on an ids-only scan; the others (transactions) on their full read. */
+export const tables = TABLE_DEFS.map((def) => (def.keyIsNodeId ? { ...shopifyTable(def), keyScan: keyScan(def) } : shopifyTable(def)));

@@ -57,6 +57,15 @@ export interface ShopifyKnobs {
   ignoreSortKey: boolean;
 }
 
+export interface GraphqlLogEntry {
+  query: string;
+  variables: Record<string, unknown>;
+  operationName?: string;
+  requestedCost: number | null;
+  actualCost: number | null;
+  at: number;
+}
+
 export interface ShopifyEmulator extends EmulatorServer {
   shop: string;
   shopDomain: string;
@@ -66,6 +75,12 @@ export interface ShopifyEmulator extends EmulatorServer {
   tokens: Map<string, Set<string>>;
   knobs: ShopifyKnobs;
   stats: { graphql: number; throttled: number; maxCostExceeded: number; requestedCost: number; actualCost: number; bulkRuns: number; bulkDownloads: number };
+  /**
+   * Every GraphQL request received (after authentication), in order: its text, variables and the cost
+   * reported back (`actualCost` null when refused: throttled, too costly, invalid). For tests asserting what
+   * a read selected and what it cost. A long-running emulator keeps the last 10,000 to 20,000.
+   */
+  queries: GraphqlLogEntry[];
   /** GraphQL endpoint for a version. */
   endpoint(version?: string): string;
   /** Hooks for the conformance suite (@sluice/testing). */
@@ -132,6 +147,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     ignoreSortKey: false,
   };
   const stats = { graphql: 0, throttled: 0, maxCostExceeded: 0, requestedCost: 0, actualCost: 0, bulkRuns: 0, bulkDownloads: 0 };
+  const queries: GraphqlLogEntry[] = [];
   const schema = shopifySchema();
   let baseUrl = '';
   let currentScopes: ReadonlySet<string> = new Set();
@@ -184,6 +200,9 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     const variables = (body.variables && typeof body.variables === 'object' ? body.variables : {}) as Record<string, unknown>;
     const operationName = typeof body.operationName === 'string' ? body.operationName : undefined;
     stats.graphql++;
+    const entry: GraphqlLogEntry = { query: body.query, variables, ...(operationName ? { operationName } : {}), requestedCost: null, actualCost: null, at: Date.now() };
+    queries.push(entry);
+    if (queries.length > 20_000) queries.splice(0, 10_000);
 
     let doc: DocumentNode;
     try {
@@ -201,6 +220,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     }
 
     const requested = requestedQueryCost(schema, doc, variables, operationName);
+    entry.requestedCost = requested;
     if (requested > knobs.maxQueryCost) {
       stats.maxCostExceeded++;
       return {
@@ -237,6 +257,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     bucket.refund(requested - actual);
     stats.requestedCost += requested;
     stats.actualCost += actual;
+    entry.actualCost = actual;
     if (doc.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation') && result.data?.['bulkOperationRunQuery']) stats.bulkRuns++;
     const out: Record<string, unknown> = {};
     if (result.errors?.length) out['errors'] = result.errors.map((e) => ({ message: e.message, locations: e.locations, path: e.path, extensions: e.extensions }));
@@ -268,6 +289,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     tokens,
     knobs,
     stats,
+    queries,
     endpoint: (version = '2025-01') => `${server.url}/admin/api/${version}/graphql.json`,
     conformance: conformanceHooks(store),
   });
