@@ -46,6 +46,15 @@ describe('deletes policies in sluice.yaml', () => {
     expect(demoVendor.stderr).toContain('none of its tables has a vendor delete feed: use detect: reconcile');
   });
 
+  it('reconcile is refused on a table whose full read is a bounded window (PostHog events), with the reason', async () => {
+    const ph = (tables: string) => `sources:\n  - name: ph\n    type: posthog\n    config:\n      host: https://eu.posthog.com\n      projectId: 1\n      personalApiKey: phx_abc\n    tables:\n${tables}`;
+    const events = await spawnCli(['validate'], { cwd: project(ph(`      events: { deletes: { detect: reconcile } }\n`)) });
+    expect(events.code).not.toBe(0);
+    expect(events.stderr).toMatch(/sources\[0\]\.tables\.events\.deletes\.detect: posthog\.events: events cannot reconcile: its full read covers the last backfillDays only/);
+    const persons = await spawnCli(['validate'], { cwd: project(ph(`      persons: { mode: incremental, deletes: { detect: reconcile } }\n`)) });
+    expect(persons.code, persons.stderr).toBe(0);
+  });
+
   it('--confirm-deletes names one table', async () => {
     const r = await spawnCli(['sync', 'shop', '--confirm-deletes'], { cwd: project(demo(`      orders: { deletes: { detect: reconcile } }\n`)) });
     expect(r.code).not.toBe(0);

@@ -23,6 +23,7 @@ export const events = queryTable<PostHogConfig, PostHogClient>({
   cursor: { fields: ['timestamp'], default: 'timestamp', lookbackMs: DEFAULT_LOOKBACK_MS, lookbackSetting: { key: 'lookbackHours', unitMs: HOUR } },
   modes: ['incremental', 'full_refresh'],
   defaultMode: 'incremental',
+  reconcileRefusal: 'its full read covers the last backfillDays only, so every stored event older than that would look deleted (PostHog removes events only with their person or by a deletion request, in the background)',
   columns: { uuid: 'VARCHAR', person_id: 'VARCHAR', distinct_id: 'VARCHAR', event: 'VARCHAR', timestamp: 'TIMESTAMPTZ', created_at: 'TIMESTAMPTZ', properties: 'JSON', url: 'VARCHAR' },
   query: `${QUERY} SELECT … FROM events ORDER BY timestamp, uuid`,
   filter: "timestamp >= toDateTime('{value}')",

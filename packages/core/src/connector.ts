@@ -95,6 +95,12 @@ export interface TableSpec<Config = any, Client = any> {
    * one). Absent: the table's own full read. Its last page's checkpoint is `{ done: true }`, as the table's.
    */
   keyScan?: KeyScan<Config, Client>;
+  /**
+   * Why `deletes: { detect: reconcile }` would be wrong here, when it would: the table's full read does not
+   * list every live record (a bounded window, such as PostHog events' `backfillDays`), so every stored row
+   * outside it would look deleted. Config validation refuses reconcile with this reason.
+   */
+  reconcileRefusal?: string;
   read(ctx: ReadContext<Config, Client>): AsyncIterable<Page>;
 }
 

@@ -108,6 +108,7 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
   if (deletes) {
     if (spec.primaryKey.length === 0) problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} has no primary key, so a stored row cannot be matched with the vendor's live records` });
     else if (mode === 'full_refresh') problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} is synced in full_refresh mode, which replaces the whole table on every sync: deleted records are already gone (remove deletes:)` });
+    else if (deletes.detect === 'reconcile' && spec.reconcileRefusal) problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} cannot reconcile: ${spec.reconcileRefusal}` });
     else if (deletes.detect === 'vendor' && !spec.deleteFeed)
       problems.push({ setting: 'deletes', field: 'detect', value: deletes.detect, reason: `${spec.name} has no vendor delete feed (detect: reconcile finds its deletions by comparing keys)` });
     else if (mode === 'append_only' && deletes.handle === 'hard')
@@ -115,7 +116,7 @@ export function planTable(spec: ResolvedTable, settings: TableSettings = {}, fla
   }
   // Reconcile after an ordinary sync only: a forced full refresh replaced the table with exactly what the
   // vendor has, and a window re-sync is about one window.
-  const reconcile = deletes && !fullRefresh && !window && mode !== 'full_refresh' && spec.primaryKey.length > 0 && (deletes.detect !== 'vendor' || spec.deleteFeed !== undefined);
+  const reconcile = deletes && !fullRefresh && !window && mode !== 'full_refresh' && spec.primaryKey.length > 0 && (deletes.detect === 'vendor' ? spec.deleteFeed !== undefined : !spec.reconcileRefusal);
   return {
     plan: {
       table: spec.name,

@@ -190,7 +190,7 @@ function readDetails(t: ReturnType<typeof tableCatalogue>): [string, string][] {
   else if (t.cursor?.lookbackMs) out.push(['lookback', `${Math.round(t.cursor.lookbackMs / 1000)} s`]);
   if (t.requires) out.push(['requires', t.requires]);
   // `deletes: { detect: vendor }` is accepted on these tables only.
-  out.push(['deletes', t.deleteFeed ? `vendor feed: ${t.deleteFeed.describe}${t.deleteFeed.requires ? `, requires ${t.deleteFeed.requires}` : ''}${t.deleteFeed.retentionMs ? `, kept ${Math.round(t.deleteFeed.retentionMs / 86_400_000)} days` : ''}; or reconcile` : 'reconcile (no vendor delete feed)']);
+  out.push(['deletes', t.deleteFeed ? `vendor feed: ${t.deleteFeed.describe}${t.deleteFeed.requires ? `, requires ${t.deleteFeed.requires}` : ''}${t.deleteFeed.retentionMs ? `, kept ${Math.round(t.deleteFeed.retentionMs / 86_400_000)} days` : ''}${t.reconcileRefusal ? '' : '; or reconcile'}` : t.reconcileRefusal ? `none: no vendor delete feed, and cannot reconcile (${t.reconcileRefusal})` : 'reconcile (no vendor delete feed)']);
   out.push(['key scan', t.keyScan ? `${t.keyScan.endpoint} (${t.keyScan.paging.kind}, keys only)` : 'the full read above']);
   return out;
 }

@@ -29,6 +29,7 @@ export function tableCatalogue(t: ResolvedTable) {
     ...(t.deleteFeed ? { deleteFeed: { describe: t.deleteFeed.describe, ...(t.deleteFeed.requires ? { requires: t.deleteFeed.requires } : {}), ...(t.deleteFeed.retentionMs ? { retentionMs: t.deleteFeed.retentionMs } : {}) } } : {}),
     // `deletes: { detect: reconcile }` reads these keys only; without it, the table's own full read.
     ...(t.keyScan ? { keyScan: { endpoint: t.keyScan.reads.endpoint, paging: t.keyScan.reads.paging } } : {}),
+    ...(t.reconcileRefusal ? { reconcileRefusal: t.reconcileRefusal } : {}),
   };
 }
 
