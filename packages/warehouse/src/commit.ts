@@ -154,7 +154,7 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
   const monthOf = partition ? `date_trunc('month', ${q(partition)})` : 'NULL';
 
   // The staged records, typed to the table's (evolved) schema.
-  await conn.run(`DROP VIEW IF EXISTS temp.staged_raw; DROP TABLE IF EXISTS temp.new_rows; DROP TABLE IF EXISTS temp.stale`);
+  await conn.run(`DROP VIEW IF EXISTS temp.staged_raw; DROP TABLE IF EXISTS temp.new_rows; DROP TABLE IF EXISTS temp.stale; DROP TABLE IF EXISTS temp.losers`);
   if (input.staging.rows > 0) {
     const files = stagedFiles(input.stagingDir, input.staging.pages);
     const colSpec = [...columns.map((c) => `${lit(c.name)}: ${lit(c.type)}`), `${lit(SEQ_COLUMN)}: 'BIGINT'`].join(', ');
@@ -167,9 +167,30 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
   }
   // Several versions of one key in one sync (updated while we paged, or a lookback overlap): the
   // newest cursor wins, then the one fetched last. Append-only keeps one row per (key, cursor).
-  const order = [cursor ? `${cursor} DESC NULLS LAST` : undefined, `${SEQ_COLUMN} DESC`].filter(Boolean).join(', ');
+  const orderOf = (alias = '') => [cursor ? `${alias}${cursor} DESC NULLS LAST` : undefined, `${alias}${SEQ_COLUMN} DESC`].filter(Boolean).join(', ');
   const versionKey = appendOnly ? [...pk, cursor ?? 'NULL'] : pk;
-  const dedup = `SELECT ${selectCols} FROM staged_raw QUALIFY row_number() OVER (PARTITION BY ${versionKey.join(', ')} ORDER BY ${appendOnly ? `${SEQ_COLUMN} DESC` : order}) = 1`;
+  // The losing versions are found on the keys alone (key, cursor, sequence: a few dozen bytes a record,
+  // read from the staged files without the rest), and only among keys seen more than once: a window over
+  // whole records of a million-row sync needs gigabytes, more than the memory limit.
+  const versionCols = appendOnly && cursor ? [...pk, cursor] : pk;
+  const findLosers = async (): Promise<number> => {
+    if (input.staging.rows === 0) {
+      await conn.run(`CREATE OR REPLACE TEMP TABLE losers AS SELECT CAST(NULL AS BIGINT) AS ${SEQ_COLUMN} WHERE false`);
+      return 0;
+    }
+    const keyNames = [...new Set([...shape.primaryKey, ...(cursor ? [input.cursorField!] : [])])];
+    const keySpec = [...keyNames.map((n) => `${lit(n)}: ${lit(columns.find((c) => c.name === n)?.type ?? 'VARCHAR')}`), `${lit(SEQ_COLUMN)}: 'BIGINT'`].join(', ');
+    const on = versionCols.map((c) => `k.${c} IS NOT DISTINCT FROM d.${c}`).join(' AND ');
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE losers AS
+       WITH k AS (SELECT * FROM read_json([${stagedFiles(input.stagingDir, input.staging.pages).map(lit).join(', ')}], format = 'newline_delimited', columns = {${keySpec}})),
+            d AS (SELECT ${versionCols.join(', ')} FROM k GROUP BY ALL HAVING count(*) > 1)
+       SELECT ${SEQ_COLUMN} FROM (SELECT k.${SEQ_COLUMN}, row_number() OVER (PARTITION BY ${versionCols.map((c) => `k.${c}`).join(', ')} ORDER BY ${appendOnly ? `k.${SEQ_COLUMN} DESC` : orderOf('k.')}) AS rn FROM k JOIN d ON ${on})
+       WHERE rn > 1`,
+    );
+    return Number(await scalar(conn, 'SELECT count(*) FROM losers'));
+  };
+  const dedup = `SELECT ${selectCols} FROM staged_raw ANTI JOIN temp.losers USING (${SEQ_COLUMN})`;
 
   let duplicateKeys = 0;
   let staleIgnored = 0;
@@ -183,8 +204,8 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
 
   if (!replace) {
     // A merge's new rows are few: deduplicate them up front.
+    duplicateKeys = await findLosers();
     await conn.run(`CREATE TEMP TABLE new_rows AS ${dedup}`);
-    duplicateKeys = input.staging.rows - Number(await scalar(conn, `SELECT count(*) FROM new_rows`));
   }
 
   input.crashPoint?.('before-write');
@@ -203,6 +224,7 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
         await createTable(conn, source, table, fresh, partitionColumn(shape.partitionBy, fresh), state.exists);
         columns.splice(0, columns.length, ...fresh);
       }
+      if (dedupReplace) duplicateKeys = await findLosers();
       const body = dedupReplace ? dedup : `SELECT ${selectCols} FROM staged_raw`;
       rowsWritten = Number(await scalar(conn, `INSERT INTO ${target} BY NAME SELECT *, ${system} FROM (${body})`));
       // Written optimistically in one pass over the staged JSON; the key check reads the new Parquet
@@ -213,7 +235,6 @@ async function attempt(conn: DuckDBConnection, memoryLimitBytes: number, input: 
         return 'repeat-with-dedup';
       }
       monthsTouched = Number(check!.months);
-      if (dedupReplace) duplicateKeys = input.staging.rows - rowsWritten;
     } else {
       if (changes.some((c) => c.kind !== 'added') && !(await tryAlter(conn, target, changes))) await rewriteTable(conn, source, table, userExisting, columns, shape.partitionBy, existing);
       else await addColumns(conn, target, changes, columns);

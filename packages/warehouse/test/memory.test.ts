@@ -26,4 +26,24 @@ describe('bounded memory', () => {
       else process.env.SLUICE_DUCKDB_MEMORY = before;
     }
   }, 120_000);
+
+  it('a full sync that read some keys twice keeps the newest of each, under the same limit (the losers are found on the keys alone)', async () => {
+    const before = process.env.SLUICE_DUCKDB_MEMORY;
+    process.env.SLUICE_DUCKDB_MEMORY = '128MB';
+    try {
+      const wh = tempWarehouse();
+      const pad = 'x'.repeat(2500);
+      const rec = (k: number, updatedAt: string) => ({ id: `o${k}`, createdAt: `${2023 + Math.floor((k % 24) / 12)}-${String(1 + (k % 12)).padStart(2, '0')}-05T00:00:00Z`, updatedAt, lines: [{ note: pad }], blob: pad });
+      const pages = Array.from({ length: 60 }, (_, p) => Array.from({ length: 500 }, (_, i) => rec(p * 500 + i, '2025-01-01T00:00:00Z')));
+      // Updated while the read ran: read again at the end (a sliced read's tail), newer.
+      pages.push([3, 17_001, 29_999].map((k) => rec(k, '2025-01-02T00:00:00Z')));
+      const r = await syncPages(wh, { shape: { primaryKey: ['id'], partitionBy: 'createdAt' }, mode: 'incremental', cursorField: 'updatedAt', pages });
+      expect(r.duplicateKeys).toBe(3);
+      expect(await tableRows(wh, 'SELECT count(*) AS n, count(DISTINCT id) AS d FROM src.orders')).toEqual([{ n: 30_000, d: 30_000 }]);
+      expect(await tableRows(wh, "SELECT id FROM src.orders WHERE updatedAt > TIMESTAMPTZ '2025-01-01 12:00:00Z' ORDER BY id")).toEqual([{ id: 'o17001' }, { id: 'o29999' }, { id: 'o3' }]);
+    } finally {
+      if (before === undefined) delete process.env.SLUICE_DUCKDB_MEMORY;
+      else process.env.SLUICE_DUCKDB_MEMORY = before;
+    }
+  }, 180_000);
 });
