@@ -1,4 +1,4 @@
-import { describeGraphql, graphqlTable, type GraphqlTableDecl, type KeyScan } from '@sluice/core';
+import { describeGraphql, graphqlTable, SluiceError, type GraphqlTableDecl, type KeyScan, type Page, type ReadContext } from '@sluice/core';
 import { learnBucket, orderOf, post, shopifyCost, type ShopifyTableDef } from './graphql-table';
 import { PageCostModel } from './query-cost';
 import type { ShopifyClient } from './client';
@@ -14,6 +14,21 @@ import type { ShopifyConfig } from './config';
  * Never a bulk operation: the scan runs in the reconciliation's activity, page by page.
  */
 export const KEY_SCAN_PAGE = 250;
+
+/**
+ * Scopes without which Shopify lists only part of a table: a key scan then makes every stored row it does
+ * not list look deleted, so it refuses to start (the sync fails naming the scope; nothing is deleted).
+ */
+const COMPLETE_LISTING: Readonly<Record<string, { scope: string; why: string }>> = {
+  orders: { scope: 'read_all_orders', why: 'without it Shopify lists only the orders of the last 60 days, so every older stored order would look deleted' },
+};
+
+async function requireScope(ctx: ReadContext<ShopifyConfig, ShopifyClient>, table: string, need: { scope: string; why: string }): Promise<void> {
+  const { data } = await post(ctx)({ query: 'query SluiceScopes { currentAppInstallation { accessScopes { handle } } }', variables: {}, cost: 1 });
+  const scopes = ((data['currentAppInstallation'] as { accessScopes?: { handle?: string }[] } | undefined)?.accessScopes ?? []).map((s) => s.handle);
+  if (!scopes.includes(need.scope))
+    throw new SluiceError('permission', `deletes: { detect: reconcile } on ${table} needs the ${need.scope} scope: ${need.why}. Add ${need.scope} to the app's access scopes, or remove deletes: from ${table}; nothing was deleted`);
+}
 
 export function keyScanQuery(def: ShopifyTableDef): string {
   return `query SluiceKeys($first: Int!, $after: String) {
@@ -48,5 +63,15 @@ export function keyScan(def: ShopifyTableDef): KeyScan<ShopifyConfig, ShopifyCli
     transform: (n) => ({ id: n['id'] }),
   };
   // Core's engine for a GraphQL table, run for its paging only: pages end with `{ done: true }` as the table's.
-  return { reads: describeGraphql(decl), read: graphqlTable(decl).read };
+  const table = graphqlTable(decl);
+  const need = COMPLETE_LISTING[def.name];
+  return {
+    reads: describeGraphql(decl),
+    read: need
+      ? async function* (ctx): AsyncIterable<Page> {
+          await requireScope(ctx, def.name, need);
+          yield* table.read(ctx);
+        }
+      : table.read,
+  };
 }

@@ -21,8 +21,8 @@ function specOf(table: string): TableSpec {
 }
 
 /** Runs a table's key scan as the reconcile activity does (full refresh, no lower bound, no checkpoint). */
-async function scan(h: ShopifyEmulator, table: string) {
-  const config = connector.config.parse(cfg(h));
+async function scan(h: ShopifyEmulator, table: string, extra: Record<string, unknown> = {}) {
+  const config = connector.config.parse({ ...cfg(h), ...extra });
   const log = memoryLogger();
   const client = connector.connect(config, { source: 'test', log, report: () => undefined });
   const spec = specOf(table);
@@ -97,8 +97,8 @@ describe('shopify key scans (deletes: { detect: reconcile })', () => {
       expect(pages.at(-1)!.checkpoint).toEqual({ done: true });
       expect(pages.slice(0, -1).every((p) => (p.checkpoint as { page?: unknown }).page !== undefined)).toBe(true);
 
-      // Every request of the scan (after the one bucket probe of a fresh client) selects ids only.
-      const paged = queries.filter((q) => !/SluiceBucket/.test(q.query));
+      // Every request of the scan (after the one bucket probe of a fresh client, and the orders' scope check) selects ids only.
+      const paged = queries.filter((q) => !/SluiceBucket|SluiceScopes/.test(q.query));
       expect(paged).toHaveLength(pages.length);
       for (const q of paged) {
         const { field, nodeFields } = rootOf(q);
@@ -121,6 +121,18 @@ describe('shopify key scans (deletes: { detect: reconcile })', () => {
       console.info(`${table}: ${keys.length} keys; key scan ${paged.length} page(s), ${scanCost} points (requested ${paged[0]!.requestedCost}/page); full read ${full.pages} page(s), ${fullCost} points (first page requested ${fullQueries.find((q) => /SluicePage/.test(q.query))?.requestedCost})`);
     });
   }
+
+  it('orders: without read_all_orders (Shopify would list 60 days only) the scan refuses before listing anything', async () => {
+    h.tokens.set('shpat_no_all_orders', new Set(['read_orders', 'read_customers', 'read_products']));
+    const from = h.queries.length;
+    await expect(scan(h, 'orders', { accessToken: 'shpat_no_all_orders' })).rejects.toMatchObject({
+      kind: 'permission',
+      message: expect.stringMatching(/orders needs the read_all_orders scope: .*last 60 days.*nothing was deleted/),
+    });
+    expect(h.queries.slice(from).filter((q) => /SluiceKeys/.test(q.query))).toHaveLength(0);
+    // Tables whose listing does not depend on it scan as before.
+    expect((await scan(h, 'customers', { accessToken: 'shpat_no_all_orders' })).pages.length).toBeGreaterThan(0);
+  });
 
   it('a deleted record is no longer listed; the others still are', async () => {
     const before = (await scan(h, 'customers')).pages.flatMap((p) => p.records.map((r) => r['id']));

@@ -158,6 +158,7 @@ export async function start(options: ShopifyEmulatorOptions = {}): Promise<Shopi
     bulk: false,
     bulkApi: bulk,
     allOrders: scopes.has('read_all_orders'),
+    scopes,
     now: knobs.now(),
     maxPageSize: knobs.maxPageSize,
     ignoreSortKey: knobs.ignoreSortKey,

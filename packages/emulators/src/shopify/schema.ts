@@ -240,8 +240,12 @@ type UserError { field: [String!] message: String! }
 type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [BulkOperationUserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
 
+type AccessScope { handle: String! description: String! }
+type AppInstallation { id: ID! accessScopes: [AccessScope!]! }
+
 type Query {
   shop: Shop!
+  currentAppInstallation: AppInstallation!
   node(id: ID!): Node
   nodes(ids: [ID!]!): [Node]!
   orders(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, sortKey: OrderSortKeys = ID, query: String): OrderConnection!
@@ -303,6 +307,8 @@ export interface ExecContext {
   bulkApi?: BulkApi;
   /** Orders older than 60 days are hidden unless the token has read_all_orders (Shopify's rule). */
   allOrders: boolean;
+  /** The token's access scopes (`currentAppInstallation.accessScopes`). */
+  scopes: ReadonlySet<string>;
   now: number;
   maxPageSize: number;
   /** Misbehaviour: connections accept `sortKey` but page in ID order. */
@@ -680,6 +686,8 @@ const resolvers: Resolvers = {
       ianaTimezone: 'Etc/UTC',
       plan: { displayName: ctx.plan, partnerDevelopment: false, shopifyPlus: ctx.plan === 'Shopify Plus' },
     }),
+    // Any token may read its own installation's scopes (no access scope needed).
+    currentAppInstallation: (_s, _a, ctx) => ({ id: gid('AppInstallation', 70_000_001), accessScopes: [...ctx.scopes].map((handle) => ({ handle, description: handle.replaceAll('_', ' ') })) }),
     node: (_s, a, ctx) => nodeById(a.id, ctx),
     nodes: (_s, a, ctx) => (a.ids as string[]).map((id) => nodeById(id, ctx)),
     orders: (_s, a, ctx) =>
