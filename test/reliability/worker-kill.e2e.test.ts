@@ -13,10 +13,10 @@ import { diffIds, record } from './report';
 const PAGES = 120;
 const PAGE_SIZE = 10;
 
-async function setup(): Promise<{ emu: DemoEmulator; env: SluiceEnv }> {
+async function setup(orders: Record<string, unknown> = { mode: 'incremental' }): Promise<{ emu: DemoEmulator; env: SluiceEnv }> {
   const emu = await startDemo({ orders: PAGES * PAGE_SIZE, seed: 11 });
   emu.latencyMs = 60;
-  const env = await sluiceEnv({ worker: false, sources: [{ name: 'kill_shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: PAGE_SIZE }, tables: { orders: { mode: 'incremental' } } }] });
+  const env = await sluiceEnv({ worker: false, sources: [{ name: 'kill_shop', type: 'demo', config: { baseUrl: emu.url, token: emu.token, pageSize: PAGE_SIZE }, tables: { orders: orders as never } }] });
   return { emu, env };
 }
 
@@ -79,6 +79,34 @@ describe('worker killed (SIGKILL) and replaced', () => {
     expect(reRead).toBeLessThan(staged); // resumed, not restarted
     await env.run('sync', 'kill_shop');
     await verify(env, emu, 'worker killed during extract', `${reRead} pages re-read of ${staged} staged`);
+  }, 400_000);
+
+  it("during a reconciliation's key scan: nothing is deleted; the next worker scans again in full and deletes exactly what the vendor deleted", async () => {
+    ctx = await setup({ mode: 'incremental', deletes: { detect: 'reconcile', handle: 'hard' } });
+    const { emu, env } = ctx;
+    const w1 = await env.workerProcess();
+    expect((await env.run('sync', 'kill_shop')).code).toBe(0);
+    const gone = [5, 250, 777, 1111];
+    for (const id of gone) emu.remove(id);
+    // The key scan is the full read (no updated_since); the incremental extract always has one.
+    const keyPages = () => emu.requests.filter((q) => q.path === '/v1/orders' && q.status === 200 && !new URLSearchParams(q.query).has('updated_since')).length;
+    const before = keyPages();
+    const sync = env.run('sync', 'kill_shop', '--json');
+    await until(() => keyPages() - before >= 40);
+    w1.kill('SIGKILL');
+    const scanned = keyPages() - before;
+    const stored = await env.query<{ n: number }>('SELECT count(*)::INT AS n FROM kill_shop.orders');
+    expect(stored, 'the killed scan deleted nothing').toEqual([{ n: PAGES * PAGE_SIZE }]);
+    await env.workerProcess();
+    const r = await sync;
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { tables: { rowsDeleted?: number }[] }[])[0]!.tables[0]!.rowsDeleted).toBe(gone.length);
+    // A scan is never resumed from a list it cannot prove complete: the new worker read every page again.
+    expect(keyPages() - before - scanned).toBeGreaterThanOrEqual(PAGES - gone.length / PAGE_SIZE);
+    const rows = await env.query<{ id: number }>('SELECT id FROM kill_shop.orders');
+    const d = diffIds(emu.orders.keys(), rows.map((x) => x.id));
+    record({ scenario: 'worker killed during a reconciliation key scan', outcome: d.lost || d.duplicated || d.extra ? 'wrong' : 'exact', lost: d.lost, duplicated: d.duplicated, note: `${scanned} key pages read before the kill; ${gone.length} deletions applied once` });
+    expect(d).toEqual({ lost: 0, duplicated: 0, extra: 0 });
   }, 400_000);
 
   it.each(['before-write', 'after-write', 'after-commit'])('during commit (%s): committed exactly once', async (point) => {
