@@ -88,6 +88,14 @@ const SYNCS = `${STATE_SCHEMA}.syncs`;
 const bootstrapped = new WeakSet<DuckDBConnection>();
 
 /**
+ * The Parquet row-group size of every file the lake writes. A write keeps one row group open per month it
+ * touches (up to 32 at once): at DuckDB's default (~125 MB a row group) a sliced backfill, whose pages
+ * interleave months, ran out of memory at 1M commercetools orders (256 MB limit). 4 MiB × 32 open months
+ * stays within half the default limit; a 5 KB record's row group is ~800 rows.
+ */
+export const ROW_GROUP_BYTES = '4MiB';
+
+/**
  * Creates schema `sluice` and its tables on first use, and adds columns a newer Sluice knows. The
  * sync log is small rows written one per commit: DuckLake inlines them in the catalog instead of
  * writing a Parquet file per sync (maintenance flushes them). Data tables never inline: every row of
@@ -103,6 +111,7 @@ export async function bootstrapState(conn: DuckDBConnection): Promise<void> {
         await conn.run(`CREATE SCHEMA IF NOT EXISTS ${STATE_SCHEMA}`);
         await conn.run(`CREATE TABLE IF NOT EXISTS ${SYNCS} (${COLUMNS.map(([n, t]) => `${q(n)} ${t}`).join(', ')})`);
         await conn.run(`CALL ${LAKE}.set_option('data_inlining_row_limit', 0)`);
+        await conn.run(`CALL ${LAKE}.set_option('parquet_row_group_size_bytes', '${ROW_GROUP_BYTES}')`);
         await conn.run(`CALL ${LAKE}.set_commit_message('sluice', 'create the sluice schema')`);
         await conn.run('COMMIT');
         // (a schema's own option can be set only once the schema is committed)
@@ -116,6 +125,9 @@ export async function bootstrapState(conn: DuckDBConnection): Promise<void> {
   } else {
     const names = new Set(have.map((r) => String(r.column_name)));
     for (const [n, t] of COLUMNS) if (!names.has(n)) await conn.run(`ALTER TABLE ${SYNCS} ADD COLUMN IF NOT EXISTS ${q(n)} ${t}`);
+    // A lake created before the row-group bound gets it once; an operator's own setting is kept.
+    const bound = await rows(conn, `SELECT 1 FROM ${LAKE}.options() WHERE option_name = 'parquet_row_group_size_bytes' AND scope = 'GLOBAL'`);
+    if (bound.length === 0) await withLakeRetry(() => conn.run(`CALL ${LAKE}.set_option('parquet_row_group_size_bytes', '${ROW_GROUP_BYTES}')`));
   }
   bootstrapped.add(conn);
 }

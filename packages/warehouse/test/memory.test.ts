@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { syncPages, tableRows, tempWarehouse } from './helpers';
+import path from 'node:path';
+import { dataFiles, syncPages, tableRows, tempWarehouse } from './helpers';
 
 /**
  * Memory stays bounded whatever the record width: DuckDB's write buffers are counted in rows, so wide
@@ -26,6 +27,20 @@ describe('bounded memory', () => {
       else process.env.SLUICE_DUCKDB_MEMORY = before;
     }
   }, 120_000);
+
+  it('row groups are bounded in bytes (4 MiB), so a write that interleaves months keeps little open per month', async () => {
+    const wh = tempWarehouse();
+    const pad = 'y'.repeat(4000);
+    // Every page touches all 24 months (a sliced read's pages interleave them): ~6 MB of 4 KB records a month.
+    const pages = Array.from({ length: 72 }, (_, p) => Array.from({ length: 500 }, (_, i) => ({ id: `o${p * 500 + i}`, createdAt: `${2023 + (Math.floor(i / 12) % 2)}-${String(1 + (i % 12)).padStart(2, '0')}-05T00:00:00Z`, blob: pad })));
+    await syncPages(wh, { shape: { primaryKey: ['id'], partitionBy: 'createdAt' }, mode: 'incremental', pages });
+    const files = (await dataFiles(wh)).map((f) => `'${path.join(wh.root, 'data', 'src', 'orders', f)}'`);
+    const [groups] = await tableRows(wh, `SELECT max(bytes) AS biggest, count(*) AS n FROM (SELECT file_name, row_group_id, sum(total_uncompressed_size) AS bytes FROM parquet_metadata([${files.join(', ')}]) GROUP BY ALL)`);
+    expect(Number(groups!.biggest)).toBeLessThanOrEqual(4 * 1024 * 1024 * 1.25);
+    expect(Number(groups!.n)).toBeGreaterThanOrEqual(48); // at least two row groups a month
+    const [opt] = await tableRows(wh, `SELECT value FROM lake.options() WHERE option_name = 'parquet_row_group_size_bytes' AND scope = 'GLOBAL'`);
+    expect(String(opt!.value)).toBe('4194304');
+  });
 
   it('a full sync that read some keys twice keeps the newest of each, under the same limit (the losers are found on the keys alone)', async () => {
     const before = process.env.SLUICE_DUCKDB_MEMORY;
