@@ -50,6 +50,15 @@ export class WarehouseMissingError extends Error {}
  */
 const S3_RETRIES = 'SET http_retries = 6; SET http_retry_wait_ms = 250; SET http_retry_backoff = 2';
 
+/**
+ * The S3 uploader buffers one multipart part per open file, sized max file size / 10,000 parts: ~76 MiB at
+ * httpfs's default (800 GB), so three monthly files being written at once filled the 256 MB limit (a 420-order
+ * sync through two workers ran out of memory once row groups were bounded and files began uploading before
+ * they closed). 64 GB per file makes parts of 6.4 MB, above S3's 5 MiB minimum part size; a monthly file of a
+ * table stays far below 64 GB.
+ */
+const S3_PARTS = "SET s3_uploader_max_filesize = '64GB'";
+
 let sessions = 0;
 
 export async function openLake(paths: WarehousePaths, opts: OpenOptions = {}): Promise<LakeSession> {
@@ -93,7 +102,7 @@ async function open(paths: WarehousePaths, opts: OpenOptions, release: () => voi
     const needed: WarehouseExtension[] = ['ducklake', catalog.kind === 'sqlite' ? 'sqlite_scanner' : 'postgres_scanner'];
     if (data.kind === 's3') needed.push('httpfs');
     await loadExtensions(conn, needed);
-    if (data.kind === 's3') await conn.run(S3_RETRIES);
+    if (data.kind === 's3') await conn.run(`${S3_RETRIES}; ${S3_PARTS}`);
     await createSecrets(conn, paths);
     await attach(conn, paths, Boolean(opts.readOnly));
     await conn.run(`USE ${LAKE}`);
