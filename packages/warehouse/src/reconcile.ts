@@ -63,9 +63,14 @@ export async function lastReconciledAt(conn: DuckDBConnection, source: string, t
 }
 
 export async function applyReconciliation(input: ReconcileInput): Promise<ReconcileResult> {
+  return inLake(input, (conn) => attempt(conn, input));
+}
+
+/** One lake session, each attempt retried while the catalog is busy. */
+async function inLake<T>(input: { paths: ReconcileInput['paths']; onRetry?: ReconcileInput['onRetry'] }, run: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
   const session = await openLake(input.paths, { collectGarbage: true });
   try {
-    return await withLakeRetry(() => attempt(session.conn, input), { onRetry: input.onRetry });
+    return await withLakeRetry(() => run(session.conn), { onRetry: input.onRetry });
   } finally {
     session.close();
   }
@@ -81,7 +86,7 @@ async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<R
   if (!(await tableExists(conn, source, table))) throw new Error(`${source}.${table} is not in the lake; nothing was reconciled`);
 
   const soft = input.handle === 'soft';
-  const { target, mark, hasMark, matches, liveKeys, toDelete, liveRows, goneWhere } = await stageKeys(conn, input);
+  const { liveKeys, toDelete, liveRows, ...shape } = await stageKeys(conn, input);
 
   const refusal = deletionRefusal({ source, table, toDelete, liveRows, maxFraction: input.maxFraction, confirmed: input.confirmed });
   if (refusal) throw new DeletionThresholdError(refusal);
@@ -89,19 +94,10 @@ async function attempt(conn: DuckDBConnection, input: ReconcileInput): Promise<R
   const now = new Date().toISOString();
   await conn.run('BEGIN TRANSACTION');
   try {
-    let rowsDeleted = 0;
-    let rowsRestored = 0;
-    if (soft) {
-      if (!hasMark) await conn.run(`ALTER TABLE ${target} ADD COLUMN ${mark} TIMESTAMPTZ`);
-      if (toDelete > 0) rowsDeleted = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = TIMESTAMPTZ ${lit(now)} WHERE ${mark} IS NULL AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`));
-      // A record the vendor lists again (restored, or missed by an earlier scan) is live: unmark it.
-      if (hasMark) rowsRestored = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = NULL WHERE ${mark} IS NOT NULL AND EXISTS (SELECT 1 FROM live_keys k WHERE ${matches('k')})`));
-    } else if (toDelete > 0) {
-      rowsDeleted = Number(await scalar(conn, `DELETE FROM ${target} WHERE ${goneWhere}`));
-    }
-    await conn.run(
-      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)}${input.feedCursor ? `, delete_feed_cursor = ${lit(input.feedCursor)}` : ''} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
-    );
+    const rowsDeleted = await removeGone(conn, { ...shape, soft, now, any: toDelete > 0 });
+    // A record the vendor lists again (restored, or missed by an earlier scan) is live: unmark it.
+    const rowsRestored = soft && shape.hasMark ? Number(await scalar(conn, `UPDATE ${shape.target} SET ${shape.mark} = NULL WHERE ${shape.mark} IS NOT NULL AND EXISTS (SELECT 1 FROM live_keys k WHERE ${shape.matches('k')})`)) : 0;
+    await recordDeletion(conn, { source, table, syncId: input.syncId, rowsDeleted, now, feedCursor: input.feedCursor });
     await setCommitMessage(conn, `reconcile ${source}.${table} (deletes: ${input.handle}): ${rowsDeleted} row(s) ${soft ? 'marked deleted' : 'deleted'}`, { source, table, sync_id: input.syncId, reconcile: { handle: input.handle, rows_deleted: rowsDeleted, live_keys: liveKeys } });
     await conn.run('COMMIT');
     return { rowsDeleted, rowsRestored, liveKeys, liveRows, alreadyDone: false };
@@ -119,30 +115,54 @@ type KeyScan = Pick<ReconcileInput, 'source' | 'table' | 'primaryKey' | 'keysFil
  * hold them as text whatever the column's type.
  */
 async function stageKeys(conn: DuckDBConnection, input: KeyScan) {
-  const { source, table } = input;
+  const shape = await deletionShape(conn, input.source, input.table, input.primaryKey);
+  const { target, isLive } = shape;
+  const pk = input.primaryKey.map(q);
+  await conn.run('DROP TABLE IF EXISTS temp.gone_keys');
+  const liveKeys = await keyTable(conn, 'live_keys', input.keysFiles, input.primaryKey);
+  await conn.run(`CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(${k} AS VARCHAR) AS ${k}`).join(', ')} FROM ${target} WHERE ${isLive} EXCEPT SELECT ${pk.join(', ')} FROM live_keys`);
+  const toDelete = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${shape.goneWhere}`));
+  const liveRows = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${isLive}`));
+  return { ...shape, liveKeys, toDelete, liveRows };
+}
+
+/** The table a deletion applies to: its soft-delete mark, and how a key table's row matches a stored row. */
+async function deletionShape(conn: DuckDBConnection, source: string, table: string, primaryKey: readonly string[]) {
   const target = `${q(source)}.${q(table)}`;
   const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
   const mark = q(SOFT_DELETE_COLUMN);
-  const pk = input.primaryKey;
-  const matches = (alias: string) => pk.map((k) => `${alias}.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
+  // Keys compare as text: the key files hold them as text whatever the column's type.
+  const matches = (alias: string) => primaryKey.map((k) => `${alias}.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
   const isLive = hasMark ? `${mark} IS NULL` : 'true';
+  return { target, hasMark, mark, matches, isLive, goneWhere: `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})` };
+}
 
-  await conn.run('DROP TABLE IF EXISTS temp.live_keys; DROP TABLE IF EXISTS temp.gone_keys');
-  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
-  const files = input.keysFiles.filter((f) => fs.existsSync(f) && fs.statSync(f).size > 0);
+/** A temp table of the distinct keys the NDJSON files list (each key field as text); empty without any. */
+async function keyTable(conn: DuckDBConnection, name: 'live_keys' | 'gone_keys', files: readonly string[], primaryKey: readonly string[]): Promise<number> {
+  await conn.run(`DROP TABLE IF EXISTS temp.${name}`);
+  const spec = primaryKey.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
+  const present = files.filter((f) => fs.existsSync(f) && fs.statSync(f).size > 0);
   await conn.run(
-    files.length > 0
-      ? `CREATE TEMP TABLE live_keys AS SELECT DISTINCT * FROM read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = {${spec}})`
-      : `CREATE TEMP TABLE live_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
+    present.length > 0
+      ? `CREATE TEMP TABLE ${name} AS SELECT DISTINCT * FROM read_json([${present.map(lit).join(', ')}], format = 'newline_delimited', columns = {${spec}})`
+      : `CREATE TEMP TABLE ${name} AS SELECT ${primaryKey.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
   );
-  const liveKeys = Number(await scalar(conn, 'SELECT count(*) FROM live_keys'));
+  return Number(await scalar(conn, `SELECT count(*) FROM ${name}`));
+}
+
+/** Marks (soft, adding the mark column on first use) or removes (hard) the live rows whose key is in `gone_keys`. */
+async function removeGone(conn: DuckDBConnection, o: Awaited<ReturnType<typeof deletionShape>> & { soft: boolean; now: string; any: boolean }): Promise<number> {
+  if (o.soft && !o.hasMark) await conn.run(`ALTER TABLE ${o.target} ADD COLUMN ${o.mark} TIMESTAMPTZ`);
+  if (!o.any) return 0;
+  if (o.soft) return Number(await scalar(conn, `UPDATE ${o.target} SET ${o.mark} = TIMESTAMPTZ ${lit(o.now)} WHERE ${o.mark} IS NULL AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${o.matches('g')})`));
+  return Number(await scalar(conn, `DELETE FROM ${o.target} WHERE ${o.goneWhere}`));
+}
+
+/** The deletion's result on the sync's own `sluice.syncs` entry (and how far a vendor feed is applied). */
+async function recordDeletion(conn: DuckDBConnection, o: { source: string; table: string; syncId: string; rowsDeleted: number; now: string; feedCursor?: string }): Promise<void> {
   await conn.run(
-    `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(${q(k)} AS VARCHAR) AS ${q(k)}`).join(', ')} FROM ${target} WHERE ${isLive} EXCEPT SELECT ${pk.map(q).join(', ')} FROM live_keys`,
+    `UPDATE sluice.syncs SET rows_deleted = ${o.rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(o.now)}${o.feedCursor ? `, delete_feed_cursor = ${lit(o.feedCursor)}` : ''} WHERE source = ${lit(o.source)} AND "table" = ${lit(o.table)} AND sync_id = ${lit(o.syncId)} AND outcome = 'succeeded'`,
   );
-  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches('g')})`;
-  const toDelete = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${goneWhere}`));
-  const liveRows = Number(await scalar(conn, `SELECT count(*) FROM ${target} WHERE ${isLive}`));
-  return { target, mark, hasMark, isLive, matches, liveKeys, toDelete, liveRows, goneWhere };
 }
 
 /** How many stored live rows the scanned keys miss (what a reconciliation would delete); nothing is changed. */
@@ -191,12 +211,7 @@ export interface FeedDeletionResult {
 }
 
 export async function applyFeedDeletions(input: FeedDeletionInput): Promise<FeedDeletionResult> {
-  const session = await openLake(input.paths, { collectGarbage: true });
-  try {
-    return await withLakeRetry(() => feedAttempt(session.conn, input), { onRetry: input.onRetry });
-  } finally {
-    session.close();
-  }
+  return inLake(input, (conn) => feedAttempt(conn, input));
 }
 
 async function feedAttempt(conn: DuckDBConnection, input: FeedDeletionInput): Promise<FeedDeletionResult> {
@@ -206,40 +221,15 @@ async function feedAttempt(conn: DuckDBConnection, input: FeedDeletionInput): Pr
   if (sync.reconciledAt) return { rowsDeleted: sync.rowsDeleted ?? 0, listed: 0, alreadyDone: true };
   if (!(await tableExists(conn, source, table))) throw new Error(`${source}.${table} is not in the lake; nothing was deleted`);
 
-  const target = `${q(source)}.${q(table)}`;
   const soft = input.handle === 'soft';
-  const hasMark = (await tableColumns(conn, source, table)).some((c) => c.name === SOFT_DELETE_COLUMN);
-  const mark = q(SOFT_DELETE_COLUMN);
-  const pk = input.primaryKey;
-  const matches = pk.map((k) => `g.${q(k)} = CAST(${target}.${q(k)} AS VARCHAR)`).join(' AND ');
-  const isLive = hasMark ? `${mark} IS NULL` : 'true';
-
-  await conn.run('DROP TABLE IF EXISTS temp.gone_keys');
-  const spec = pk.map((k) => `${lit(k)}: 'VARCHAR'`).join(', ');
-  const hasIds = fs.existsSync(input.idsFile) && fs.statSync(input.idsFile).size > 0;
-  await conn.run(
-    hasIds
-      ? `CREATE TEMP TABLE gone_keys AS SELECT DISTINCT * FROM read_json(${lit(input.idsFile)}, format = 'newline_delimited', columns = {${spec}})`
-      : `CREATE TEMP TABLE gone_keys AS SELECT ${pk.map((k) => `CAST(NULL AS VARCHAR) AS ${q(k)}`).join(', ')} WHERE false`,
-  );
-  const listed = Number(await scalar(conn, 'SELECT count(*) FROM gone_keys'));
-  const goneWhere = `${isLive} AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches})`;
+  const shape = await deletionShape(conn, source, table, input.primaryKey);
+  const listed = await keyTable(conn, 'gone_keys', [input.idsFile], input.primaryKey);
 
   const now = new Date().toISOString();
   await conn.run('BEGIN TRANSACTION');
   try {
-    let rowsDeleted = 0;
-    if (soft && !hasMark) await conn.run(`ALTER TABLE ${target} ADD COLUMN ${mark} TIMESTAMPTZ`);
-    if (listed > 0) {
-      if (soft) {
-        rowsDeleted = Number(await scalar(conn, `UPDATE ${target} SET ${mark} = TIMESTAMPTZ ${lit(now)} WHERE ${mark} IS NULL AND EXISTS (SELECT 1 FROM gone_keys g WHERE ${matches})`));
-      } else {
-        rowsDeleted = Number(await scalar(conn, `DELETE FROM ${target} WHERE ${goneWhere}`));
-      }
-    }
-    await conn.run(
-      `UPDATE sluice.syncs SET rows_deleted = ${rowsDeleted}, reconciled_at = TIMESTAMPTZ ${lit(now)}, delete_feed_cursor = ${lit(input.feedCursor)} WHERE source = ${lit(source)} AND "table" = ${lit(table)} AND sync_id = ${lit(input.syncId)} AND outcome = 'succeeded'`,
-    );
+    const rowsDeleted = await removeGone(conn, { ...shape, soft, now, any: listed > 0 });
+    await recordDeletion(conn, { source, table, syncId: input.syncId, rowsDeleted, now, feedCursor: input.feedCursor });
     await setCommitMessage(conn, `vendor deletes ${source}.${table} (deletes: ${input.handle}): ${rowsDeleted} row(s) ${soft ? 'marked deleted' : 'deleted'}`, {
       source,
       table,
