@@ -56,39 +56,37 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
     const expired = feedRetentionRefusal({ source: input.source, table: input.table, saved, retentionMs: feed.retentionMs, now: started, describe: feed.describe });
     if (expired) throw ApplicationFailure.create({ type: DELETE_FEED_EXPIRED, message: redact(expired), nonRetryable: true });
 
-    const dir = paths.staging(input.source, input.table, `${input.syncId}-feed`);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    const idsFile = `${dir}/ids.ndjson`;
     const hb: ReconcileHeartbeat = { phase: 'reconciling', step: 'reading the delete feed', pages: 0, rows: 0 };
-    const timer = setInterval(() => ctx.heartbeat(hb), 5000);
-    ctx.heartbeat(hb);
     const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
-    const fd = fs.openSync(idsFile, 'w');
     const key = spec.primaryKey[0];
-    try {
+    return withScratch(input, 'feed', hb, async (dir) => {
+      const idsFile = `${dir}/ids.ndjson`;
       let lastEventAt: string | undefined;
-      const pages = feed.read({
-        source: input.source,
-        table: input.table,
-        config: src.config,
-        client,
-        since: saved,
-        signal: ctx.cancellationSignal,
-        report: (e: ProgressEvent) => {
-          if (e.type === 'retry') log.warn(`delete feed retrying: ${redact(e.reason)}`, { attempt: e.attempt });
+      const fd = fs.openSync(idsFile, 'w');
+      try {
+        const pages = feed.read({
+          source: input.source,
+          table: input.table,
+          config: src.config,
+          client,
+          since: saved,
+          signal: ctx.cancellationSignal,
+          report: (e: ProgressEvent) => {
+            if (e.type === 'retry') log.warn(`delete feed retrying: ${redact(e.reason)}`, { attempt: e.attempt });
+            ctx.heartbeat(hb);
+          },
+          log,
+        });
+        for await (const page of pages) {
+          if (page.ids.length) fs.writeSync(fd, page.ids.map((id) => `${JSON.stringify({ [key]: id })}\n`).join(''));
+          hb.pages++;
+          hb.rows += page.ids.length;
+          if (page.lastEventAt) lastEventAt = page.lastEventAt;
           ctx.heartbeat(hb);
-        },
-        log,
-      });
-      for await (const page of pages) {
-        if (page.ids.length) fs.writeSync(fd, page.ids.map((id) => `${JSON.stringify({ [key]: id })}\n`).join(''));
-        hb.pages++;
-        hb.rows += page.ids.length;
-        if (page.lastEventAt) lastEventAt = page.lastEventAt;
-        ctx.heartbeat(hb);
+        }
+      } finally {
+        fs.closeSync(fd);
       }
-      fs.closeSync(fd);
       hb.step = 'applying';
       ctx.heartbeat(hb);
       const feedCursor = nextFeedCursor({ saved, lastEventAt, readStartedAt: started });
@@ -105,13 +103,24 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
       });
       log.info(`deletes (vendor feed): ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.listed} id(s) listed since ${saved ?? 'the oldest event kept'}; feed cursor now ${feedCursor})`);
       return { rowsDeleted: r.rowsDeleted, rowsRestored: 0, liveKeys: 0, pages: hb.pages, durationMs: Date.now() - started };
+    });
+  }
+
+  /**
+   * A reconciliation's scratch space: a directory under the table's staging root (the next extract of the
+   * table clears it if this worker dies) and a heartbeat of `hb` every 5 s; both end with `run`.
+   */
+  async function withScratch<T>(input: ReconcileInput, name: string, hb: ReconcileHeartbeat, run: (dir: string) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const dir = rt.warehouse.staging(input.source, input.table, `${input.syncId}-${name}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const timer = setInterval(() => ctx.heartbeat(hb), 5000);
+    ctx.heartbeat(hb);
+    try {
+      return await run(dir);
     } finally {
       clearInterval(timer);
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // closed already
-      }
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
@@ -355,13 +364,7 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
 
       if (deletes.detect === 'vendor') return feedDeletions(input, src, spec, started);
 
-      // Under the table's staging root: the next extract of the table clears it if this worker dies.
-      const dir = paths.staging(input.source, input.table, `${input.syncId}-keys`);
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir, { recursive: true });
       const hb: ReconcileHeartbeat = { phase: 'reconciling', step: 'scanning keys', pages: 0, rows: 0 };
-      const timer = setInterval(() => ctx.heartbeat(hb), 5000);
-      ctx.heartbeat(hb);
       const { client } = clients.get(src, bindLogger(rt.log, { source: src.name }));
       /** One complete key scan into `file`: the table's key-only read, else its own full read (no lower bound); keys only are kept. */
       const scanKeys = async (file: string): Promise<void> => {
@@ -402,49 +405,48 @@ export function createActivities(rt: Runtime, opts: { stagingQueue?: string } = 
         }
       };
       try {
-        const keysFiles = [`${dir}/keys.ndjson`];
-        let firstScanPages = 0;
-        await scanKeys(keysFiles[0]!);
-        const scanPaging = (spec.keyScan?.reads ?? spec.reads)?.paging;
-        if (scanSkipsOnDelete(scanPaging)) {
-          const scan = { source: input.source, table: input.table, primaryKey: spec.primaryKey, keysFiles };
-          const missing = await withLake(paths, {}, ({ conn }) => countMissingKeys(conn, scan));
-          if (missing > 0) {
-            // A deletion during a positional scan shifts the later pages: a live record can fall between two.
-            log.info(`deletes: ${missing} stored key(s) not listed by a scan by ${scanPaging?.kind ?? 'position'}: confirming with a second scan`);
-            // The display shows the confirming scan's own pages and keys (the result counts both scans' pages).
-            hb.step = 'confirming missing keys';
-            firstScanPages = hb.pages;
-            hb.pages = 0;
-            hb.rows = 0;
-            keysFiles.push(`${dir}/keys-confirm.ndjson`);
-            await scanKeys(keysFiles[1]!);
+        return await withScratch(input, 'keys', hb, async (dir) => {
+          const keysFiles = [`${dir}/keys.ndjson`];
+          let firstScanPages = 0;
+          await scanKeys(keysFiles[0]!);
+          const scanPaging = (spec.keyScan?.reads ?? spec.reads)?.paging;
+          if (scanSkipsOnDelete(scanPaging)) {
+            const scan = { source: input.source, table: input.table, primaryKey: spec.primaryKey, keysFiles };
+            const missing = await withLake(paths, {}, ({ conn }) => countMissingKeys(conn, scan));
+            if (missing > 0) {
+              // A deletion during a positional scan shifts the later pages: a live record can fall between two.
+              log.info(`deletes: ${missing} stored key(s) not listed by a scan by ${scanPaging?.kind ?? 'position'}: confirming with a second scan`);
+              // The display shows the confirming scan's own pages and keys (the result counts both scans' pages).
+              hb.step = 'confirming missing keys';
+              firstScanPages = hb.pages;
+              hb.pages = 0;
+              hb.rows = 0;
+              keysFiles.push(`${dir}/keys-confirm.ndjson`);
+              await scanKeys(keysFiles[1]!);
+            }
           }
-        }
-        hb.step = 'applying';
-        ctx.heartbeat(hb);
-        const r = await applyReconciliation({
-          paths,
-          source: input.source,
-          table: input.table,
-          primaryKey: spec.primaryKey,
-          handle: deletes.handle,
-          maxFraction: deletes.maxFraction,
-          confirmed: Boolean(input.confirmDeletes),
-          syncId: input.syncId,
-          keysFiles,
-          // A complete scan saw every deletion before it started: a vendor feed can resume from there.
-          ...(spec.deleteFeed ? { feedCursor: nextFeedCursor({ saved: undefined, lastEventAt: undefined, readStartedAt: started }) } : {}),
-          onRetry: (attempt, err) => log.info(`catalog busy, reconciliation retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
+          hb.step = 'applying';
+          ctx.heartbeat(hb);
+          const r = await applyReconciliation({
+            paths,
+            source: input.source,
+            table: input.table,
+            primaryKey: spec.primaryKey,
+            handle: deletes.handle,
+            maxFraction: deletes.maxFraction,
+            confirmed: Boolean(input.confirmDeletes),
+            syncId: input.syncId,
+            keysFiles,
+            // A complete scan saw every deletion before it started: a vendor feed can resume from there.
+            ...(spec.deleteFeed ? { feedCursor: nextFeedCursor({ saved: undefined, lastEventAt: undefined, readStartedAt: started }) } : {}),
+            onRetry: (attempt, err) => log.info(`catalog busy, reconciliation retried (attempt ${attempt}): ${err.message.split('\n')[0]}`),
         });
         log.info(`deletes: ${r.rowsDeleted} row(s) ${deletes.handle === 'soft' ? 'marked deleted' : 'deleted'} (${r.liveKeys} live key(s) at the vendor)`);
         return { rowsDeleted: r.rowsDeleted, rowsRestored: r.rowsRestored, liveKeys: r.liveKeys, pages: firstScanPages + hb.pages, durationMs: Date.now() - started };
+        });
       } catch (err) {
         if (err instanceof DeletionThresholdError) throw ApplicationFailure.create({ type: DELETES_UNCONFIRMED, message: redact(err.message), nonRetryable: true });
         throw toFailure(err, 'reconcile');
-      } finally {
-        clearInterval(timer);
-        fs.rmSync(dir, { recursive: true, force: true });
       }
     },
 
